@@ -1,0 +1,110 @@
+/**
+ * One error type for everything a user can get wrong. Each carries a stable code, the file
+ * (and JSON path or field) at fault, what was found, and the literal fix: the CLI prints it
+ * as one block and exits 2 (bad input / configuration), never with a stack trace.
+ */
+export type ZooErrorCode =
+  | 'E_PLUGIN_MANIFEST'
+  | 'E_PLUGIN_UNKNOWN'
+  | 'E_PLUGIN_DUPLICATE'
+  | 'E_VARIANT_UNKNOWN'
+  | 'E_ONNX_MISSING'
+  | 'E_ONNX_CORRUPT'
+  | 'E_ONNX_OUTPUT'
+  | 'E_ONNX_SHAPE'
+  | 'E_LAYOUT'
+  | 'E_IMAGE'
+  | 'E_DEVICE'
+  | 'E_NPY'
+  | 'E_DATASET'
+  | 'E_SUBJECT_UNKNOWN'
+  | 'E_CACHE'
+  | 'E_ARGS'
+  | 'E_PYTHON'
+  | 'E_INTERNAL';
+
+export interface ZooErrorInit {
+  /** File (or directory) the problem is in. */
+  file?: string;
+  /** JSON path or field inside that file, e.g. `/variants/0/layers/3/channels`. */
+  path?: string;
+  /** What was found there, shown verbatim (kept short). */
+  found?: unknown;
+  /** The literal fix: what to run or change. */
+  fix?: string;
+  cause?: unknown;
+}
+
+export class ZooError extends Error {
+  readonly code: ZooErrorCode;
+  readonly file?: string;
+  readonly path?: string;
+  readonly found?: unknown;
+  readonly fix?: string;
+
+  constructor(code: ZooErrorCode, message: string, init: ZooErrorInit = {}) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = 'ZooError';
+    this.code = code;
+    this.file = init.file;
+    this.path = init.path;
+    this.found = init.found;
+    this.fix = init.fix;
+  }
+
+  /** Multi-line text for the terminal: problem, where, what was found, the fix. */
+  format(): string {
+    const lines = [`error ${this.code}: ${this.message}`];
+    if (this.file) lines.push(`  file:  ${this.file}${this.path ? ` (at ${this.path})` : ''}`);
+    else if (this.path) lines.push(`  at:    ${this.path}`);
+    if (this.found !== undefined) lines.push(`  found: ${shortRepr(this.found)}`);
+    if (this.fix) lines.push(`  fix:   ${this.fix}`);
+    return lines.join('\n');
+  }
+}
+
+export function shortRepr(value: unknown, max = 160): string {
+  let text: string;
+  if (typeof value === 'string') text = JSON.stringify(value);
+  else {
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      text = String(value);
+    }
+  }
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+export function isZooError(err: unknown): err is ZooError {
+  return err instanceof ZooError;
+}
+
+/** Levenshtein distance, for "Did you mean …?" suggestions. */
+export function editDistance(a: string, b: string): number {
+  const prev = new Array<number>(b.length + 1);
+  for (let j = 0; j <= b.length; j++) prev[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    let diag = prev[0];
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const up = prev[j];
+      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diag = up;
+    }
+  }
+  return prev[b.length];
+}
+
+/** "Did you mean: x? Available: a, b, c (N total)" for an unknown name. */
+export function suggest(name: string, available: readonly string[]): string {
+  const close = available
+    .map((c) => ({ c, d: editDistance(name.toLowerCase(), c.toLowerCase()) }))
+    .filter(({ c, d }) => d <= Math.max(2, Math.floor(c.length / 3)) || c.includes(name) || name.includes(c))
+    .sort((x, y) => x.d - y.d)
+    .map(({ c }) => c);
+  const parts: string[] = [];
+  if (close.length) parts.push(`Did you mean: ${close.slice(0, 3).join(', ')}?`);
+  parts.push(`Available: ${available.join(', ')} (${available.length} total)`);
+  return parts.join(' ');
+}
