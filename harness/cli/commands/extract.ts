@@ -1,0 +1,86 @@
+/** zoo extract --plugin P [--variant V] (--dataset DIR [--subjects ..] | --images DIR) */
+import { existsSync, readdirSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { ZooError } from '../../core/errors.js';
+import { cacheDir } from '../../core/paths.js';
+import { extractFeatures, type ImageRef } from '../../features/extract.js';
+import { parseDevice } from '../../features/session.js';
+import { PluginRegistry } from '../../plugins/registry.js';
+import { datasetImages, resolveDataset, resolveSubjects } from '../dataset-args.js';
+import type { CommandContext } from '../io.js';
+
+const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff']);
+
+export function folderImages(dir: string): ImageRef[] {
+  if (!existsSync(dir)) throw new ZooError('E_DATASET', `image folder ${dir} does not exist`, { file: dir, fix: 'check --images' });
+  return readdirSync(dir)
+    .filter((f) => IMAGE_EXT.has(extname(f).toLowerCase()))
+    .sort()
+    .map((f) => ({ id: basename(f, extname(f)), path: join(dir, f) }));
+}
+
+interface ExtractOpts {
+  plugin: string;
+  variant?: string;
+  dataset?: string;
+  subjects?: string;
+  images?: string;
+  device?: string;
+  cache?: string;
+  models?: string;
+  grid: string;
+  batchSize: string;
+  threads?: string;
+  plugins?: string[];
+  quiet?: boolean;
+}
+
+export function registerExtract(program: Command, ctx: CommandContext): void {
+  program
+    .command('extract')
+    .description('run a backbone over a dataset\'s images and cache every layer\'s local (G×G) and global features as float16')
+    .requiredOption('--plugin <id>', 'plugin id (zoo plugins list)')
+    .option('--variant <name>', 'variant tag (default: the plugin\'s default)')
+    .option('--dataset <dir>', 'dataset folder in the Algonauts 2023 layout (default: the bundled synthetic dataset)')
+    .option('--subjects <list>', 'comma-separated subjects (default: all in the dataset)')
+    .option('--images <dir>', 'a plain folder of images instead of a dataset')
+    .option('--device <device>', 'cpu | webgpu | cuda', 'cpu')
+    .option('--cache <dir>', 'feature cache folder (default: $BRAINZOO_CACHE or ~/.cache/brainzoo/features)')
+    .option('--models <dir>', 'exported ONNX folder (default: $BRAINZOO_MODELS or ~/.cache/brainzoo/models)')
+    .option('--grid <G>', 'local grid side', '8')
+    .option('--batch-size <n>', 'images per forward pass', '16')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)')
+    .option('--plugins <dirs...>', 'extra plugin folders')
+    .option('--quiet', 'no progress bar')
+    .addHelpText('after', '\nExamples:\n  zoo extract --plugin clip --variant tiny\n  zoo extract --plugin dinov2 --variant vit-b-14.reg --dataset ~/algonauts2023 --subjects subj01 --device webgpu\n  zoo extract --plugin mae --variant tiny --images ./my-images')
+    .action(async (opts: ExtractOpts) => {
+      const registry = new PluginRegistry({ extraDirs: opts.plugins, models: opts.models });
+      const variant = registry.variant(opts.plugin, opts.variant);
+      const device = parseDevice(opts.device);
+      const G = positiveInt(opts.grid, '--grid');
+      const batchSize = positiveInt(opts.batchSize, '--batch-size');
+      const threads = opts.threads ? positiveInt(opts.threads, '--threads') : undefined;
+      const jobs: { label: string; images: ImageRef[] }[] = [];
+      if (opts.images) jobs.push({ label: opts.images, images: folderImages(resolve(ctx.io.cwd, opts.images)) });
+      else {
+        const dataset = resolveDataset(opts.dataset, ctx.io.cwd);
+        for (const subject of resolveSubjects(dataset, opts.subjects)) jobs.push({ label: subject, images: datasetImages(dataset, subject) });
+      }
+      for (const job of jobs) {
+        const result = await extractFeatures({
+          variant, images: job.images, cacheRoot: cacheDir(opts.cache), device, G, batchSize, threads, quiet: opts.quiet,
+          log: (line) => ctx.io.err(line),
+        });
+        const how = result.reused ? 'reused' : `${result.computed} images in ${result.seconds.toFixed(1)} s`;
+        ctx.io.out(`${variant.pluginId}/${variant.name} ${job.label}: ${job.images.length} images × ${variant.layers.length} layers (${how}) → ${result.dir}`);
+        result.store.close();
+      }
+    });
+}
+
+export function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new ZooError('E_ARGS', `${flag} must be a positive integer`, { found: value, fix: `e.g. ${flag} 8` });
+  return n;
+}

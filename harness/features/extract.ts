@@ -1,0 +1,210 @@
+/**
+ * Feature extraction: images → preprocess → ONNX forward (batched) → decode each layer by its
+ * token layout → local G×G×C and global C per image per layer → fp16 cache entry.
+ *
+ * Memory is bounded by one batch: each batch's outputs are decoded, converted to fp16 and
+ * written at their offsets before the next batch is kept. The next batch's images are decoded
+ * while the current one runs (sharp and ORT both work off the main thread).
+ */
+import { existsSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { sha256, sha256File, stableJson } from '../core/hash.js';
+import { toFloat16 } from '../core/fp16.js';
+import { progressBar } from '../core/progress.js';
+import { ZooError } from '../core/errors.js';
+import type { ResolvedVariant } from '../plugins/manifest.js';
+import { CACHE_FORMAT, CacheEntryWriter, FeatureStore, entryDir, type FeatureMeta } from './cache.js';
+import { decodeLayer } from './decode.js';
+import { preprocessImage } from './preprocess.js';
+import { checkOutputs, openSession, ort, type Device } from './session.js';
+
+export interface ImageRef {
+  /** Stable id (e.g. the file name without extension), recorded in the cache. */
+  id: string;
+  path: string;
+}
+
+export interface ExtractOptions {
+  variant: ResolvedVariant;
+  images: readonly ImageRef[];
+  cacheRoot: string;
+  device?: Device;
+  /** Local grid side (the authors' G = 8). */
+  G?: number;
+  batchSize?: number;
+  threads?: number;
+  quiet?: boolean;
+  /** Test hook: stop (as if killed) after this many batches. */
+  stopAfterBatches?: number;
+  log?: (line: string) => void;
+}
+
+export interface ExtractResult {
+  store: FeatureStore;
+  dir: string;
+  key: string;
+  /** True when the entry existed and nothing was computed. */
+  reused: boolean;
+  /** Images computed in this call (0 when reused; fewer than all when resumed). */
+  computed: number;
+  seconds: number;
+}
+
+/** Bumped when decoding changes, so old entries are not reused. */
+const DECODER_VERSION = 1;
+
+/** The cache key: a hash of everything the features depend on. */
+export function featureKey(variant: ResolvedVariant, onnxSha: string, imageSetSha: string, G: number, device: Device): string {
+  const config = stableJson({
+    format: CACHE_FORMAT,
+    decoder: DECODER_VERSION,
+    onnx: onnxSha,
+    preprocess: variant.preprocess,
+    layers: variant.layers.map((l) => ({ output: l.output, channels: l.channels, layout: l.layout })),
+    G,
+    images: imageSetSha,
+    // Providers differ in the last bits; keeping them apart keeps runs repeatable per device.
+    device,
+  });
+  return sha256(config).slice(0, 16);
+}
+
+/** Image-set fingerprint: ids and contents, in order. */
+export function imageSetHash(images: readonly ImageRef[]): string {
+  const parts: string[] = [];
+  for (const img of images) {
+    if (!existsSync(img.path)) throw new ZooError('E_IMAGE', 'image file not found', { file: img.path, fix: 'check the dataset folder (training_split/training_images)' });
+    parts.push(`${img.id}:${sha256File(img.path)}`);
+  }
+  return sha256(parts.join('\n'));
+}
+
+export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResult> {
+  const { variant, images } = opts;
+  const G = opts.G ?? 8;
+  const batchSize = opts.batchSize ?? 16;
+  const device = opts.device ?? 'cpu';
+  const log = opts.log ?? (() => undefined);
+  const t0 = performance.now();
+  if (images.length === 0) throw new ZooError('E_DATASET', 'no images to extract', { fix: 'point --dataset at a folder with training_split/training_images/*.png' });
+  if (!existsSync(variant.onnxPath)) {
+    throw new ZooError('E_ONNX_MISSING', `ONNX model for ${variant.pluginId}/${variant.name} not found`, {
+      file: variant.onnxPath,
+      fix: variant.bundled
+        ? `regenerate the fixture: /usr/bin/python3 plugins/${variant.pluginId}/export.py --tiny --random-init`
+        : `export it: zoo export --plugin ${variant.pluginId} --variant ${variant.name} --checkpoint <official weights>${variant.checkpoint ? ` (from ${variant.checkpoint.url})` : ''}`,
+    });
+  }
+  const onnxSha = sha256File(variant.onnxPath);
+  const imageSetSha = imageSetHash(images);
+  const key = featureKey(variant, onnxSha, imageSetSha, G, device);
+  const dir = entryDir(opts.cacheRoot, variant.pluginId, variant.name, key);
+  if (existsSync(`${dir}/meta.json`)) {
+    log(`features: reusing cache ${dir}`);
+    return { store: new FeatureStore(dir), dir, key, reused: true, computed: 0, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  const session = await openSession(variant.onnxPath, device, opts.threads);
+  try {
+    checkOutputs(session, variant.layers.map((l) => l.output), variant.onnxPath);
+    const writer = new CacheEntryWriter(dir, key, images.length, G, variant.layers.map((l) => l.channels));
+    const startAt = writer.done;
+    if (startAt > 0) log(`features: resuming ${dir} at image ${startAt}/${images.length}`);
+    const R = variant.preprocess.resolution;
+    const bar = progressBar(`extract ${variant.pluginId}/${variant.name}`, images.length, { quiet: opts.quiet, start: startAt });
+    const prepare = async (start: number): Promise<Float32Array> => {
+      const n = Math.min(batchSize, images.length - start);
+      const pixels = new Float32Array(n * 3 * R * R);
+      await Promise.all(images.slice(start, start + n).map((img, i) => preprocessImage(img.path, variant.preprocess, pixels, i * 3 * R * R)));
+      return pixels;
+    };
+    let batches = 0;
+    try {
+      let next = startAt < images.length ? prepare(startAt) : undefined;
+      for (let start = startAt; start < images.length; start += batchSize) {
+        const pixels = await (next as Promise<Float32Array>);
+        const n = pixels.length / (3 * R * R);
+        next = start + batchSize < images.length ? prepare(start + batchSize) : undefined;
+        const feeds = { pixel_values: new ort.Tensor('float32', pixels, [n, 3, R, R]) };
+        let outputs: ort.InferenceSession.OnnxValueMapType;
+        try {
+          outputs = await session.run(feeds, variant.layers.map((l) => l.output));
+        } catch (err) {
+          throw new ZooError('E_ONNX_SHAPE', `ONNX Runtime failed on a batch of ${n}: ${(err as Error).message.split('\n')[0]}`, {
+            file: variant.onnxPath,
+            fix: `check that the model takes pixel_values [batch, 3, ${R}, ${R}] (plugin.json preprocess.resolution) with a dynamic batch`,
+            cause: err,
+          });
+        }
+        const local: Uint16Array[] = [];
+        const global: Uint16Array[] = [];
+        for (const layer of variant.layers) {
+          const t = outputs[layer.output];
+          const decoded = decodeLayer(t.data as Float32Array, t.dims, layer, G, variant.onnxPath);
+          const l16 = toFloat16(decoded.local);
+          const g16 = toFloat16(decoded.global);
+          checkFiniteFp16(l16, layer.name, variant.onnxPath);
+          checkFiniteFp16(g16, layer.name, variant.onnxPath);
+          local.push(l16);
+          global.push(g16);
+          t.dispose();
+        }
+        writer.writeBatch(start, local, global);
+        bar.tick(n);
+        batches++;
+        if (opts.stopAfterBatches !== undefined && batches >= opts.stopAfterBatches && writer.done < images.length) {
+          writer.abandon();
+          bar.stop();
+          throw new ExtractionInterrupted(writer.done);
+        }
+      }
+    } catch (err) {
+      writer.abandon();
+      bar.stop();
+      throw err;
+    }
+    bar.stop();
+    const seconds = (performance.now() - t0) / 1000;
+    const meta: FeatureMeta = {
+      format: CACHE_FORMAT,
+      key,
+      plugin: variant.pluginId,
+      pluginVersion: variant.pluginVersion,
+      variant: variant.name,
+      onnxSha256: onnxSha,
+      G,
+      images: images.length,
+      imageIds: images.map((i) => i.id),
+      imageSetSha256: imageSetSha,
+      preprocess: variant.preprocess,
+      layers: variant.layers.map((l) => ({ index: l.index, name: l.name, channels: l.channels, grid: l.layout.grid, layout: l.layout, ...(l.timestep !== undefined ? { timestep: l.timestep } : {}) })),
+      device,
+      createdAt: new Date().toISOString(),
+      seconds,
+    };
+    writer.commit(meta);
+    log(`features: ${images.length - startAt} images in ${seconds.toFixed(1)} s → ${dir}`);
+    return { store: new FeatureStore(dir), dir, key, reused: false, computed: images.length - startAt, seconds };
+  } finally {
+    await session.release();
+  }
+}
+
+/** NaN/Inf from the model, or a value beyond fp16's ±65504, must not reach the cache. */
+function checkFiniteFp16(bits: Uint16Array, layer: string, file: string): void {
+  for (let i = 0; i < bits.length; i++) {
+    if ((bits[i] & 0x7c00) === 0x7c00) {
+      throw new ZooError('E_ONNX_SHAPE', `layer ${layer} produced a value that is NaN, Inf or beyond float16 range (±65504)`, {
+        file,
+        fix: 'check the checkpoint and the export (mean/std); nothing of this batch was cached',
+      });
+    }
+  }
+}
+
+/** Thrown by the stopAfterBatches test hook: what a kill leaves behind. */
+export class ExtractionInterrupted extends Error {
+  constructor(readonly done: number) {
+    super(`extraction interrupted after ${done} images`);
+  }
+}

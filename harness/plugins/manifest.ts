@@ -1,0 +1,164 @@
+/**
+ * Types of plugins/<id>/plugin.json (as written, mirroring schemas/plugin.schema.json) and of
+ * the resolved variant that the rest of the harness uses: defaults applied, variant overrides
+ * merged, layer patterns expanded, paths absolute.
+ */
+export type SelectionAxis = 'layers' | 'timesteps';
+export type TokenFormat = 'NLC' | 'NCHW' | 'NHWC';
+export type ResizeMode = 'center-crop' | 'squash' | 'pad';
+export type Interpolation = 'bilinear' | 'bicubic' | 'nearest';
+export type VariantSize = 'tiny' | 'S' | 'B' | 'L' | 'H' | 'G';
+
+export interface PreprocessSpec {
+  resolution?: number;
+  mean?: [number, number, number];
+  std?: [number, number, number];
+  resize?: ResizeMode;
+  interpolation?: Interpolation;
+  range?: '0-1' | '0-255';
+}
+
+export interface TokenLayoutSpec {
+  format: TokenFormat;
+  cls?: boolean;
+  registers?: number;
+  grid?: [number, number];
+}
+
+export interface LayerSpec {
+  name: string;
+  output: string;
+  channels: number;
+  tokenLayout?: TokenLayoutSpec;
+  timestep?: number;
+}
+
+export interface LayerPattern {
+  count: number;
+  name: string;
+  output: string;
+  channels: number;
+}
+
+export interface CheckpointSpec {
+  url: string;
+  file?: string;
+  sha256?: string;
+  key?: string;
+  prefix?: string;
+}
+
+export interface FinetuneSpec {
+  from: string;
+  dataset: string;
+  steps?: number;
+  lr?: number;
+  weightDecay?: number;
+  batchSize?: number;
+  imagesPerClass?: number;
+}
+
+export interface VariantSpec {
+  name: string;
+  size: VariantSize;
+  params?: number;
+  trainingData?: string;
+  description?: string;
+  arch: Record<string, number | string | boolean | unknown[]>;
+  checkpoint?: CheckpointSpec;
+  finetune?: FinetuneSpec;
+  onnx?: string;
+  bundled?: boolean;
+  seed?: number;
+  preprocess?: PreprocessSpec;
+  tokenLayout?: TokenLayoutSpec;
+  layers?: LayerSpec[] | LayerPattern;
+}
+
+export interface PluginManifest {
+  $schema?: string;
+  id: string;
+  family: string;
+  version: string;
+  description?: string;
+  license?: string;
+  paper: { title: string; authors?: string; year: number; url?: string; code?: string };
+  export: { script: string; opset: number; python?: string };
+  selectionAxis?: SelectionAxis;
+  preprocess: PreprocessSpec;
+  tokenLayout?: TokenLayoutSpec;
+  defaultVariant?: string;
+  variants: VariantSpec[];
+}
+
+export interface ResolvedPreprocess {
+  resolution: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+  resize: ResizeMode;
+  interpolation: Interpolation;
+  range: '0-1' | '0-255';
+}
+
+export interface ResolvedTokenLayout {
+  format: TokenFormat;
+  cls: boolean;
+  registers: number;
+  grid: [number, number];
+}
+
+export interface ResolvedLayer {
+  index: number;
+  name: string;
+  output: string;
+  channels: number;
+  layout: ResolvedTokenLayout;
+  timestep?: number;
+}
+
+export interface ResolvedVariant {
+  pluginId: string;
+  pluginVersion: string;
+  family: string;
+  name: string;
+  size: VariantSize;
+  params?: number;
+  trainingData?: string;
+  arch: VariantSpec['arch'];
+  checkpoint?: CheckpointSpec;
+  finetune?: Required<FinetuneSpec>;
+  bundled: boolean;
+  seed?: number;
+  /** Absolute path of the ONNX file (may not exist yet for real checkpoints). */
+  onnxPath: string;
+  preprocess: ResolvedPreprocess;
+  selectionAxis: SelectionAxis;
+  layers: ResolvedLayer[];
+}
+
+/** Number of tokens before the patch grid in an NLC output. */
+export function prefixTokens(layout: ResolvedTokenLayout): number {
+  return layout.format === 'NLC' ? (layout.cls ? 1 : 0) + layout.registers : 0;
+}
+
+/** The output tensor shape (without batch) that a layout promises. */
+export function expectedOutputDims(layer: ResolvedLayer): number[] {
+  const [rows, cols] = layer.layout.grid;
+  switch (layer.layout.format) {
+    case 'NLC':
+      return [prefixTokens(layer.layout) + rows * cols, layer.channels];
+    case 'NHWC':
+      return [rows, cols, layer.channels];
+    case 'NCHW':
+      return [layer.channels, rows, cols];
+  }
+}
+
+export const FINETUNE_DEFAULTS = { steps: 3000, lr: 3e-5, weightDecay: 0.01, batchSize: 4, imagesPerClass: 50 } as const;
+export const PREPROCESS_DEFAULTS: Omit<ResolvedPreprocess, 'resolution'> = {
+  mean: [0.485, 0.456, 0.406],
+  std: [0.229, 0.224, 0.225],
+  resize: 'center-crop',
+  interpolation: 'bilinear',
+  range: '0-1',
+};

@@ -1,0 +1,214 @@
+/**
+ * `zoo synth`: writes a dataset in exactly the Algonauts 2023 layout, with responses generated
+ * from a chosen plugin's own features by the FactorTopy model family itself, so a fit with the
+ * same backbone has a known answer:
+ *
+ *   v[m, n]  = (1 − s_n)·bilinear(local_{ℓ_n}[m], p_n) + s_n·global_{ℓ_n}[m]      (C_ℓ channels)
+ *   y[m, n]  = β_nᵀ v[m, n] + b_n + ε,  ε ~ N(0, 1/snr),  with β_nᵀv standardised over images
+ *   β_n      = A_ℓᵀ w_n / D  (a shared D×C_ℓ channel projection per layer, per-voxel w_n ∈ R^D)
+ *
+ * so the noise ceiling of every voxel is R² = snr / (1 + snr). Ground truth goes to
+ * subjXX/ground_truth/: layer, space, scale, level, readout β, bias, noise ceiling, meta.json.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { writeJsonAtomic } from '../core/fsutil.js';
+import { writeNpy } from '../core/npy.js';
+import { ZooError } from '../core/errors.js';
+import { Rng } from '../data/random.js';
+import { ROI_FAMILIES } from '../data/rois.js';
+import { extractFeatures, type ImageRef } from '../features/extract.js';
+import type { FeatureStore } from '../features/cache.js';
+import type { Device } from '../features/session.js';
+import type { ResolvedVariant } from '../plugins/manifest.js';
+import { sampleGrid } from '../model/gridsample.js';
+import { plantCortex, type PlantedVoxel } from './cortex.js';
+import { synthImage } from './images.js';
+
+export interface SynthOptions {
+  out: string;
+  variant: ResolvedVariant;
+  subjects: number;
+  voxels: number;
+  images: number;
+  /** Signal-to-noise variance ratio. */
+  snr: number;
+  /** Layers do not follow the hierarchy (uniformly random level per voxel). */
+  flat: boolean;
+  seed: number;
+  cacheRoot: string;
+  device?: Device;
+  /** Rank of the planted readout (D in the formula above). */
+  readoutRank?: number;
+  /** Side of the written images (default: the plugin's input resolution). */
+  imageSize?: number;
+  quiet?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface SynthSubjectResult {
+  subject: string;
+  dir: string;
+  voxels: number;
+  images: number;
+  noiseCeiling: number;
+}
+
+export const SYNTH_FORMAT = 1;
+
+export async function synthesizeDataset(opts: SynthOptions): Promise<SynthSubjectResult[]> {
+  for (const [name, value, min] of [['--subjects', opts.subjects, 1], ['--voxels', opts.voxels, 2], ['--images', opts.images, 20]] as const) {
+    if (!Number.isInteger(value) || value < min) throw new ZooError('E_ARGS', `${name} must be an integer ≥ ${min}`, { found: value, fix: `e.g. ${name} ${min * 10}` });
+  }
+  if (!(opts.snr > 0) || !Number.isFinite(opts.snr)) throw new ZooError('E_ARGS', '--snr must be a positive number', { found: opts.snr, fix: 'e.g. --snr 2 (noise ceiling R² = snr/(1+snr))' });
+  const results: SynthSubjectResult[] = [];
+  for (let s = 1; s <= opts.subjects; s++) results.push(await synthSubject(opts, `subj${String(s).padStart(2, '0')}`));
+  writeJsonAtomic(join(opts.out, 'synth.json'), {
+    format: SYNTH_FORMAT,
+    generator: { plugin: opts.variant.pluginId, variant: opts.variant.name, pluginVersion: opts.variant.pluginVersion },
+    subjects: results.map((r) => r.subject),
+    voxels: opts.voxels,
+    images: opts.images,
+    snr: opts.snr,
+    noiseCeiling: opts.snr / (1 + opts.snr),
+    flat: opts.flat,
+    seed: opts.seed,
+  });
+  return results;
+}
+
+async function synthSubject(opts: SynthOptions, subject: string): Promise<SynthSubjectResult> {
+  const log = opts.log ?? (() => undefined);
+  const rng = new Rng(`${opts.seed}:${subject}`);
+  const dir = join(opts.out, subject);
+  rmSync(dir, { recursive: true, force: true });
+  const imageDir = join(dir, 'training_split', 'training_images');
+  const fmriDir = join(dir, 'training_split', 'training_fmri');
+  const roiDir = join(dir, 'roi_masks');
+  const truthDir = join(dir, 'ground_truth');
+  for (const d of [imageDir, fmriDir, roiDir, truthDir]) mkdirSync(d, { recursive: true });
+
+  // 1. Stimuli, named as in the Algonauts release (unique NSD ids).
+  const imgRng = rng.fork('images');
+  const nsdIds = new Set<number>();
+  while (nsdIds.size < opts.images) nsdIds.add(imgRng.int(73000));
+  const size = opts.imageSize ?? opts.variant.preprocess.resolution;
+  const images: ImageRef[] = [];
+  let i = 0;
+  for (const nsd of nsdIds) {
+    const id = `train-${String(i + 1).padStart(4, '0')}_nsd-${String(nsd).padStart(5, '0')}`;
+    const img = synthImage(imgRng, size);
+    const path = join(imageDir, `${id}.png`);
+    await sharp(Buffer.from(img.rgb), { raw: { width: img.width, height: img.height, channels: 3 } }).png({ compressionLevel: 9 }).toFile(path);
+    images.push({ id, path });
+    i++;
+  }
+
+  // 2. The generator backbone's features of those stimuli (cached: a later fit reuses them).
+  const { store } = await extractFeatures({ variant: opts.variant, images, cacheRoot: opts.cacheRoot, device: opts.device, quiet: opts.quiet, log });
+  try {
+    const L = store.layers;
+    const voxels = plantCortex({ voxels: opts.voxels, layers: L, flat: opts.flat, rng: rng.fork('cortex') });
+    const N = voxels.length;
+    const M = opts.images;
+    const D = opts.readoutRank ?? 16;
+    const cMax = Math.max(...store.meta.layers.map((l) => l.channels));
+    const readout = new Float32Array(N * cMax);
+    const bias = new Float32Array(N);
+    const responses = new Float32Array(M * N); // images × voxels
+    const wRng = rng.fork('readout');
+    const noiseRng = rng.fork('noise');
+    const noiseStd = 1 / Math.sqrt(opts.snr);
+
+    for (let l = 0; l < L; l++) {
+      const members = voxels.map((v, n) => (v.layer === l ? n : -1)).filter((n) => n >= 0);
+      const C = store.meta.layers[l].channels;
+      const A = new Rng(`${opts.seed}:${subject}:projection:${l}`).fillGaussian(new Float32Array(D * C), 1 / Math.sqrt(C));
+      if (members.length === 0) continue;
+      const G = store.meta.G;
+      const local = store.readLocal(l, 0, M);
+      const global = store.readGlobal(l, 0, M);
+      const v = new Float32Array(C);
+      const signal = new Float64Array(M);
+      for (const n of members) {
+        const vox = voxels[n];
+        const w = wRng.fillGaussian(new Float32Array(D));
+        const beta = new Float64Array(C);
+        for (let d = 0; d < D; d++) for (let c = 0; c < C; c++) beta[c] += (A[d * C + c] * w[d]) / D;
+        for (let m = 0; m < M; m++) {
+          sampleGrid(local, G, C, vox.space[0], vox.space[1], v, m * G * G * C);
+          let y = 0;
+          for (let c = 0; c < C; c++) y += beta[c] * ((1 - vox.scale) * v[c] + vox.scale * global[m * C + c]);
+          signal[m] = y;
+        }
+        const mean = signal.reduce((a, b) => a + b, 0) / M;
+        const std = Math.sqrt(signal.reduce((a, b) => a + (b - mean) ** 2, 0) / M) || 1;
+        for (let c = 0; c < C; c++) readout[n * cMax + c] = beta[c] / std;
+        bias[n] = -mean / std;
+        for (let m = 0; m < M; m++) responses[m * N + n] = (signal[m] - mean) / std + noiseRng.gaussian(0, noiseStd);
+      }
+    }
+    writeSubjectFiles({ dir, fmriDir, roiDir, truthDir, voxels, responses, M, readout, bias, cMax, opts, store });
+    log(`synth: ${subject}: ${M} images × ${N} voxels (lh ${voxels.filter((x) => x.hemi === 'lh').length}, rh ${voxels.filter((x) => x.hemi === 'rh').length}) → ${dir}`);
+    return { subject, dir, voxels: N, images: M, noiseCeiling: opts.snr / (1 + opts.snr) };
+  } finally {
+    store.close();
+  }
+}
+
+interface SubjectFiles {
+  dir: string;
+  fmriDir: string;
+  roiDir: string;
+  truthDir: string;
+  voxels: PlantedVoxel[];
+  responses: Float32Array;
+  M: number;
+  readout: Float32Array;
+  bias: Float32Array;
+  cMax: number;
+  opts: SynthOptions;
+  store: FeatureStore;
+}
+
+function writeSubjectFiles(f: SubjectFiles): void {
+  const N = f.voxels.length;
+  const lhIdx = f.voxels.map((v, n) => (v.hemi === 'lh' ? n : -1)).filter((n) => n >= 0);
+  const rhIdx = f.voxels.map((v, n) => (v.hemi === 'rh' ? n : -1)).filter((n) => n >= 0);
+  for (const [hemi, idx] of [['lh', lhIdx], ['rh', rhIdx]] as const) {
+    const block = new Float32Array(f.M * idx.length);
+    for (let m = 0; m < f.M; m++) for (let j = 0; j < idx.length; j++) block[m * idx.length + j] = f.responses[m * N + idx[j]];
+    writeNpy(join(f.fmriDir, `${hemi}_training_fmri.npy`), block, [f.M, idx.length]);
+    for (const family of ROI_FAMILIES) {
+      const mask = new Int32Array(idx.map((n) => f.voxels[n].labels[family] ?? 0));
+      writeNpy(join(f.roiDir, `${hemi}.${family}_challenge_space.npy`), mask, [idx.length]);
+    }
+  }
+  writeNpy(join(f.dir, 'voxel_coords.npy'), new Float32Array(f.voxels.flatMap((v) => v.xyz)), [N, 3]);
+  writeNpy(join(f.dir, 'flatmap_coords.npy'), new Float32Array(f.voxels.flatMap((v) => v.flat)), [N, 2]);
+  const t = f.truthDir;
+  writeNpy(join(t, 'layer.npy'), new Int32Array(f.voxels.map((v) => v.layer)), [N]);
+  writeNpy(join(t, 'level.npy'), new Float32Array(f.voxels.map((v) => v.level)), [N]);
+  writeNpy(join(t, 'space.npy'), new Float32Array(f.voxels.flatMap((v) => v.space)), [N, 2]);
+  writeNpy(join(t, 'scale.npy'), new Float32Array(f.voxels.map((v) => v.scale)), [N]);
+  writeNpy(join(t, 'readout.npy'), f.readout, [N, f.cMax]);
+  writeNpy(join(t, 'bias.npy'), f.bias, [N]);
+  writeNpy(join(t, 'noise_ceiling.npy'), new Float32Array(N).fill(f.opts.snr / (1 + f.opts.snr)), [N]);
+  writeJsonAtomic(join(t, 'meta.json'), {
+    format: SYNTH_FORMAT,
+    plugin: f.opts.variant.pluginId,
+    variant: f.opts.variant.name,
+    onnxSha256: f.store.meta.onnxSha256,
+    featureKey: f.store.meta.key,
+    G: f.store.meta.G,
+    layers: f.store.meta.layers.map((l) => ({ name: l.name, channels: l.channels })),
+    snr: f.opts.snr,
+    noiseCeiling: f.opts.snr / (1 + f.opts.snr),
+    flat: f.opts.flat,
+    readoutRank: f.opts.readoutRank ?? 16,
+    seed: f.opts.seed,
+    order: 'voxels are lh then rh, the column order of the fMRI files',
+    model: 'y = readout·((1−scale)·bilinear(local[layer], space) + scale·global[layer]) + bias + N(0, 1/snr)',
+  });
+}
