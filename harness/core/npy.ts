@@ -157,8 +157,8 @@ export class NpyFile {
       const probe = Buffer.alloc(4096);
       const got = readSync(fd, probe, 0, probe.length, 0);
       let head = probe.subarray(0, got);
-      if (got >= 12 && head[6] >= 2) {
-        const need = 12 + head.readUInt32LE(8);
+      if (got >= 10 && head.subarray(0, 6).equals(MAGIC)) {
+        const need = head[6] >= 2 ? (got >= 12 ? 12 + head.readUInt32LE(8) : 0) : 10 + head.readUInt16LE(8);
         if (need > got) {
           head = Buffer.alloc(need);
           readSync(fd, head, 0, need, 0);
