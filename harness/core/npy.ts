@@ -160,8 +160,8 @@ export class NpyFile {
       if (got >= 10 && head.subarray(0, 6).equals(MAGIC)) {
         const need = head[6] >= 2 ? (got >= 12 ? 12 + head.readUInt32LE(8) : 0) : 10 + head.readUInt16LE(8);
         if (need > got) {
-          head = Buffer.alloc(need);
-          readSync(fd, head, 0, need, 0);
+          const full = Buffer.alloc(need);
+          head = full.subarray(0, readSync(fd, full, 0, need, 0));
         }
       }
       const header = parseNpyHeader(head, path);
