@@ -26,10 +26,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const { registerExport } = await import('./commands/export.js');
   const { registerBench } = await import('./commands/bench.js');
   const { registerSynth } = await import('./commands/synth.js');
+  const { registerFit } = await import('./commands/fit.js');
+  const { registerPredict } = await import('./commands/predict.js');
   registerPlugins(program, ctx);
   registerExtract(program, ctx);
   registerExport(program, ctx);
   registerSynth(program, ctx);
+  registerFit(program, ctx);
+  registerPredict(program, ctx);
   registerBench(program, ctx);
   const override = (cmd: Command): void => {
     cmd.exitOverride();

@@ -1,35 +1,44 @@
 /**
- * zoo bench [--all | PLUGIN ...]: every plugin × variant × subject, one after another.
- * Until the FactorTopy engine lands, bench stops after feature extraction and says so.
+ * zoo bench [--all | PLUGIN ...]: extract, fit and evaluate every plugin × variant × subject,
+ * one after another; finished runs with the same inputs are reused (content hash in
+ * metrics.json). Prints a summary per run: test R², the paper's ROIs, the hierarchy slope.
  */
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import Table from 'cli-table3';
 import { ZooError } from '../../core/errors.js';
+import { readNpy } from '../../core/npy.js';
 import { cacheDir } from '../../core/paths.js';
-import { extractFeatures } from '../../features/extract.js';
+import { openSubject } from '../../data/algonauts.js';
 import { parseDevice } from '../../features/session.js';
+import { fitSubject, type RunMetrics } from '../../fit/train.js';
+import { fitHierarchy, layerIndex, levelVoxels } from '../../metrics/hierarchy.js';
 import { PluginRegistry } from '../../plugins/registry.js';
-import { datasetImages, resolveDataset, resolveSubjects } from '../dataset-args.js';
+import { resolveDataset, resolveSubjects } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
+import { addHyperparameterOptions, hyperparameters } from './fit.js';
 
-interface BenchOpts {
+interface BenchOpts extends Record<string, unknown> {
   all?: boolean;
   dataset?: string;
   subjects?: string;
-  variants: string;
+  variants?: string;
   device?: string;
   cache?: string;
   models?: string;
   seed: string;
-  out?: string;
+  out: string;
   plugins?: string[];
   quiet?: boolean;
 }
 
+const SUMMARY_ROIS = ['V1', 'V2', 'V3', 'V4', 'EBA', 'FFA', 'OPA', 'PPA'];
+
 export function registerBench(program: Command, ctx: CommandContext): void {
-  program
+  const cmd = program
     .command('bench')
     .argument('[plugins...]', 'plugin ids (or --all)')
-    .description('extract, fit and evaluate every plugin × variant × subject, then print the leaderboard')
+    .description('extract, fit and evaluate every plugin × variant × subject, then print the results')
     .option('--all', 'every plugin')
     .option('--dataset <dir>', 'dataset folder (default: the bundled synthetic dataset)')
     .option('--subjects <list>', 'comma-separated subjects (default: all)')
@@ -38,30 +47,44 @@ export function registerBench(program: Command, ctx: CommandContext): void {
     .option('--cache <dir>', 'feature cache folder')
     .option('--models <dir>', 'exported ONNX folder')
     .option('--seed <n>', 'random seed', '0')
-    .option('--out <dir>', 'output folder (runs/, leaderboard.json, leaderboard.md)', 'out')
+    .option('--out <dir>', 'output folder (runs/ …)', 'out')
     .option('--plugins <dirs...>', 'extra plugin folders')
-    .option('--quiet', 'no progress bars')
+    .option('--quiet', 'no progress bars');
+  addHyperparameterOptions(cmd)
     .addHelpText('after', '\nExamples:\n  zoo bench --all\n  zoo bench clip mae --dataset ~/algonauts2023 --subjects subj01,subj02 --device webgpu')
     .action(async (names: string[], opts: BenchOpts) => {
       const registry = new PluginRegistry({ extraDirs: opts.plugins, models: opts.models });
       if (!opts.all && names.length === 0) throw new ZooError('E_ARGS', 'name the plugins to bench, or pass --all', { fix: `zoo bench --all, or zoo bench ${registry.ids().slice(0, 2).join(' ')}` });
       const plugins = opts.all ? registry.list().filter((e) => e.manifest).map((e) => e.id) : names;
-      const broken = opts.all ? registry.list().filter((e) => !e.manifest) : [];
-      for (const b of broken) ctx.io.err(`skipping broken plugin ${b.id}: ${b.problems[0]?.path} ${b.problems[0]?.message} (zoo plugins validate ${b.dir})`);
+      if (opts.all) for (const b of registry.list().filter((e) => !e.manifest)) ctx.io.err(`skipping broken plugin ${b.id}: ${b.problems[0]?.path} ${b.problems[0]?.message} (zoo plugins validate ${b.dir})`);
       const which = opts.variants ?? (opts.dataset ? 'all' : 'bundled');
       const variants = registry.allVariants({ plugins, bundledOnly: which === 'bundled' }).filter((v) => which === 'bundled' || which === 'all' || which.split(',').includes(v.name));
       if (variants.length === 0) throw new ZooError('E_ARGS', `no variants match --variants ${which}`, { fix: 'use bundled, all, or tags from zoo plugins list' });
       const dataset = resolveDataset(opts.dataset, ctx.io.cwd);
       const subjects = resolveSubjects(dataset, opts.subjects);
       const device = parseDevice(opts.device);
-      ctx.io.out(`bench: ${variants.length} variants × ${subjects.length} subjects on ${device} (dataset ${dataset})`);
+      const seed = Number(opts.seed);
+      const out = resolve(ctx.io.cwd, opts.out);
+      const config = hyperparameters(opts);
+      ctx.io.out(`bench: ${variants.length} variants × ${subjects.length} subjects on ${device}, seed ${seed} (dataset ${dataset})`);
+      const results: { metrics: RunMetrics; slope: number; reused: boolean }[] = [];
       for (const variant of variants) {
         for (const subject of subjects) {
-          const result = await extractFeatures({ variant, images: datasetImages(dataset, subject), cacheRoot: cacheDir(opts.cache), device, quiet: opts.quiet, log: (l) => ctx.io.err(l) });
-          ctx.io.out(`  ${variant.pluginId}/${variant.name} ${subject}: features ${result.reused ? 'cached' : `extracted in ${result.seconds.toFixed(1)} s`}`);
-          result.store.close();
+          const r = await fitSubject({ variant, datasetDir: dataset, subject, outDir: out, cacheRoot: cacheDir(opts.cache), device, seed, config, quiet: opts.quiet, log: (l) => ctx.io.err(l) });
+          const s = openSubject(dataset, subject);
+          const L = r.metrics.layers.length;
+          const slope = fitHierarchy(layerIndex(readNpy(join(r.runDir, 'layer_weights.npy')).data, L), levelVoxels(s.rois)).slope;
+          s.close();
+          results.push({ metrics: r.metrics, slope, reused: r.reused });
+          ctx.io.out(`  ${variant.pluginId}/${variant.name} ${subject}: test R² ${r.metrics.testR2.toFixed(4)}${r.reused ? ' (reused)' : ` (${r.metrics.steps} steps, ${r.metrics.seconds.toFixed(0)} s)`}`);
         }
       }
-      ctx.io.out('bench: stopped after feature extraction — the FactorTopy engine (zoo fit) is not implemented yet, so no R² or leaderboard is produced.');
+      const table = new Table({ head: ['model', 'subject', 'R²', ...SUMMARY_ROIS, 'slope'], style: { head: [], border: [] } });
+      for (const { metrics: m, slope } of results) {
+        table.push([`${m.plugin}/${m.variant}`, m.subject, m.testR2.toFixed(3), ...SUMMARY_ROIS.map((r) => (m.roiR2[r] === undefined || !Number.isFinite(m.roiR2[r]) ? '–' : m.roiR2[r].toFixed(3))), Number.isFinite(slope) ? slope.toFixed(2) : '–']);
+      }
+      ctx.io.out(table.toString());
+      ctx.io.out(`runs: ${join(out, 'runs')} (r2.npy, layer_weights.npy, space.npy, scale.npy, encoder.onnx, metrics.json per run)`);
+      ctx.io.out('leaderboard.json/.md, the max-model differences, bootstrap intervals and pictures are not implemented yet (next milestone).');
     });
 }

@@ -1,0 +1,101 @@
+/** zoo fit --plugin P [--variant V] [--dataset DIR] --subject S [--out OUT] [hyperparameters] */
+import type { Command } from 'commander';
+import { ZooError } from '../../core/errors.js';
+import { cacheDir } from '../../core/paths.js';
+import { parseDevice } from '../../features/session.js';
+import { fitSubject } from '../../fit/train.js';
+import { DEFAULT_CONFIG, type FactorTopyConfig } from '../../model/config.js';
+import { PluginRegistry } from '../../plugins/registry.js';
+import { resolveDataset, resolveSubjects } from '../dataset-args.js';
+import type { CommandContext } from '../io.js';
+import { resolve } from 'node:path';
+
+/** Hyperparameter flags: one per FactorTopyConfig field, defaults the authors'. */
+const HYPER: [keyof FactorTopyConfig, string, string][] = [
+  ['lr', '--lr <x>', 'AdamW learning rate'],
+  ['weightDecay', '--weight-decay <x>', 'AdamW weight decay'],
+  ['batchSize', '--batch-size <n>', 'images per step'],
+  ['clipNorm', '--clip-norm <x>', 'gradient-norm clip'],
+  ['channels', '--channels <n>', 'aligned channel width D'],
+  ['hidden', '--hidden <n>', 'selector MLP width'],
+  ['frequencies', '--frequencies <n>', 'sinusoidal frequencies per axis'],
+  ['beta', '--beta <x>', 'smooth-L1 beta'],
+  ['regWeight', '--reg-weight <x>', 'entropy + scale regulariser weight'],
+  ['regDecaySteps', '--reg-decay-steps <n>', 'steps over which the regulariser decays to 0'],
+  ['patience', '--patience <n>', 'epochs without a better validation R² before stopping'],
+  ['maxEpochs', '--max-epochs <n>', 'epoch limit'],
+  ['maxSteps', '--max-steps <n>', 'step limit (0 = none)'],
+];
+
+export function addHyperparameterOptions(cmd: Command): Command {
+  for (const [key, flag, help] of HYPER) cmd.option(flag, `${help} (default ${DEFAULT_CONFIG[key]})`);
+  return cmd;
+}
+
+export function hyperparameters(opts: Record<string, unknown>): Partial<FactorTopyConfig> {
+  const out: Partial<FactorTopyConfig> = {};
+  for (const [key, flag] of HYPER) {
+    const raw = opts[key];
+    if (raw === undefined) continue;
+    const n = Number(raw);
+    const integer = Number.isInteger(DEFAULT_CONFIG[key]) && !['lr', 'weightDecay', 'clipNorm', 'beta', 'regWeight'].includes(key);
+    if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) {
+      throw new ZooError('E_ARGS', `${flag.split(' ')[0]} must be a ${integer ? 'non-negative integer' : 'non-negative number'}`, { found: raw, fix: `e.g. ${flag.split(' ')[0]} ${DEFAULT_CONFIG[key]}` });
+    }
+    (out as Record<string, number>)[key] = n;
+  }
+  return out;
+}
+
+interface FitOpts extends Record<string, unknown> {
+  plugin: string;
+  variant?: string;
+  dataset?: string;
+  subject?: string;
+  out: string;
+  device?: string;
+  seed: string;
+  cache?: string;
+  models?: string;
+  fsaverage?: string;
+  plugins?: string[];
+  force?: boolean;
+  quiet?: boolean;
+}
+
+export function registerFit(program: Command, ctx: CommandContext): void {
+  const cmd = program
+    .command('fit')
+    .description('train the FactorTopy encoder for one backbone on one subject; writes OUT/runs/<plugin>/<variant>/<subject>/')
+    .requiredOption('--plugin <id>', 'plugin id')
+    .option('--variant <name>', 'variant tag')
+    .option('--dataset <dir>', 'dataset folder (default: the bundled synthetic dataset)')
+    .option('--subject <list>', 'subject(s), comma-separated (default: all)')
+    .option('--out <dir>', 'output folder', 'out')
+    .option('--device <device>', 'cpu | webgpu | cuda', 'cpu')
+    .option('--seed <n>', 'random seed (split, initialisation, batch order)', '0')
+    .option('--cache <dir>', 'feature cache folder')
+    .option('--models <dir>', 'exported ONNX folder')
+    .option('--fsaverage <dir>', 'fsaverage surfaces, when the dataset has no voxel_coords.npy')
+    .option('--plugins <dirs...>', 'extra plugin folders')
+    .option('--force', 're-fit even if a finished run with the same inputs exists')
+    .option('--quiet', 'no progress bars');
+  addHyperparameterOptions(cmd)
+    .addHelpText('after', '\nExamples:\n  zoo fit --plugin clip --variant tiny --subject subj01\n  zoo fit --plugin dinov2 --variant vit-b-14.lvd142m --dataset ~/algonauts2023 --subject subj01 --device cuda --out results')
+    .action(async (opts: FitOpts) => {
+      const registry = new PluginRegistry({ extraDirs: opts.plugins, models: opts.models });
+      const variant = registry.variant(opts.plugin, opts.variant);
+      const dataset = resolveDataset(opts.dataset, ctx.io.cwd);
+      const seed = Number(opts.seed);
+      if (!Number.isSafeInteger(seed)) throw new ZooError('E_ARGS', '--seed must be an integer', { found: opts.seed, fix: '--seed 0' });
+      const config = hyperparameters(opts);
+      for (const subject of resolveSubjects(dataset, opts.subject)) {
+        const result = await fitSubject({
+          variant, datasetDir: dataset, subject, outDir: resolve(ctx.io.cwd, opts.out), cacheRoot: cacheDir(opts.cache),
+          device: parseDevice(opts.device), seed, config, fsaverageDir: opts.fsaverage, quiet: opts.quiet, force: opts.force, log: (l) => ctx.io.err(l),
+        });
+        const m = result.metrics;
+        ctx.io.out(`${m.plugin}/${m.variant} ${m.subject}: test R² ${m.testR2.toFixed(4)} (best val ${m.bestValR2.toFixed(4)} at epoch ${m.bestEpoch}, ${m.steps} steps, ${m.secondsPerStep.toFixed(3)} s/step${result.reused ? ', reused' : ''}) → ${result.runDir}`);
+      }
+    });
+}

@@ -1,0 +1,87 @@
+/** zoo predict --run RUN_DIR (--images DIR | --dataset DIR --subject S) --out FILE.npy */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { ZooError } from '../../core/errors.js';
+import { readNpy, writeNpy } from '../../core/npy.js';
+import { cacheDir } from '../../core/paths.js';
+import { extractFeatures } from '../../features/extract.js';
+import { openSession, ort, parseDevice } from '../../features/session.js';
+import type { RunMetrics } from '../../fit/train.js';
+import { PluginRegistry } from '../../plugins/registry.js';
+import { datasetImages, resolveDataset, resolveSubjects } from '../dataset-args.js';
+import type { CommandContext } from '../io.js';
+import { folderImages } from './extract.js';
+
+interface PredictOpts {
+  run: string;
+  images?: string;
+  dataset?: string;
+  subject?: string;
+  out: string;
+  device?: string;
+  cache?: string;
+  models?: string;
+  plugins?: string[];
+  quiet?: boolean;
+}
+
+export function registerPredict(program: Command, ctx: CommandContext): void {
+  program
+    .command('predict')
+    .description('predict voxel responses to images with a fitted encoder (a run folder of zoo fit)')
+    .requiredOption('--run <dir>', 'run folder: OUT/runs/<plugin>/<variant>/<subject>')
+    .option('--images <dir>', 'a folder of images')
+    .option('--dataset <dir>', 'or a dataset …')
+    .option('--subject <s>', '… and subject whose training images to use')
+    .requiredOption('--out <file>', 'predictions .npy [images, voxels] (voxels in the subject\'s order; NaN for voxels the run dropped)')
+    .option('--device <device>', 'cpu | webgpu | cuda', 'cpu')
+    .option('--cache <dir>', 'feature cache folder')
+    .option('--models <dir>', 'exported ONNX folder')
+    .option('--plugins <dirs...>', 'extra plugin folders')
+    .option('--quiet', 'no progress bars')
+    .addHelpText('after', '\nExample:\n  zoo predict --run out/runs/clip/tiny/subj01 --images ./stimuli --out pred.npy')
+    .action(async (opts: PredictOpts) => {
+      const runDir = resolve(ctx.io.cwd, opts.run);
+      const metricsPath = join(runDir, 'metrics.json');
+      if (!existsSync(metricsPath) || !existsSync(join(runDir, 'encoder.onnx'))) {
+        throw new ZooError('E_ARGS', 'not a finished run folder (no metrics.json / encoder.onnx)', { file: runDir, fix: 'pass OUT/runs/<plugin>/<variant>/<subject> of a finished zoo fit' });
+      }
+      const metrics = JSON.parse(readFileSync(metricsPath, 'utf8')) as RunMetrics;
+      const variant = new PluginRegistry({ extraDirs: opts.plugins, models: opts.models }).variant(metrics.plugin, metrics.variant);
+      let images;
+      if (opts.images) images = folderImages(resolve(ctx.io.cwd, opts.images));
+      else {
+        const dataset = resolveDataset(opts.dataset, ctx.io.cwd);
+        const [subject] = resolveSubjects(dataset, opts.subject ?? metrics.subject);
+        images = datasetImages(dataset, subject);
+      }
+      const device = parseDevice(opts.device);
+      const { store } = await extractFeatures({ variant, images, cacheRoot: cacheDir(opts.cache), device, quiet: opts.quiet, log: (l) => ctx.io.err(l) });
+      const session = await openSession(join(runDir, 'encoder.onnx'), device);
+      const voxels = Array.from(readNpy(join(runDir, 'voxels.npy')).data);
+      const B = metrics.config.batchSize;
+      const N = metrics.voxels;
+      const out = new Float32Array(images.length * N).fill(NaN);
+      try {
+        for (let start = 0; start < images.length; start += B) {
+          const rows = Array.from({ length: B }, (_, i) => Math.min(start + i, images.length - 1));
+          const feeds: Record<string, ort.Tensor> = {};
+          store.meta.layers.forEach((layer, l) => {
+            feeds[`local_${l}`] = new ort.Tensor('float32', store.gatherLocal(l, rows), [B, store.meta.G, store.meta.G, layer.channels]);
+            feeds[`global_${l}`] = new ort.Tensor('float32', store.gatherGlobal(l, rows), [B, layer.channels]);
+          });
+          const pred = (await session.run(feeds)).prediction.data as Float32Array; // [B, N_used]
+          for (let i = 0; i < Math.min(B, images.length - start); i++) {
+            voxels.forEach((vox, j) => (out[(start + i) * N + vox] = pred[i * voxels.length + j]));
+          }
+        }
+      } finally {
+        await session.release();
+        store.close();
+      }
+      const file = resolve(ctx.io.cwd, opts.out);
+      writeNpy(file, out, [images.length, N]);
+      ctx.io.out(`predicted ${images.length} images × ${N} voxels with ${metrics.plugin}/${metrics.variant} ${metrics.subject} → ${file}`);
+    });
+}

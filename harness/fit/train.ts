@@ -1,0 +1,374 @@
+/**
+ * `zoo fit`: trains FactorTopy for one plugin × variant × subject and writes the run artifacts
+ *
+ *   OUT/runs/<plugin>/<variant>/<subject>/
+ *     r2.npy             [N] float32 test R² (NaN for voxels dropped by the non-finite policy)
+ *     layer_weights.npy  [N, L]   ω, the layer (or time-step) selection
+ *     space.npy          [N, 2]   selected image position in [−1, 1]² (x right, y down)
+ *     scale.npy          [N]      local/global mix s (0 local … 1 global)
+ *     encoder.onnx       fitted encoder: features in, voxel predictions out
+ *     voxels.npy         [N_used] int32: the voxels the encoder predicts, in its output order
+ *     split.json         the seeded train/val/test split
+ *     metrics.json       written last: its presence marks a finished run
+ *
+ * Data streams: each step gathers its 8 images' features from the fp16 cache and their
+ * responses from the .npy files by offset; validation and test accumulate R² batch by batch.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type * as ortTypes from 'onnxruntime-node';
+import { ZooError } from '../core/errors.js';
+import { writeFileAtomic, writeJsonAtomic } from '../core/fsutil.js';
+import { sha256, stableJson } from '../core/hash.js';
+import { writeNpy } from '../core/npy.js';
+import { progressBar } from '../core/progress.js';
+import { openSubject, type Subject } from '../data/algonauts.js';
+import { normalizeCoords } from '../data/coords.js';
+import { Rng } from '../data/random.js';
+import { ensureSplit } from '../data/split.js';
+import { extractFeatures } from '../features/extract.js';
+import type { FeatureStore } from '../features/cache.js';
+import { ort, type Device } from '../features/session.js';
+import { createSession } from '../onnx/session.js';
+import type { ResolvedVariant } from '../plugins/manifest.js';
+import { DEFAULT_CONFIG, encodeCoordinates, regWeightAt, type FactorTopyConfig } from '../model/config.js';
+import { buildEncoderModel, buildPredictGraph, buildTrainGraph, type GraphDims } from '../model/graph.js';
+import { initParams, numel, type ParamSpec, type Params } from '../model/params.js';
+import { bilinearCellWeights } from '../model/gridsample.js';
+import { R2Accumulator, nanMean } from './r2.js';
+
+export interface FitOptions {
+  variant: ResolvedVariant;
+  datasetDir: string;
+  subject: string;
+  /** OUT: artifacts go to OUT/runs/<plugin>/<variant>/<subject>/. */
+  outDir: string;
+  cacheRoot: string;
+  device?: Device;
+  seed?: number;
+  config?: Partial<FactorTopyConfig>;
+  fsaverageDir?: string;
+  quiet?: boolean;
+  /** Re-fit even when a finished run with the same key exists. */
+  force?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface RunMetrics {
+  format: 1;
+  key: string;
+  plugin: string;
+  pluginVersion: string;
+  variant: string;
+  subject: string;
+  device: Device;
+  seed: number;
+  config: FactorTopyConfig;
+  featureKey: string;
+  onnxSha256: string;
+  responsesSha256: string;
+  layers: { name: string; channels: number; timestep?: number }[];
+  selectionAxis: 'layers' | 'timesteps';
+  voxels: number;
+  usedVoxels: number;
+  images: { train: number; val: number; test: number };
+  steps: number;
+  epochs: number;
+  bestEpoch: number;
+  bestValR2: number;
+  testR2: number;
+  roiR2: Record<string, number>;
+  seconds: number;
+  secondsPerStep: number;
+  history: { epoch: number; step: number; trainLoss: number; valR2: number }[];
+  createdAt: string;
+}
+
+export interface FitResult {
+  runDir: string;
+  metrics: RunMetrics;
+  reused: boolean;
+}
+
+export function runDirFor(outDir: string, plugin: string, variant: string, subject: string): string {
+  return join(outDir, 'runs', plugin, variant, subject);
+}
+
+type Feeds = Record<string, ortTypes.Tensor>;
+
+/** Feature batch as graph inputs local_l [B, G·G, C] and global_l [B, C] (rows may repeat: padding). */
+function featureFeeds(store: FeatureStore, rows: readonly number[], G: number): Feeds {
+  const feeds: Feeds = {};
+  store.meta.layers.forEach((layer, l) => {
+    feeds[`local_${l}`] = new ort.Tensor('float32', store.gatherLocal(l, rows), [rows.length, G * G, layer.channels]);
+    feeds[`global_${l}`] = new ort.Tensor('float32', store.gatherGlobal(l, rows), [rows.length, layer.channels]);
+  });
+  return feeds;
+}
+
+function paramFeeds(specs: readonly ParamSpec[], params: Params, prefix = ''): Feeds {
+  const feeds: Feeds = {};
+  for (const s of specs) feeds[`${prefix}${s.name}`] = new ort.Tensor('float32', params.get(s.name) as Float32Array, s.shape);
+  return feeds;
+}
+
+/** [images, voxels] → [voxels, images]. */
+function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
+  return out;
+}
+
+function batchesOf(rows: readonly number[], size: number): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
+  return out;
+}
+
+/** Pads a short batch by repeating its last row (the padded predictions are ignored). */
+function pad(rows: readonly number[], size: number): number[] {
+  const out = [...rows];
+  while (out.length < size) out.push(rows[rows.length - 1]);
+  return out;
+}
+
+export async function fitSubject(opts: FitOptions): Promise<FitResult> {
+  const t0 = performance.now();
+  const log = opts.log ?? (() => undefined);
+  const config: FactorTopyConfig = { ...DEFAULT_CONFIG, ...opts.config };
+  const seed = opts.seed ?? 0;
+  const device = opts.device ?? 'cpu';
+  const { variant } = opts;
+  const subject = openSubject(opts.datasetDir, opts.subject, { fsaverageDir: opts.fsaverageDir });
+  try {
+    const runDir = runDirFor(opts.outDir, variant.pluginId, variant.name, subject.id);
+    const images = subject.images.map((e) => ({ id: e.file.split(/[\\/]/).pop()?.replace(/\.png$/, '') ?? String(e.row), path: e.file }));
+    const { store } = await extractFeatures({ variant, images, cacheRoot: opts.cacheRoot, device, quiet: opts.quiet, log });
+    try {
+      const responsesSha256 = sha256(...(['lh', 'rh'] as const).map((h) => readFileSync(subject.fmriFiles[h])));
+      const key = sha256(stableJson({ feature: store.meta.key, responsesSha256, config, seed, device, subject: subject.id })).slice(0, 16);
+      const metricsPath = join(runDir, 'metrics.json');
+      if (!opts.force && existsSync(metricsPath)) {
+        const prior = JSON.parse(readFileSync(metricsPath, 'utf8')) as RunMetrics;
+        if (prior.key === key) {
+          log(`fit: reusing finished run ${runDir}`);
+          return { runDir, metrics: prior, reused: true };
+        }
+      }
+      rmSync(runDir, { recursive: true, force: true });
+      mkdirSync(runDir, { recursive: true });
+      const metrics = await train({ subject, store, variant, runDir, config, seed, device, key, responsesSha256, quiet: opts.quiet, log, t0 });
+      return { runDir, metrics, reused: false };
+    } finally {
+      store.close();
+    }
+  } finally {
+    subject.close();
+  }
+}
+
+interface TrainContext {
+  subject: Subject;
+  store: FeatureStore;
+  variant: ResolvedVariant;
+  runDir: string;
+  config: FactorTopyConfig;
+  seed: number;
+  device: Device;
+  key: string;
+  responsesSha256: string;
+  quiet?: boolean;
+  log: (line: string) => void;
+  t0: number;
+}
+
+async function train(ctx: TrainContext): Promise<RunMetrics> {
+  const { subject, store, config, seed, device } = ctx;
+  const split = ensureSplit(join(ctx.runDir, 'split.json'), subject.nsdIds, seed);
+  const imageOk = new Set(Array.from(subject.validImages()));
+  const trainRows = split.train.filter((r) => imageOk.has(r));
+  const valRows = split.val.filter((r) => imageOk.has(r));
+  const testRows = split.test.filter((r) => imageOk.has(r));
+  const B = config.batchSize;
+  if (trainRows.length < B || valRows.length === 0 || testRows.length === 0) {
+    throw new ZooError('E_DATASET', `too few usable images to fit (train ${trainRows.length}, val ${valRows.length}, test ${testRows.length})`, {
+      file: subject.dir,
+      fix: `a subject needs at least ${B * 10} images for an 8:1:1 split with batch ${B}`,
+    });
+  }
+  const voxelIdx = subject.validVoxels();
+  const N = voxelIdx.length;
+  const L = store.layers;
+  const G = store.meta.G;
+  const dims: GraphDims = { voxels: N, layerChannels: store.meta.layers.map((l) => l.channels), G, batch: B };
+
+  // Coordinates → the selectors' sinusoidal input.
+  const allCoords = normalizeCoords(subject.coords().xyz, 3);
+  const coords = new Float32Array(N * 3);
+  voxelIdx.forEach((v, i) => coords.set(allCoords.subarray(v * 3, v * 3 + 3), i * 3));
+  const encoding = new ort.Tensor('float32', encodeCoordinates(coords, config), [N, 6 * config.frequencies]);
+
+  // Readout bias starts at each voxel's mean training response (streamed).
+  const meanY = new Float64Array(N);
+  for (const rows of batchesOf(trainRows, 256)) {
+    const y = subject.readResponses(rows, voxelIdx);
+    for (let r = 0; r < rows.length; r++) for (let n = 0; n < N; n++) meanY[n] += y[r * N + n];
+  }
+  const { model: trainModel, specs } = buildTrainGraph(dims, config);
+  let params = initParams(specs, seed, Float32Array.from(meanY, (s) => s / trainRows.length));
+  let m: Params = new Map(specs.map((s) => [s.name, new Float32Array(numel(s.shape))]));
+  let v: Params = new Map(specs.map((s) => [s.name, new Float32Array(numel(s.shape))]));
+  const trainSession = await createSession(trainModel, device);
+  const predictSession = await createSession(buildPredictGraph(dims, config), device);
+
+  const predict = async (rows: readonly number[], p: Params, acc?: R2Accumulator): Promise<ortTypes.InferenceSession.OnnxValueMapType> => {
+    let last: ortTypes.InferenceSession.OnnxValueMapType | undefined;
+    for (const batch of batchesOf(rows, B)) {
+      const padded = pad(batch, B);
+      last = await predictSession.run({ ...paramFeeds(specs, p), coord_encoding: encoding, ...featureFeeds(store, padded, G) });
+      if (acc) {
+        const pred = transpose(last.prediction.data as Float32Array, N, B); // → [B, N]
+        acc.add(subject.readResponses(batch, voxelIdx), pred, batch.length);
+      }
+    }
+    return last as ortTypes.InferenceSession.OnnxValueMapType;
+  };
+
+  const rng = new Rng(`${seed}:batches`);
+  const history: RunMetrics['history'] = [];
+  let best = { r2: -Infinity, epoch: -1, params };
+  let step = 0;
+  let epoch = 0;
+  let stale = 0;
+  const stepsPerEpoch = Math.floor(trainRows.length / B);
+  const trainStart = performance.now();
+  while (epoch < config.maxEpochs && stale < config.patience && !(config.maxSteps > 0 && step >= config.maxSteps)) {
+    epoch++;
+    const order = rng.shuffle([...trainRows]);
+    const bar = progressBar(`fit ${ctx.variant.pluginId}/${ctx.variant.name} ${subject.id} epoch ${epoch}`, stepsPerEpoch, { quiet: ctx.quiet });
+    let lossSum = 0;
+    let lossCount = 0;
+    for (let i = 0; i + B <= order.length; i += B) {
+      if (config.maxSteps > 0 && step >= config.maxSteps) break;
+      step++;
+      const rows = order.slice(i, i + B);
+      const target = transpose(subject.readResponses(rows, voxelIdx), B, N); // [N, B]
+      const out = await trainSession.run({
+        ...paramFeeds(specs, params),
+        ...paramFeeds(specs, m, 'm_'),
+        ...paramFeeds(specs, v, 'v_'),
+        coord_encoding: encoding,
+        ...featureFeeds(store, rows, G),
+        target: new ort.Tensor('float32', target, [N, B]),
+        reg_weight: new ort.Tensor('float32', new Float32Array([regWeightAt(config, step - 1)]), []),
+        lr: new ort.Tensor('float32', new Float32Array([config.lr]), []),
+        step: new ort.Tensor('float32', new Float32Array([step]), []),
+      });
+      const loss = (out.fit_loss.data as Float32Array)[0];
+      if (!Number.isFinite(loss)) {
+        throw new ZooError('E_DATASET', `training diverged at step ${step} (loss ${loss})`, { file: subject.dir, fix: 'check the responses for extreme values, or lower --lr' });
+      }
+      lossSum += loss;
+      lossCount++;
+      params = new Map(specs.map((s) => [s.name, out[`new_${s.name}`].data as Float32Array]));
+      m = new Map(specs.map((s) => [s.name, out[`new_m_${s.name}`].data as Float32Array]));
+      v = new Map(specs.map((s) => [s.name, out[`new_v_${s.name}`].data as Float32Array]));
+      bar.tick();
+    }
+    bar.stop();
+    const acc = new R2Accumulator(N);
+    await predict(valRows, params, acc);
+    const valR2 = nanMean(acc.r2());
+    history.push({ epoch, step, trainLoss: lossSum / Math.max(1, lossCount), valR2 });
+    ctx.log(`fit: ${subject.id} epoch ${epoch} step ${step} loss ${(lossSum / Math.max(1, lossCount)).toFixed(4)} val R² ${valR2.toFixed(4)}`);
+    if (valR2 > best.r2) {
+      best = { r2: valR2, epoch, params };
+      stale = 0;
+    } else stale++;
+  }
+  const secondsPerStep = (performance.now() - trainStart) / 1000 / Math.max(1, step);
+
+  // Test R² and the selections with the best parameters.
+  const testAcc = new R2Accumulator(N);
+  const last = await predict(testRows, best.params, testAcc);
+  const testR2 = testAcc.r2();
+  const omega = last.omega.data as Float32Array;
+  const space = last.space.data as Float32Array;
+  const scale = last.scale.data as Float32Array;
+  await trainSession.release();
+  await predictSession.release();
+
+  // Artifacts over all voxels (dropped ones NaN), each written atomically; metrics.json last.
+  const total = subject.voxelCount;
+  const spread = (src: Float32Array, width: number): Float32Array => {
+    const out = new Float32Array(total * width).fill(NaN);
+    voxelIdx.forEach((vox, i) => out.set(src.subarray(i * width, (i + 1) * width), vox * width));
+    return out;
+  };
+  writeNpy(join(ctx.runDir, 'r2.npy'), spread(testR2, 1), [total]);
+  writeNpy(join(ctx.runDir, 'layer_weights.npy'), spread(omega, L), [total, L]);
+  writeNpy(join(ctx.runDir, 'space.npy'), spread(space, 2), [total, 2]);
+  writeNpy(join(ctx.runDir, 'scale.npy'), spread(scale, 1), [total]);
+  writeNpy(join(ctx.runDir, 'voxels.npy'), Int32Array.from(voxelIdx), [N]);
+  writeFileAtomic(join(ctx.runDir, 'encoder.onnx'), encoderFromParams(dims, config, best.params, omega, space, scale));
+
+  const roiR2: Record<string, number> = {};
+  for (const name of subject.rois.names()) {
+    const global = subject.rois.indices(name);
+    roiR2[name] = nanMean(spread(testR2, 1), global);
+  }
+  const metrics: RunMetrics = {
+    format: 1,
+    key: ctx.key,
+    plugin: ctx.variant.pluginId,
+    pluginVersion: ctx.variant.pluginVersion,
+    variant: ctx.variant.name,
+    subject: subject.id,
+    device,
+    seed,
+    config,
+    featureKey: store.meta.key,
+    onnxSha256: store.meta.onnxSha256,
+    responsesSha256: ctx.responsesSha256,
+    layers: store.meta.layers.map((l) => ({ name: l.name, channels: l.channels, ...(l.timestep !== undefined ? { timestep: l.timestep } : {}) })),
+    selectionAxis: ctx.variant.selectionAxis,
+    voxels: total,
+    usedVoxels: N,
+    images: { train: trainRows.length, val: valRows.length, test: testRows.length },
+    steps: step,
+    epochs: epoch,
+    bestEpoch: best.epoch,
+    bestValR2: best.r2,
+    testR2: nanMean(testR2),
+    roiR2,
+    seconds: (performance.now() - ctx.t0) / 1000,
+    secondsPerStep,
+    history,
+    createdAt: new Date().toISOString(),
+  };
+  writeJsonAtomic(join(ctx.runDir, 'metrics.json'), metrics);
+  ctx.log(`fit: ${subject.id} test R² ${metrics.testR2.toFixed(4)} after ${step} steps (best epoch ${best.epoch}) → ${ctx.runDir}`);
+  return metrics;
+}
+
+/** Evaluates the selections into the exported encoder's initializers. */
+function encoderFromParams(dims: GraphDims, config: FactorTopyConfig, params: Params, omega: Float32Array, space: Float32Array, scale: Float32Array): Uint8Array {
+  const G = dims.G;
+  const N = dims.voxels;
+  const sampling = new Float32Array(N * G * G);
+  for (let n = 0; n < N; n++) {
+    const { cells, weights } = bilinearCellWeights(space[n * 2], space[n * 2 + 1], G);
+    cells.forEach((cell, k) => (sampling[n * G * G + cell] = weights[k]));
+  }
+  const L = dims.layerChannels.length;
+  return buildEncoderModel(dims, config, {
+    sampling,
+    omega,
+    scale,
+    alignLocal: Array.from({ length: L }, (_, l) => params.get(`align_local_${l}`) as Float32Array),
+    alignGlobal: Array.from({ length: L }, (_, l) => params.get(`align_global_${l}`) as Float32Array),
+    readoutW: params.get('readout_w') as Float32Array,
+    readoutB: params.get('readout_b') as Float32Array,
+  });
+}

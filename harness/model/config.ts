@@ -1,0 +1,81 @@
+/**
+ * FactorTopy hyperparameters. Defaults are the authors' (paper + their public code, see
+ * ../shared/DESIGN.md "Method facts"); every one can be overridden from `zoo fit`.
+ */
+export interface FactorTopyConfig {
+  /** Channel width after alignment (D). */
+  channels: number;
+  /** Sinusoidal frequencies per coordinate axis (×2 for sin/cos, ×3 axes = MLP input). */
+  frequencies: number;
+  /** Base of the frequency logspace: f_k = base^(−k/frequencies), k = 0..frequencies−1. */
+  frequencyBase: number;
+  /** Hidden width of each selector MLP (two hidden layers, GELU). */
+  hidden: number;
+  /** Training images per step. */
+  batchSize: number;
+  lr: number;
+  weightDecay: number;
+  /** Global gradient-norm clip. */
+  clipNorm: number;
+  /** Smooth-L1 transition point. */
+  beta: number;
+  /** Weight of the entropy + scale regulariser at step 0 … */
+  regWeight: number;
+  /** … decayed linearly to 0 at this step. */
+  regDecaySteps: number;
+  /** Stop after this many epochs without a better validation R². */
+  patience: number;
+  maxEpochs: number;
+  /** Upper bound on optimiser steps (0 = none). */
+  maxSteps: number;
+  /** Voxels per training-graph chunk (0 = all at once). */
+  voxelChunk: number;
+}
+
+export const DEFAULT_CONFIG: FactorTopyConfig = {
+  channels: 128,
+  frequencies: 32,
+  frequencyBase: 1000,
+  hidden: 128,
+  batchSize: 8,
+  lr: 1e-3,
+  weightDecay: 0.01,
+  clipNorm: 0.5,
+  beta: 0.1,
+  regWeight: 0.1,
+  regDecaySteps: 2000,
+  patience: 5,
+  maxEpochs: 200,
+  maxSteps: 0,
+  voxelChunk: 0,
+};
+
+/** Regulariser weight at a step: linear decay to 0. */
+export function regWeightAt(config: FactorTopyConfig, step: number): number {
+  if (config.regDecaySteps <= 0) return 0;
+  return config.regWeight * Math.max(0, 1 - step / config.regDecaySteps);
+}
+
+/**
+ * Sinusoidal encoding of normalised voxel coordinates: for each axis a (x, y, z) and each
+ * frequency f_k = base^(−k/K), sin(p_a·f_k) then cos(p_a·f_k). N × (3·2·K), row-major.
+ * Input coordinates are already scaled to (p − min)·100 / (largest axis extent).
+ */
+export function encodeCoordinates(coords: Float32Array, config: Pick<FactorTopyConfig, 'frequencies' | 'frequencyBase'>): Float32Array {
+  const K = config.frequencies;
+  const n = coords.length / 3;
+  const freqs = Array.from({ length: K }, (_, k) => config.frequencyBase ** (-k / K));
+  const width = 6 * K;
+  const out = new Float32Array(n * width);
+  for (let i = 0; i < n; i++) {
+    for (let a = 0; a < 3; a++) {
+      const p = coords[i * 3 + a];
+      const base = i * width + a * 2 * K;
+      for (let k = 0; k < K; k++) {
+        out[base + k] = Math.sin(p * freqs[k]);
+        out[base + K + k] = Math.cos(p * freqs[k]);
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,248 @@
+/**
+ * FactorTopy as ONNX graphs, built in TypeScript with harness/onnx:
+ *
+ *   selectors (per voxel, from the coordinate encoding E):  3 MLPs  E→H→H→out, GELU
+ *     p = tanh(space)  ∈ [−1, 1]²,   ω = softmax(layer) ∈ Δ^L,   s = sigmoid(scale) ∈ (0, 1)
+ *   sampling: grid_sample(bilinear, align_corners=False, zeros) of a G×G grid at p is, per cell
+ *     (jx, jy), relu(1 − |ix − jx|)·relu(1 − |iy − jy|) with ix = ((x + 1)·G − 1)/2 — a dense
+ *     N × G² weight matrix S, differentiable in p with no Gather/Scatter.
+ *   local path as ONE GEMM: W[n, (l, j)] = ω[n, l]·S[n, j];  V_loc = W @ A,
+ *     A[(l, j), (b, d)] = (local_l[b] @ align_local_l)[j, d]            (N × L·G²) @ (L·G² × B·D)
+ *   global path: V_glob = ω @ Γ,  Γ[l, (b, d)] = (global_l[b] @ align_global_l)[d]
+ *   mix: V = V_loc + s·(V_glob − V_loc);   prediction[n, b] = mean_d(V[n, b, d]·w[n, d]) + b_n
+ *     (computed with the readout applied to each path before the mix: see readoutPath)
+ *   loss: mean smooth-L1(β) + λ·(mean_n Σ_l ω log ω / log L + mean (s − ½)²)
+ *
+ * The train graph appends the gradients (autodiff) and the AdamW update with gradient-norm
+ * clipping, so one session.run is one optimiser step.
+ */
+import { Graph, type Value } from '../onnx/graph.js';
+import { gradients } from '../onnx/autodiff.js';
+import { adamw } from '../onnx/optim.js';
+import type { FactorTopyConfig } from './config.js';
+import { SELECTORS, paramSpecs, selectorOut, type ModelDims, type ParamSpec, type Selector } from './params.js';
+
+export interface GraphDims extends ModelDims {
+  /** Images per run. */
+  batch: number;
+}
+
+interface Forward {
+  params: Map<string, Value>;
+  pred: Value; // [N, B]
+  omega: Value; // [N, L]
+  space: Value; // [N, 2]
+  scale: Value; // [N, 1]
+}
+
+function selector(g: Graph, p: Map<string, Value>, enc: Value, sel: Selector): Value {
+  const h1 = g.gelu(g.add(g.matmul(enc, p.get(`sel_${sel}_w1`) as Value), p.get(`sel_${sel}_b1`) as Value));
+  const h2 = g.gelu(g.add(g.matmul(h1, p.get(`sel_${sel}_w2`) as Value), p.get(`sel_${sel}_b2`) as Value));
+  return g.matmul(h2, p.get(`sel_${sel}_w3`) as Value);
+}
+
+/** Dense bilinear sampling weights S [N, G·G] from positions p [N, 2] (grid_sample semantics). */
+export function samplingWeights(g: Graph, space: Value, G: number): Value {
+  const N = space.shape[0];
+  const cells = g.constant(Array.from({ length: G }, (_, j) => j), [1, G]);
+  const axis = (k: number): Value => {
+    const coord = g.slice(space, [0, k], [N, k + 1], [0, 1]); // [N, 1]
+    const idx = g.div(g.sub(g.mul(g.add(coord, 1), G), 1), 2); // ((c + 1)·G − 1)/2
+    return g.relu(g.sub(g.constant(1), g.abs(g.sub(idx, cells)))); // [N, G]
+  };
+  const sx = axis(0);
+  const sy = axis(1);
+  // S[n, jy, jx] = Sy[n, jy]·Sx[n, jx]
+  const s = g.mul(g.unsqueeze(sy, [2]), g.unsqueeze(sx, [1])); // [N, G, G]
+  return g.reshape(s, [N, G * G]);
+}
+
+interface ReadoutInputs {
+  omega: Value; // [N, L]
+  S: Value; // [N, GG]
+  scale: Value; // [N, 1]
+  local: Value[]; // [B, GG, C_l]
+  global: Value[]; // [B, C_l]
+  alignLocal: Value[]; // [C_l, D]
+  alignGlobal: Value[]; // [C_l, D]
+  readoutW: Value; // [N, D]
+  readoutB: Value; // [N]
+}
+
+/**
+ * From selections and features to predictions [N, B]: the shared core of training and the
+ * exported encoder. The readout is linear, so it is applied to each path before the mix,
+ *   pred = p_loc + s·(p_glob − p_loc),  p_loc[n, b] = mean_d V_loc[n, b, d]·w[n, d],
+ *   p_glob[n, b] = Σ_l ω[n, l]·mean_d Γ[l, b, d]·w[n, d]  (one N × D @ D × L·B GEMM),
+ * which never materialises the global path or the mix at N × B × D.
+ */
+function readoutPath(g: Graph, dims: GraphDims, D: number, r: ReadoutInputs): Value {
+  const N = dims.voxels;
+  const B = dims.batch;
+  const L = dims.layerChannels.length;
+  const GG = dims.G * dims.G;
+  const W = g.reshape(g.mul(g.unsqueeze(r.omega, [2]), g.unsqueeze(r.S, [1])), [N, L * GG]); // [N, L·GG]
+  const aBlocks: Value[] = [];
+  const gBlocks: Value[] = [];
+  for (let l = 0; l < L; l++) {
+    const aligned = g.matmul(r.local[l], r.alignLocal[l]); // [B, GG, D]
+    aBlocks.push(g.reshape(g.transpose(aligned, [1, 0, 2]), [GG, B * D]));
+    gBlocks.push(g.transpose(g.matmul(r.global[l], r.alignGlobal[l]), [1, 0])); // [D, B]
+  }
+  const A = L === 1 ? aBlocks[0] : g.concat(aBlocks, 0); // [L·GG, B·D]
+  const vLoc = g.reshape(g.matmul(W, A), [N, B, D]); // the one big GEMM
+  const w = r.readoutW; // [N, D]
+  const pLoc = g.reduceMean(g.mul(vLoc, g.unsqueeze(w, [1])), [2], false); // [N, B]
+  const Gamma = L === 1 ? gBlocks[0] : g.concat(gBlocks, 1); // [D, L·B]
+  const wGamma = g.reshape(g.div(g.matmul(w, Gamma), D), [N, L, B]); // mean_d Γ[l, b, d]·w[n, d]
+  const pGlob = g.reduceSum(g.mul(wGamma, g.unsqueeze(r.omega, [2])), [1], false); // [N, B]
+  const pred = g.add(pLoc, g.mul(r.scale, g.sub(pGlob, pLoc)));
+  return g.add(pred, g.unsqueeze(r.readoutB, [1])); // [N, B]
+}
+
+function forward(g: Graph, dims: GraphDims, config: FactorTopyConfig, params: Map<string, Value>, enc: Value, local: Value[], global: Value[]): Forward {
+  const L = dims.layerChannels.length;
+  const get = (name: string): Value => params.get(name) as Value;
+  const space = g.tanh(selector(g, params, enc, 'space')); // [N, 2]
+  const omega = g.softmax(selector(g, params, enc, 'layer'), 1); // [N, L]
+  const scale = g.sigmoid(selector(g, params, enc, 'scale')); // [N, 1]
+  const S = samplingWeights(g, space, dims.G); // [N, GG]
+  const pred = readoutPath(g, dims, config.channels, {
+    omega, S, scale, local, global,
+    alignLocal: Array.from({ length: L }, (_, l) => get(`align_local_${l}`)),
+    alignGlobal: Array.from({ length: L }, (_, l) => get(`align_global_${l}`)),
+    readoutW: get('readout_w'),
+    readoutB: get('readout_b'),
+  });
+  return { params, pred, omega, space, scale };
+}
+
+function declareInputs(g: Graph, dims: GraphDims, config: FactorTopyConfig, specs: readonly ParamSpec[]): { params: Map<string, Value>; enc: Value; local: Value[]; global: Value[] } {
+  const params = new Map<string, Value>();
+  for (const spec of specs) params.set(spec.name, g.input(spec.name, spec.shape));
+  const enc = g.input('coord_encoding', [dims.voxels, 6 * config.frequencies]);
+  const local = dims.layerChannels.map((C, l) => g.input(`local_${l}`, [dims.batch, dims.G * dims.G, C]));
+  const global = dims.layerChannels.map((C, l) => g.input(`global_${l}`, [dims.batch, C]));
+  return { params, enc, local, global };
+}
+
+export interface TrainGraph {
+  model: Uint8Array;
+  specs: ParamSpec[];
+}
+
+/**
+ * One optimiser step. Inputs: parameters, AdamW moments m_<name>, v_<name>, coord_encoding,
+ * local_l / global_l features, target [N, B], reg_weight, lr, step. Outputs: new_<name>,
+ * new_m_<name>, new_v_<name>, loss, fit_loss, grad_norm.
+ */
+export function buildTrainGraph(dims: GraphDims, config: FactorTopyConfig, floatType: 'float32' | 'float64' = 'float32'): TrainGraph {
+  const g = new Graph('factortopy_train', { floatType });
+  const specs = paramSpecs(dims, config);
+  const { params, enc, local, global } = declareInputs(g, dims, config, specs);
+  const target = g.input('target', [dims.voxels, dims.batch]);
+  const regWeight = g.input('reg_weight', []);
+  const lr = g.input('lr', []);
+  const step = g.input('step', []);
+  const f = forward(g, dims, config, params, enc, local, global);
+  const { loss, fit } = lossTerms(g, dims, config, f, target, regWeight);
+  const list = specs.map((s) => params.get(s.name) as Value);
+  const grads = gradients(g, loss, list);
+  const m = specs.map((s) => g.input(`m_${s.name}`, s.shape));
+  const v = specs.map((s) => g.input(`v_${s.name}`, s.shape));
+  const upd = adamw(g, list, grads, m, v, { lr, step, weightDecay: config.weightDecay, clipNorm: config.clipNorm });
+  specs.forEach((s, i) => {
+    g.output(`new_${s.name}`, upd.params[i]);
+    g.output(`new_m_${s.name}`, upd.m[i]);
+    g.output(`new_v_${s.name}`, upd.v[i]);
+  });
+  g.output('loss', loss);
+  g.output('fit_loss', fit);
+  g.output('grad_norm', upd.gradNorm);
+  return { model: g.toModelProto(), specs };
+}
+
+function lossTerms(g: Graph, dims: GraphDims, config: FactorTopyConfig, f: Forward, target: Value, regWeight: Value): { loss: Value; fit: Value } {
+  const L = dims.layerChannels.length;
+  const fit = g.reduceMean(g.smoothL1(f.pred, target, config.beta), [0, 1], false);
+  // ω log ω, with ω > 0 from the softmax (no 0·log 0 case).
+  const negEntropy = g.reduceMean(g.reduceSum(g.mul(f.omega, g.log(f.omega)), [1], false), [0], false);
+  const entropyTerm = L > 1 ? g.div(negEntropy, Math.log(L)) : g.mul(negEntropy, 0);
+  const scaleTerm = g.reduceMean(g.square(g.sub(f.scale, 0.5)), [0, 1], false);
+  const loss = g.add(fit, g.mul(regWeight, g.add(entropyTerm, scaleTerm)));
+  return { loss, fit };
+}
+
+/** The training loss and its gradients only (for the finite-difference test). */
+export function buildLossGraph(dims: GraphDims, config: FactorTopyConfig, floatType: 'float32' | 'float64'): { model: Uint8Array; specs: ParamSpec[] } {
+  const g = new Graph('factortopy_loss', { floatType });
+  const specs = paramSpecs(dims, config);
+  const { params, enc, local, global } = declareInputs(g, dims, config, specs);
+  const target = g.input('target', [dims.voxels, dims.batch]);
+  const regWeight = g.input('reg_weight', []);
+  const f = forward(g, dims, config, params, enc, local, global);
+  const { loss } = lossTerms(g, dims, config, f, target, regWeight);
+  g.output('loss', loss);
+  const grads = gradients(g, loss, specs.map((s) => params.get(s.name) as Value));
+  specs.forEach((s, i) => g.output(`grad_${s.name}`, grads[i]));
+  return { model: g.toModelProto(), specs };
+}
+
+/**
+ * Forward only: predictions [N, B] and the selectors' outputs (omega [N, L], space [N, 2],
+ * scale [N, 1]) from parameters given as inputs (validation during training).
+ */
+export function buildPredictGraph(dims: GraphDims, config: FactorTopyConfig): Uint8Array {
+  const g = new Graph('factortopy_predict');
+  const specs = paramSpecs(dims, config);
+  const { params, enc, local, global } = declareInputs(g, dims, config, specs);
+  const f = forward(g, dims, config, params, enc, local, global);
+  g.output('prediction', f.pred);
+  g.output('omega', f.omega);
+  g.output('space', f.space);
+  g.output('scale', f.scale);
+  return g.toModelProto();
+}
+
+export interface FittedEncoder {
+  /** Per-voxel selections, already evaluated: S [N, G·G] weights, ω [N, L], s [N]. */
+  sampling: Float32Array;
+  omega: Float32Array;
+  scale: Float32Array;
+  alignLocal: Float32Array[];
+  alignGlobal: Float32Array[];
+  readoutW: Float32Array;
+  readoutB: Float32Array;
+}
+
+/**
+ * The fitted encoder for users: inputs local_l [batch, G, G, C_l] and global_l [batch, C_l]
+ * (the feature cache's layout), output prediction [batch, N]; everything fitted is an
+ * initializer, the selectors are evaluated into their per-voxel results. Any ONNX runtime runs
+ * it; the batch is dynamic through a leading reshape-free design (batch fixed at export; see
+ * zoo predict, which runs it in batches of that size).
+ */
+export function buildEncoderModel(dims: GraphDims, config: FactorTopyConfig, fitted: FittedEncoder): Uint8Array {
+  const g = new Graph('factortopy_encoder');
+  const N = dims.voxels;
+  const B = dims.batch;
+  const D = config.channels;
+  const L = dims.layerChannels.length;
+  const GG = dims.G * dims.G;
+  const S = g.initializer('sampling', fitted.sampling, [N, GG]);
+  const omega = g.initializer('layer_weights', fitted.omega, [N, L]);
+  const scale = g.initializer('scale', fitted.scale, [N, 1]);
+  const local = dims.layerChannels.map((C, l) => g.reshape(g.input(`local_${l}`, [B, dims.G, dims.G, C]), [B, GG, C]));
+  const global = dims.layerChannels.map((C, l) => g.input(`global_${l}`, [B, C]));
+  const pred = readoutPath(g, dims, D, {
+    omega, S, scale, local, global,
+    alignLocal: dims.layerChannels.map((C, l) => g.initializer(`align_local_${l}`, fitted.alignLocal[l], [C, D])),
+    alignGlobal: dims.layerChannels.map((C, l) => g.initializer(`align_global_${l}`, fitted.alignGlobal[l], [C, D])),
+    readoutW: g.initializer('readout_w', fitted.readoutW, [N, D]),
+    readoutB: g.initializer('readout_b', fitted.readoutB, [N]),
+  });
+  g.output('prediction', g.transpose(pred, [1, 0])); // [B, N]
+  return g.toModelProto();
+}
+
+export { SELECTORS, selectorOut };

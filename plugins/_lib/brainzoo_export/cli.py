@@ -1,0 +1,164 @@
+"""The command line every plugins/<id>/export.py shares.
+
+    export.py --variant NAME | --tiny
+              [--checkpoint FILE | --random-init] [--seed N]
+              [--out PATH.onnx] [--opset N] [--save-state-dict PATH]
+              [--finetune DIR [--steps N] [--device auto|cpu|cuda] [--log-every N]]
+              [--manifest plugin.json] [--json]
+
+Exit status: 0 done, 2 bad input (the message says what, which file, and the fix).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .checkpoint import backbone_keys, load_checkpoint
+from .errors import EXIT_BAD_INPUT, ExportError, note
+from .finetune import run_finetune, scan_dataset
+from .manifest import FINETUNE_DEFAULTS, Manifest, Variant, load_manifest
+from .onnx_export import export_onnx, remove_stale
+from .plugin import PluginSpec
+
+EXAMPLES = """examples:
+  python3 export.py --tiny --random-init                      # bundled fixture
+  python3 export.py --variant NAME --checkpoint FILE           # official weights -> ONNX
+  python3 export.py --variant NAME --random-init --out x.onnx  # architecture only
+  python3 export.py --variant NAME.eurosat --checkpoint FILE --finetune EuroSAT/
+"""
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Export a brainzoo backbone to ONNX with every block's output.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--variant", help="variant name from plugin.json")
+    which.add_argument("--tiny", action="store_true", help="the bundled tiny variant")
+    weights = parser.add_mutually_exclusive_group()
+    weights.add_argument("--checkpoint", help="official checkpoint file (see the variant's checkpoint.url)")
+    weights.add_argument("--random-init", action="store_true", help="no checkpoint: deterministic random weights")
+    parser.add_argument("--seed", type=int, default=None, help="random-init and fine-tune seed (default: the variant's seed, else 0)")
+    parser.add_argument("--out", help="output .onnx (default: the variant's onnx path, else $BRAINZOO_MODELS/<plugin>/<variant>.onnx)")
+    parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default: export.opset of plugin.json)")
+    parser.add_argument("--save-state-dict", help="also torch.save the backbone state dict here (for reference.py)")
+    parser.add_argument("--finetune", metavar="DIR", help="fine-tune on an image folder DIR/<class>/*.png before exporting")
+    parser.add_argument("--steps", type=int, default=None, help="fine-tune steps (default: the variant's finetune.steps, else 3000)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="fine-tuning device")
+    parser.add_argument("--log-every", type=int, default=50, help="print the fine-tune loss every N steps")
+    parser.add_argument("--manifest", help="plugin.json (default: next to export.py)")
+    parser.add_argument("--json", action="store_true", help="print a one-line JSON summary on stdout")
+    return parser.parse_args(argv)
+
+
+def build_model(plugin: PluginSpec, manifest: Manifest, variant: Variant) -> nn.Module:
+    try:
+        model = plugin.build(**variant.arch)
+    except TypeError as exc:
+        raise ExportError(
+            f"variant {variant.name}: arch does not fit the model builder: {exc}",
+            str(manifest.path),
+            "arch holds the keyword arguments of build_model() in export.py; check their names",
+        ) from exc
+    if not callable(getattr(model, "forward_blocks", None)):
+        raise ExportError("the model has no forward_blocks(x) method", str(manifest.path.parent / "export.py"), "add forward_blocks(x) -> list[Tensor] to the model (see plugins/README.md)")
+    return model
+
+
+def prepare_weights(
+    model: nn.Module,
+    plugin: PluginSpec,
+    manifest: Manifest,
+    variant: Variant,
+    checkpoint: str | None,
+    random_init: bool,
+    seed: int,
+) -> str:
+    if random_init:
+        plugin.init(model, np.random.default_rng(seed))
+        return f"random-init seed {seed}"
+    spec = manifest.checkpoint_for(variant)
+    if checkpoint is None:
+        where = f" ({spec.get('url')})" if spec else ""
+        raise ExportError(
+            f"no weights chosen for variant {variant.name}",
+            str(manifest.path),
+            f"pass --checkpoint FILE (the official file{where}) or --random-init",
+        )
+    report = load_checkpoint(model, checkpoint, spec, plugin, variant.name)
+    note(report.summary(plugin.ignore_note))
+    return f"checkpoint {Path(checkpoint).name}"
+
+
+def run(script: str, plugin: PluginSpec, argv: list[str] | None = None) -> int:
+    started = time.time()
+    args = parse_args(argv)
+    manifest = load_manifest(args.manifest or Path(script).resolve().parent / "plugin.json")
+    variant = manifest.tiny() if args.tiny else manifest.variant(args.variant)
+    if variant.finetune is not None and not args.finetune:
+        raise ExportError(
+            f"variant {variant.name} is fine-tuned from {variant.finetune['from']} on {variant.finetune['dataset']}",
+            str(manifest.path),
+            f"pass --finetune DIR (the {variant.finetune['dataset']} image folder, DIR/<class>/*.jpg) and the checkpoint of {variant.finetune['from']}",
+        )
+    seed = args.seed if args.seed is not None else int(variant.seed or 0)
+    opset = args.opset or manifest.opset
+    out = Path(args.out).resolve() if args.out else manifest.default_onnx_path(variant)
+
+    config = dict(variant.finetune) if variant.finetune is not None else dict(FINETUNE_DEFAULTS)
+    if args.steps is not None:
+        if args.steps < 1:
+            raise ExportError(f"--steps {args.steps}: fine-tuning needs at least one step", None, "pass --steps N with N >= 1")
+        config["steps"] = args.steps
+    if args.finetune:
+        scan_dataset(args.finetune, int(config["imagesPerClass"]), seed)  # fail before loading weights
+
+    torch.manual_seed(seed)
+    model = build_model(plugin, manifest, variant)
+    weights = prepare_weights(model, plugin, manifest, variant, args.checkpoint, args.random_init, seed)
+
+    finetuned: dict[str, Any] | None = None
+    if args.finetune:
+        finetuned = run_finetune(model, variant, args.finetune, config, seed, args.device, args.log_every)
+        weights += f", fine-tuned {config['steps']} steps on {Path(args.finetune).name} seed {seed}"
+    model.eval()
+
+    if args.save_state_dict:
+        target = Path(args.save_state_dict)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({k: v.detach().clone() for k, v in backbone_keys(model, plugin).items()}, str(target))
+        note(f"saved backbone state dict to {target}")
+
+    remove_stale(out)
+    summary = export_onnx(model, manifest, variant, out, opset, weights)
+    summary.update({"plugin": manifest.id, "variant": variant.name, "weights": weights, "seconds": round(time.time() - started, 2)})
+    if finetuned is not None:
+        summary["finetune"] = finetuned
+    note(f"wrote {summary['out']} ({summary['bytes']} bytes, {len(summary['outputs'])} outputs) in {summary['seconds']} s")
+    if args.json:
+        print(json.dumps(summary, separators=(",", ":")))
+    return 0
+
+
+def run_exporter(script: str, build: Callable[[dict[str, Any]], nn.Module], argv: list[str] | None = None, **spec: Any) -> int:
+    """main() for an export.py that defines `build(arch: dict)` instead of a PluginSpec (the
+    form `zoo plugins new` scaffolds); `spec` takes PluginSpec's other fields (ignore, ...)."""
+    return main(script, PluginSpec(build=lambda **arch: build(arch), **spec), argv)
+
+
+def main(script: str, plugin: PluginSpec, argv: list[str] | None = None) -> int:
+    try:
+        return run(script, plugin, argv)
+    except ExportError as error:
+        print(error.render(), file=sys.stderr)
+        return EXIT_BAD_INPUT
