@@ -191,7 +191,8 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
   const valRows = split.val.filter((r) => imageOk.has(r));
   const testRows = split.test.filter((r) => imageOk.has(r));
   const B = config.batchSize;
-  if (trainRows.length < B || valRows.length === 0 || testRows.length === 0) {
+  // R² over a handful of test images means nothing: ask for 10 batches' worth (val/test ≥ 1 batch).
+  if (trainRows.length + valRows.length + testRows.length < 10 * B || valRows.length === 0 || testRows.length === 0) {
     throw new ZooError('E_DATASET', `too few usable images to fit (train ${trainRows.length}, val ${valRows.length}, test ${testRows.length})`, {
       file: subject.dir,
       fix: `a subject needs at least ${B * 10} images for an 8:1:1 split with batch ${B}`,

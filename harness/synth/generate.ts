@@ -41,6 +41,12 @@ export interface SynthOptions {
   device?: Device;
   /** Rank of the planted readout (D in the formula above). */
   readoutRank?: number;
+  /**
+   * Every subject sees its own images (NSD's design for most images). Default: all subjects
+   * see the same images (like NSD's shared set), so each backbone's features are extracted
+   * once for the whole dataset.
+   */
+  distinctImages?: boolean;
   /** Side of the written images (default: the plugin's input resolution). */
   imageSize?: number;
   quiet?: boolean;
@@ -73,6 +79,7 @@ export async function synthesizeDataset(opts: SynthOptions): Promise<SynthSubjec
     snr: opts.snr,
     noiseCeiling: opts.snr / (1 + opts.snr),
     flat: opts.flat,
+    sharedImages: !opts.distinctImages,
     seed: opts.seed,
   });
   return results;
@@ -90,7 +97,7 @@ async function synthSubject(opts: SynthOptions, subject: string): Promise<SynthS
   for (const d of [imageDir, fmriDir, roiDir, truthDir]) mkdirSync(d, { recursive: true });
 
   // 1. Stimuli, named as in the Algonauts release (unique NSD ids).
-  const imgRng = rng.fork('images');
+  const imgRng = opts.distinctImages ? rng.fork('images') : new Rng(`${opts.seed}:shared-images`);
   const nsdIds = new Set<number>();
   while (nsdIds.size < opts.images) nsdIds.add(imgRng.int(73000));
   const size = opts.imageSize ?? opts.variant.preprocess.resolution;

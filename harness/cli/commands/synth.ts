@@ -17,6 +17,7 @@ interface SynthOpts {
   images: string;
   snr: string;
   flat?: boolean;
+  distinctImages?: boolean;
   seed: string;
   device?: string;
   cache?: string;
@@ -42,6 +43,7 @@ export function registerSynth(program: Command, ctx: CommandContext): void {
     .option('--images <m>', 'images per subject', '300')
     .option('--snr <r>', 'signal-to-noise variance ratio (noise ceiling R² = snr/(1+snr))', '2')
     .option('--flat', 'layers do not follow the hierarchy (slope ≈ 0)')
+    .option('--distinct-images', 'each subject sees its own images (default: one shared image set)')
     .option('--seed <s>', 'random seed', '0')
     .option('--device <device>', 'cpu | webgpu | cuda', 'cpu')
     .option('--cache <dir>', 'feature cache folder')
@@ -60,6 +62,7 @@ export function registerSynth(program: Command, ctx: CommandContext): void {
         images: num(opts.images, '--images'),
         snr: num(opts.snr, '--snr'),
         flat: Boolean(opts.flat),
+        distinctImages: Boolean(opts.distinctImages),
         seed: num(opts.seed, '--seed'),
         cacheRoot: cacheDir(opts.cache),
         device: parseDevice(opts.device),

@@ -27,6 +27,7 @@ from .finetune import run_finetune, scan_dataset
 from .manifest import FINETUNE_DEFAULTS, Manifest, Variant, load_manifest
 from .onnx_export import export_onnx, remove_stale
 from .plugin import PluginSpec
+from .weights import init_tiny_hierarchy
 
 EXAMPLES = """examples:
   python3 export.py --tiny --random-init                      # bundled fixture
@@ -85,7 +86,12 @@ def prepare_weights(
     seed: int,
 ) -> str:
     if random_init:
-        plugin.init(model, np.random.default_rng(seed))
+        rng = np.random.default_rng(seed)
+        plugin.init(model, rng)
+        if variant.raw.get("bundled"):
+            # Bundled tiny stand-ins need layers that differ (see init_tiny_hierarchy).
+            init_tiny_hierarchy(model, rng)
+            return f"random-init seed {seed} (tiny-hierarchy init)"
         return f"random-init seed {seed}"
     spec = manifest.checkpoint_for(variant)
     if checkpoint is None:

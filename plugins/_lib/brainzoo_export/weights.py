@@ -93,3 +93,36 @@ def skipped_init() -> Iterator[None]:
     finally:
         for name, fn in saved.items():
             setattr(nn.init, name, fn)
+
+
+# Module names of the repeated blocks in each architecture (torchvision, timm, open_clip, SAM).
+_BLOCK_MARKERS = ("encoder.layers.", "blocks.", "resblocks.")
+
+
+def init_tiny_hierarchy(model: nn.Module, rng: np.random.Generator, block_gain: float = 3.0) -> None:
+    """Re-initialises a bundled tiny model so that its layers differ as a trained network's do.
+
+    With the ViT scheme (N(0, 0.02)) a 48-wide random network's residual branches add about 2%
+    to the stream, so every block is near-identity and all layers carry the same features
+    (linear CKA between any two layers >= 0.997, measured): layer selection would then be
+    unidentifiable on planted brains and the bundled benchmark's hierarchy numbers meaningless.
+    Here every linear / convolution weight is N(0, g^2 / fan_in) with g = block_gain inside the
+    repeated blocks and 1 elsewhere, and layer-scale gammas are 1 (measured for imagenet-vit's
+    tiny model: CKA(layer 0, layer l) = 1, .83, .77, .71, .67, .63; adjacent layers .83-.96, the
+    range reported for trained ViTs). Embeddings, tokens and fixed sin-cos tables keep the
+    plugin's own initialisation.
+    """
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Linear, nn.Conv2d, nn.Conv1d)):
+            weight = module.weight
+            fan_in = int(np.prod(weight.shape[1:]))
+            gain = block_gain if any(marker in f"{name}." for marker in _BLOCK_MARKERS) else 1.0
+            set_tensor(weight, rng.standard_normal(tuple(weight.shape)) * gain / math.sqrt(fan_in))
+        for pname, param in module.named_parameters(recurse=False):
+            if pname == "gamma" and param.dim() == 1:
+                fill_constant(param, 1.0)
+    # Attention layers that keep their projections as raw parameters (nn.MultiheadAttention).
+    for name, param in model.named_parameters():
+        if name.endswith("in_proj_weight"):
+            gain = block_gain if any(marker in f"{name}." for marker in _BLOCK_MARKERS) else 1.0
+            set_tensor(param, rng.standard_normal(tuple(param.shape)) * gain / math.sqrt(param.shape[1]))
