@@ -17,7 +17,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type * as ortTypes from 'onnxruntime-node';
 import { ZooError } from '../core/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../core/fsutil.js';
 import { sha256, stableJson } from '../core/hash.js';
@@ -30,11 +29,11 @@ import { ensureSplit } from '../data/split.js';
 import { extractFeatures } from '../features/extract.js';
 import type { FeatureStore } from '../features/cache.js';
 import { ort, type Device } from '../features/session.js';
-import { createSession } from '../onnx/session.js';
 import type { ResolvedVariant } from '../plugins/manifest.js';
 import { DEFAULT_CONFIG, encodeCoordinates, regWeightAt, type FactorTopyConfig } from '../model/config.js';
-import { buildEncoderModel, buildPredictGraph, buildTrainGraph, type GraphDims } from '../model/graph.js';
-import { initParams, numel, type ParamSpec, type Params } from '../model/params.js';
+import { buildEncoderModel, type GraphDims } from '../model/graph.js';
+import { initParams, numel, type Params } from '../model/params.js';
+import { StepRunner, type Feeds, type Prediction } from './steps.js';
 import { bilinearCellWeights } from '../model/gridsample.js';
 import { R2Accumulator, nanMean } from './r2.js';
 
@@ -95,8 +94,6 @@ export function runDirFor(outDir: string, plugin: string, variant: string, subje
   return join(outDir, 'runs', plugin, variant, subject);
 }
 
-type Feeds = Record<string, ortTypes.Tensor>;
-
 /** Feature batch as graph inputs local_l [B, G·G, C] and global_l [B, C] (rows may repeat: padding). */
 function featureFeeds(store: FeatureStore, rows: readonly number[], G: number): Feeds {
   const feeds: Feeds = {};
@@ -104,12 +101,6 @@ function featureFeeds(store: FeatureStore, rows: readonly number[], G: number): 
     feeds[`local_${l}`] = new ort.Tensor('float32', store.gatherLocal(l, rows), [rows.length, G * G, layer.channels]);
     feeds[`global_${l}`] = new ort.Tensor('float32', store.gatherGlobal(l, rows), [rows.length, layer.channels]);
   });
-  return feeds;
-}
-
-function paramFeeds(specs: readonly ParamSpec[], params: Params, prefix = ''): Feeds {
-  const feeds: Feeds = {};
-  for (const s of specs) feeds[`${prefix}${s.name}`] = new ort.Tensor('float32', params.get(s.name) as Float32Array, s.shape);
   return feeds;
 }
 
@@ -208,7 +199,7 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
   const allCoords = normalizeCoords(subject.coords().xyz, 3);
   const coords = new Float32Array(N * 3);
   voxelIdx.forEach((v, i) => coords.set(allCoords.subarray(v * 3, v * 3 + 3), i * 3));
-  const encoding = new ort.Tensor('float32', encodeCoordinates(coords, config), [N, 6 * config.frequencies]);
+  const encoding = encodeCoordinates(coords, config);
 
   // Readout bias starts at each voxel's mean training response (streamed).
   const meanY = new Float64Array(N);
@@ -216,24 +207,20 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
     const y = subject.readResponses(rows, voxelIdx);
     for (let r = 0; r < rows.length; r++) for (let n = 0; n < N; n++) meanY[n] += y[r * N + n];
   }
-  const { model: trainModel, specs } = buildTrainGraph(dims, config);
+  const runner = await StepRunner.create(dims, config, encoding, device);
+  const specs = runner.specs;
   let params = initParams(specs, seed, Float32Array.from(meanY, (s) => s / trainRows.length));
   let m: Params = new Map(specs.map((s) => [s.name, new Float32Array(numel(s.shape))]));
   let v: Params = new Map(specs.map((s) => [s.name, new Float32Array(numel(s.shape))]));
-  const trainSession = await createSession(trainModel, device);
-  const predictSession = await createSession(buildPredictGraph(dims, config), device);
+  if (runner.chunked) ctx.log(`fit: ${N} voxels in chunks of ${config.voxelChunk}`);
 
-  const predict = async (rows: readonly number[], p: Params, acc?: R2Accumulator): Promise<ortTypes.InferenceSession.OnnxValueMapType> => {
-    let last: ortTypes.InferenceSession.OnnxValueMapType | undefined;
+  const predict = async (rows: readonly number[], p: Params, acc?: R2Accumulator): Promise<Prediction> => {
+    let last: Prediction | undefined;
     for (const batch of batchesOf(rows, B)) {
-      const padded = pad(batch, B);
-      last = await predictSession.run({ ...paramFeeds(specs, p), coord_encoding: encoding, ...featureFeeds(store, padded, G) });
-      if (acc) {
-        const pred = transpose(last.prediction.data as Float32Array, N, B); // → [B, N]
-        acc.add(subject.readResponses(batch, voxelIdx), pred, batch.length);
-      }
+      last = await runner.predict(p, featureFeeds(store, pad(batch, B), G));
+      if (acc) acc.add(subject.readResponses(batch, voxelIdx), transpose(last.prediction, N, B), batch.length);
     }
-    return last as ortTypes.InferenceSession.OnnxValueMapType;
+    return last as Prediction;
   };
 
   const rng = new Rng(`${seed}:batches`);
@@ -255,26 +242,14 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
       step++;
       const rows = order.slice(i, i + B);
       const target = transpose(subject.readResponses(rows, voxelIdx), B, N); // [N, B]
-      const out = await trainSession.run({
-        ...paramFeeds(specs, params),
-        ...paramFeeds(specs, m, 'm_'),
-        ...paramFeeds(specs, v, 'v_'),
-        coord_encoding: encoding,
-        ...featureFeeds(store, rows, G),
-        target: new ort.Tensor('float32', target, [N, B]),
-        reg_weight: new ort.Tensor('float32', new Float32Array([regWeightAt(config, step - 1)]), []),
-        lr: new ort.Tensor('float32', new Float32Array([config.lr]), []),
-        step: new ort.Tensor('float32', new Float32Array([step]), []),
-      });
-      const loss = (out.fit_loss.data as Float32Array)[0];
+      const out = await runner.step(params, m, v, featureFeeds(store, rows, G), target, regWeightAt(config, step - 1), config.lr, step);
+      const loss = out.fitLoss;
       if (!Number.isFinite(loss)) {
         throw new ZooError('E_DATASET', `training diverged at step ${step} (loss ${loss})`, { file: subject.dir, fix: 'check the responses for extreme values, or lower --lr' });
       }
       lossSum += loss;
       lossCount++;
-      params = new Map(specs.map((s) => [s.name, out[`new_${s.name}`].data as Float32Array]));
-      m = new Map(specs.map((s) => [s.name, out[`new_m_${s.name}`].data as Float32Array]));
-      v = new Map(specs.map((s) => [s.name, out[`new_v_${s.name}`].data as Float32Array]));
+      ({ params, m, v } = out);
       bar.tick();
     }
     bar.stop();
@@ -294,11 +269,8 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
   const testAcc = new R2Accumulator(N);
   const last = await predict(testRows, best.params, testAcc);
   const testR2 = testAcc.r2();
-  const omega = last.omega.data as Float32Array;
-  const space = last.space.data as Float32Array;
-  const scale = last.scale.data as Float32Array;
-  await trainSession.release();
-  await predictSession.release();
+  const { omega, space, scale } = last;
+  await runner.release();
 
   // Artifacts over all voxels (dropped ones NaN), each written atomically; metrics.json last.
   const total = subject.voxelCount;

@@ -28,7 +28,7 @@ export interface FactorTopyConfig {
   maxEpochs: number;
   /** Upper bound on optimiser steps (0 = none). */
   maxSteps: number;
-  /** Voxels per training-graph chunk (0 = all at once). */
+  /** Voxels per graph run: larger subjects are processed in chunks of this many (0 = all at once). Bounds memory; results are the same up to float rounding. */
   voxelChunk: number;
 }
 
@@ -47,7 +47,7 @@ export const DEFAULT_CONFIG: FactorTopyConfig = {
   patience: 5,
   maxEpochs: 200,
   maxSteps: 0,
-  voxelChunk: 0,
+  voxelChunk: 8192,
 };
 
 /** Regulariser weight at a step: linear decay to 0. */

@@ -173,6 +173,47 @@ function lossTerms(g: Graph, dims: GraphDims, config: FactorTopyConfig, f: Forwa
   return { loss, fit };
 }
 
+/**
+ * Voxel-chunked training, for subjects whose full-voxel graph would not fit in memory: this
+ * graph computes the loss of `dims.voxels` voxels (a chunk) scaled by `loss_scale` = chunk/N,
+ * and its gradients. Summed over chunks, the losses and the shared parameters' gradients are
+ * exactly the full-subject ones; per-voxel gradients are the chunk's rows.
+ */
+export function buildChunkGradGraph(dims: GraphDims, config: FactorTopyConfig): TrainGraph {
+  const g = new Graph('factortopy_chunk_grad');
+  const specs = paramSpecs(dims, config);
+  const { params, enc, local, global } = declareInputs(g, dims, config, specs);
+  const target = g.input('target', [dims.voxels, dims.batch]);
+  const regWeight = g.input('reg_weight', []);
+  const lossScale = g.input('loss_scale', []);
+  const f = forward(g, dims, config, params, enc, local, global);
+  const { loss, fit } = lossTerms(g, dims, config, f, target, regWeight);
+  const scaled = g.mul(loss, lossScale);
+  const grads = gradients(g, scaled, specs.map((s) => params.get(s.name) as Value));
+  specs.forEach((s, i) => g.output(`grad_${s.name}`, grads[i]));
+  g.output('loss', scaled);
+  g.output('fit_loss', g.mul(fit, lossScale));
+  return { model: g.toModelProto(), specs };
+}
+
+/** The AdamW update (with gradient-norm clipping) of all parameters from accumulated gradients. */
+export function buildUpdateGraph(dims: ModelDims, config: FactorTopyConfig): TrainGraph {
+  const g = new Graph('factortopy_update');
+  const specs = paramSpecs(dims, config);
+  const params = specs.map((s) => g.input(s.name, s.shape));
+  const grads = specs.map((s) => g.input(`grad_${s.name}`, s.shape));
+  const m = specs.map((s) => g.input(`m_${s.name}`, s.shape));
+  const v = specs.map((s) => g.input(`v_${s.name}`, s.shape));
+  const upd = adamw(g, params, grads, m, v, { lr: g.input('lr', []), step: g.input('step', []), weightDecay: config.weightDecay, clipNorm: config.clipNorm });
+  specs.forEach((s, i) => {
+    g.output(`new_${s.name}`, upd.params[i]);
+    g.output(`new_m_${s.name}`, upd.m[i]);
+    g.output(`new_v_${s.name}`, upd.v[i]);
+  });
+  g.output('grad_norm', upd.gradNorm);
+  return { model: g.toModelProto(), specs };
+}
+
 /** The training loss and its gradients only (for the finite-difference test). */
 export function buildLossGraph(dims: GraphDims, config: FactorTopyConfig, floatType: 'float32' | 'float64'): { model: Uint8Array; specs: ParamSpec[] } {
   const g = new Graph('factortopy_loss', { floatType });

@@ -127,6 +127,20 @@ describe('fit: repeatability, exported encoder, devices', function () {
     assert.ok(!file(runs[0], 'r2.npy').equals(file(runs[2], 'r2.npy')));
   });
 
+  it('voxel-chunked training (3 chunks) equals the fused step up to float rounding', async () => {
+    const chunked = join(work, 'chunked');
+    const r = await zoo(['fit', ...short, '--out', chunked, '--voxel-chunk', '50']);
+    assert.equal(r.code, 0, r.stderr);
+    const read = (out: string, f: string): Float32Array => readNpy(join(out, 'runs', 'imagenet-vit', 'tiny', 'subj01', f)).data;
+    for (const f of ['layer_weights.npy', 'space.npy', 'scale.npy', 'r2.npy']) {
+      const a = read(join(work, 'a'), f);
+      const b = read(chunked, f);
+      let worst = 0;
+      for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+      assert.ok(worst < 1e-3, `${f}: max |fused − chunked| = ${worst}`);
+    }
+  });
+
   it('a finished run is reused; --force re-fits', async () => {
     const out = join(work, 'reuse');
     await zoo(['fit', ...short, '--out', out]);

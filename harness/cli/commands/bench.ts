@@ -32,6 +32,7 @@ interface BenchOpts extends Record<string, unknown> {
   quiet?: boolean;
 }
 
+const BUNDLED_MAX_EPOCHS = 30;
 const SUMMARY_ROIS = ['V1', 'V2', 'V3', 'V4', 'EBA', 'FFA', 'OPA', 'PPA'];
 
 export function registerBench(program: Command, ctx: CommandContext): void {
@@ -66,6 +67,11 @@ export function registerBench(program: Command, ctx: CommandContext): void {
       const seed = Number(opts.seed);
       const out = resolve(ctx.io.cwd, opts.out);
       const config = hyperparameters(opts);
+      if (!opts.dataset && config.maxEpochs === undefined) {
+        // The bundled demo should finish in minutes on 2 cores; real runs keep the authors' schedule.
+        config.maxEpochs = BUNDLED_MAX_EPOCHS;
+        ctx.io.out(`bench: bundled synthetic dataset: training capped at ${BUNDLED_MAX_EPOCHS} epochs (--max-epochs to change)`);
+      }
       ctx.io.out(`bench: ${variants.length} variants × ${subjects.length} subjects on ${device}, seed ${seed} (dataset ${dataset})`);
       const results: { metrics: RunMetrics; slope: number; reused: boolean }[] = [];
       for (const variant of variants) {

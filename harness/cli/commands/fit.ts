@@ -25,6 +25,7 @@ const HYPER: [keyof FactorTopyConfig, string, string][] = [
   ['patience', '--patience <n>', 'epochs without a better validation R² before stopping'],
   ['maxEpochs', '--max-epochs <n>', 'epoch limit'],
   ['maxSteps', '--max-steps <n>', 'step limit (0 = none)'],
+  ['voxelChunk', '--voxel-chunk <n>', 'voxels per graph run; bounds memory on large subjects (0 = all at once)'],
 ];
 
 export function addHyperparameterOptions(cmd: Command): Command {

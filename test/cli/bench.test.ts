@@ -1,0 +1,39 @@
+/** `zoo bench` on the bundled synthetic dataset: fits, prints the table, reuses finished runs. */
+import { strict as assert } from 'node:assert';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir, zoo } from '../helpers.js';
+
+describe('cli: zoo bench', function () {
+  this.timeout(300_000);
+  const out = tempDir('bench');
+  const args = ['bench', 'imagenet-vit', 'mae', '--subjects', 'subj01', '--max-epochs', '2', '--out', out, '--quiet'];
+
+  it('runs plugins × bundled variants on the bundled dataset and prints R², ROI R² and slope per run', async () => {
+    const run = await zoo(args);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /imagenet-vit\/tiny\s*│ subj01\s*│ \d\.\d{3}/);
+    assert.match(run.stdout, /mae\/tiny\s*│ subj01/);
+    for (const p of ['imagenet-vit', 'mae']) {
+      for (const f of ['r2.npy', 'layer_weights.npy', 'space.npy', 'scale.npy', 'encoder.onnx', 'metrics.json', 'split.json']) {
+        assert.ok(existsSync(join(out, 'runs', p, 'tiny', 'subj01', f)), `${p}: ${f}`);
+      }
+    }
+  });
+
+  it('a second run reuses every finished run', async () => {
+    const run = await zoo(args);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((run.stdout.match(/\(reused\)/g) ?? []).length, 2, run.stdout);
+  });
+
+  it('needs plugin names or --all, and refuses unknown plugins and subjects', async () => {
+    assert.equal((await zoo(['bench'])).code, 2);
+    const unknown = await zoo(['bench', 'clipp', '--out', out]);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /Did you mean: clip/);
+    const subj = await zoo(['bench', 'mae', '--subjects', 'subj7', '--out', out]);
+    assert.equal(subj.code, 2);
+    assert.match(subj.stderr, /unknown subject/);
+  });
+});
