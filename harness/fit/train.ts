@@ -8,6 +8,8 @@
  *     scale.npy          [N]      local/global mix s (0 local … 1 global)
  *     encoder.onnx       fitted encoder: features in, voxel predictions out
  *     voxels.npy         [N_used] int32: the voxels the encoder predicts, in its output order
+ *     test_predictions.npy  [test images, N_used] float16 predictions (bootstrap intervals)
+ *     test_rows.npy      [test images] int32: their rows in the fMRI files
  *     split.json         the seeded train/val/test split
  *     metrics.json       written last: its presence marks a finished run
  *
@@ -21,6 +23,7 @@ import { ZooError } from '../core/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../core/fsutil.js';
 import { sha256, stableJson } from '../core/hash.js';
 import { writeNpy } from '../core/npy.js';
+import { toFloat16 } from '../core/fp16.js';
 import { progressBar } from '../core/progress.js';
 import { openSubject, type Subject } from '../data/algonauts.js';
 import { normalizeCoords } from '../data/coords.js';
@@ -214,11 +217,14 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
   let v: Params = new Map(specs.map((s) => [s.name, new Float32Array(numel(s.shape))]));
   if (runner.chunked) ctx.log(`fit: ${N} voxels in chunks of ${config.voxelChunk}`);
 
-  const predict = async (rows: readonly number[], p: Params, acc?: R2Accumulator): Promise<Prediction> => {
+  /** Predicts `rows` batch by batch into `acc`; `keep` receives each image's predictions [N]. */
+  const predict = async (rows: readonly number[], p: Params, acc: R2Accumulator, keep?: (row: number, values: Float32Array) => void): Promise<Prediction> => {
     let last: Prediction | undefined;
     for (const batch of batchesOf(rows, B)) {
       last = await runner.predict(p, featureFeeds(store, pad(batch, B), G));
-      if (acc) acc.add(subject.readResponses(batch, voxelIdx), transpose(last.prediction, N, B), batch.length);
+      const byImage = transpose(last.prediction, N, B); // [B, N]
+      acc.add(subject.readResponses(batch, voxelIdx), byImage, batch.length);
+      if (keep) batch.forEach((row, i) => keep(row, byImage.subarray(i * N, (i + 1) * N)));
     }
     return last as Prediction;
   };
@@ -267,7 +273,10 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
 
   // Test R² and the selections with the best parameters.
   const testAcc = new R2Accumulator(N);
-  const last = await predict(testRows, best.params, testAcc);
+  // Test predictions are kept (float16) for bootstrap intervals over test images.
+  const testPred = new Uint16Array(testRows.length * N);
+  const testIndex = new Map(testRows.map((r, i) => [r, i]));
+  const last = await predict(testRows, best.params, testAcc, (row, values) => testPred.set(toFloat16(values), (testIndex.get(row) as number) * N));
   const testR2 = testAcc.r2();
   const { omega, space, scale } = last;
   await runner.release();
@@ -284,6 +293,8 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
   writeNpy(join(ctx.runDir, 'space.npy'), spread(space, 2), [total, 2]);
   writeNpy(join(ctx.runDir, 'scale.npy'), spread(scale, 1), [total]);
   writeNpy(join(ctx.runDir, 'voxels.npy'), Int32Array.from(voxelIdx), [N]);
+  writeNpy(join(ctx.runDir, 'test_predictions.npy'), testPred, [testRows.length, N], 'f2');
+  writeNpy(join(ctx.runDir, 'test_rows.npy'), Int32Array.from(testRows), [testRows.length]);
   writeFileAtomic(join(ctx.runDir, 'encoder.onnx'), encoderFromParams(dims, config, best.params, omega, space, scale));
 
   const roiR2: Record<string, number> = {};

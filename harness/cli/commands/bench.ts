@@ -16,6 +16,7 @@ import { fitHierarchy, layerIndex, levelVoxels } from '../../metrics/hierarchy.j
 import { PluginRegistry } from '../../plugins/registry.js';
 import { resolveDataset, resolveSubjects } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
+import { addRuntimeOptions } from '../options.js';
 import { addHyperparameterOptions, hyperparameters } from './fit.js';
 
 interface BenchOpts extends Record<string, unknown> {
@@ -36,21 +37,15 @@ const BUNDLED_MAX_EPOCHS = 30;
 const SUMMARY_ROIS = ['V1', 'V2', 'V3', 'V4', 'EBA', 'FFA', 'OPA', 'PPA'];
 
 export function registerBench(program: Command, ctx: CommandContext): void {
-  const cmd = program
-    .command('bench')
+  const cmd = addRuntimeOptions(program.command('bench'))
     .argument('[plugins...]', 'plugin ids (or --all)')
     .description('extract, fit and evaluate every plugin × variant × subject, then print the results')
     .option('--all', 'every plugin')
     .option('--dataset <dir>', 'dataset folder (default: the bundled synthetic dataset)')
     .option('--subjects <list>', 'comma-separated subjects (default: all)')
     .option('--variants <which>', 'bundled | all | a comma-separated list of tags (default: bundled without --dataset, all with it)')
-    .option('--device <device>', 'cpu | webgpu | cuda', 'cpu')
-    .option('--cache <dir>', 'feature cache folder')
-    .option('--models <dir>', 'exported ONNX folder')
     .option('--seed <n>', 'random seed', '0')
     .option('--out <dir>', 'output folder (runs/ …)', 'out')
-    .option('--plugins <dirs...>', 'extra plugin folders')
-    .option('--quiet', 'no progress bars');
   addHyperparameterOptions(cmd)
     .addHelpText('after', '\nExamples:\n  zoo bench --all\n  zoo bench clip mae --dataset ~/algonauts2023 --subjects subj01,subj02 --device webgpu')
     .action(async (names: string[], opts: BenchOpts) => {

@@ -9,6 +9,7 @@ import { parseDevice } from '../../features/session.js';
 import { PluginRegistry } from '../../plugins/registry.js';
 import { datasetImages, resolveDataset, resolveSubjects } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
+import { addRuntimeOptions } from '../options.js';
 
 const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff']);
 
@@ -37,22 +38,16 @@ interface ExtractOpts {
 }
 
 export function registerExtract(program: Command, ctx: CommandContext): void {
-  program
-    .command('extract')
+  addRuntimeOptions(program.command('extract'))
     .description('run a backbone over a dataset\'s images and cache every layer\'s local (G×G) and global features as float16')
     .requiredOption('--plugin <id>', 'plugin id (zoo plugins list)')
     .option('--variant <name>', 'variant tag (default: the plugin\'s default)')
     .option('--dataset <dir>', 'dataset folder in the Algonauts 2023 layout (default: the bundled synthetic dataset)')
     .option('--subjects <list>', 'comma-separated subjects (default: all in the dataset)')
     .option('--images <dir>', 'a plain folder of images instead of a dataset')
-    .option('--device <device>', 'cpu | webgpu | cuda', 'cpu')
-    .option('--cache <dir>', 'feature cache folder (default: $BRAINZOO_CACHE or ~/.cache/brainzoo/features)')
-    .option('--models <dir>', 'exported ONNX folder (default: $BRAINZOO_MODELS or ~/.cache/brainzoo/models)')
     .option('--grid <G>', 'local grid side', '8')
     .option('--batch-size <n>', 'images per forward pass', '16')
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)')
-    .option('--plugins <dirs...>', 'extra plugin folders')
-    .option('--quiet', 'no progress bar')
     .addHelpText('after', '\nExamples:\n  zoo extract --plugin clip --variant tiny\n  zoo extract --plugin dinov2 --variant vit-b-14.reg --dataset ~/algonauts2023 --subjects subj01 --device webgpu\n  zoo extract --plugin mae --variant tiny --images ./my-images')
     .action(async (opts: ExtractOpts) => {
       const registry = new PluginRegistry({ extraDirs: opts.plugins, models: opts.models });

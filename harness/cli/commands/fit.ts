@@ -8,6 +8,7 @@ import { DEFAULT_CONFIG, type FactorTopyConfig } from '../../model/config.js';
 import { PluginRegistry } from '../../plugins/registry.js';
 import { resolveDataset, resolveSubjects } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
+import { addRuntimeOptions } from '../options.js';
 import { resolve } from 'node:path';
 
 /** Hyperparameter flags: one per FactorTopyConfig field, defaults the authors'. */
@@ -65,22 +66,16 @@ interface FitOpts extends Record<string, unknown> {
 }
 
 export function registerFit(program: Command, ctx: CommandContext): void {
-  const cmd = program
-    .command('fit')
+  const cmd = addRuntimeOptions(program.command('fit'))
     .description('train the FactorTopy encoder for one backbone on one subject; writes OUT/runs/<plugin>/<variant>/<subject>/')
     .requiredOption('--plugin <id>', 'plugin id')
     .option('--variant <name>', 'variant tag')
     .option('--dataset <dir>', 'dataset folder (default: the bundled synthetic dataset)')
     .option('--subject <list>', 'subject(s), comma-separated (default: all)')
     .option('--out <dir>', 'output folder', 'out')
-    .option('--device <device>', 'cpu | webgpu | cuda', 'cpu')
     .option('--seed <n>', 'random seed (split, initialisation, batch order)', '0')
-    .option('--cache <dir>', 'feature cache folder')
-    .option('--models <dir>', 'exported ONNX folder')
     .option('--fsaverage <dir>', 'fsaverage surfaces, when the dataset has no voxel_coords.npy')
-    .option('--plugins <dirs...>', 'extra plugin folders')
     .option('--force', 're-fit even if a finished run with the same inputs exists')
-    .option('--quiet', 'no progress bars');
   addHyperparameterOptions(cmd)
     .addHelpText('after', '\nExamples:\n  zoo fit --plugin clip --variant tiny --subject subj01\n  zoo fit --plugin dinov2 --variant vit-b-14.lvd142m --dataset ~/algonauts2023 --subject subj01 --device cuda --out results')
     .action(async (opts: FitOpts) => {

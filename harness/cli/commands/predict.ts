@@ -11,6 +11,7 @@ import type { RunMetrics } from '../../fit/train.js';
 import { PluginRegistry } from '../../plugins/registry.js';
 import { datasetImages, resolveDataset, resolveSubjects } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
+import { addRuntimeOptions } from '../options.js';
 import { folderImages } from './extract.js';
 
 interface PredictOpts {
@@ -27,19 +28,13 @@ interface PredictOpts {
 }
 
 export function registerPredict(program: Command, ctx: CommandContext): void {
-  program
-    .command('predict')
+  addRuntimeOptions(program.command('predict'))
     .description('predict voxel responses to images with a fitted encoder (a run folder of zoo fit)')
     .requiredOption('--run <dir>', 'run folder: OUT/runs/<plugin>/<variant>/<subject>')
     .option('--images <dir>', 'a folder of images')
     .option('--dataset <dir>', 'or a dataset …')
     .option('--subject <s>', '… and subject whose training images to use')
     .requiredOption('--out <file>', 'predictions .npy [images, voxels] (voxels in the subject\'s order; NaN for voxels the run dropped)')
-    .option('--device <device>', 'cpu | webgpu | cuda', 'cpu')
-    .option('--cache <dir>', 'feature cache folder')
-    .option('--models <dir>', 'exported ONNX folder')
-    .option('--plugins <dirs...>', 'extra plugin folders')
-    .option('--quiet', 'no progress bars')
     .addHelpText('after', '\nExample:\n  zoo predict --run out/runs/clip/tiny/subj01 --images ./stimuli --out pred.npy')
     .action(async (opts: PredictOpts) => {
       const runDir = resolve(ctx.io.cwd, opts.run);

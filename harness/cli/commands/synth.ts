@@ -7,6 +7,7 @@ import { parseDevice } from '../../features/session.js';
 import { PluginRegistry } from '../../plugins/registry.js';
 import { synthesizeDataset } from '../../synth/generate.js';
 import type { CommandContext } from '../io.js';
+import { addRuntimeOptions } from '../options.js';
 
 interface SynthOpts {
   out: string;
@@ -32,8 +33,7 @@ function num(value: string, flag: string): number {
 }
 
 export function registerSynth(program: Command, ctx: CommandContext): void {
-  program
-    .command('synth')
+  addRuntimeOptions(program.command('synth'))
     .description('write a planted synthetic brain in the Algonauts 2023 layout, with its ground truth under subjXX/ground_truth/')
     .requiredOption('--out <dir>', 'dataset folder to write')
     .option('--plugin <id>', 'backbone whose features generate the responses', 'imagenet-vit')
@@ -45,10 +45,6 @@ export function registerSynth(program: Command, ctx: CommandContext): void {
     .option('--flat', 'layers do not follow the hierarchy (slope ≈ 0)')
     .option('--distinct-images', 'each subject sees its own images (default: one shared image set)')
     .option('--seed <s>', 'random seed', '0')
-    .option('--device <device>', 'cpu | webgpu | cuda', 'cpu')
-    .option('--cache <dir>', 'feature cache folder')
-    .option('--plugins <dirs...>', 'extra plugin folders')
-    .option('--quiet', 'no progress bars')
     .addHelpText('after', '\nExamples:\n  zoo synth --out /tmp/brain\n  zoo synth --out /tmp/flat --flat --voxels 4000 --images 600 --plugin dinov2 --variant tiny')
     .action(async (opts: SynthOpts) => {
       const registry = new PluginRegistry({ extraDirs: opts.plugins });
