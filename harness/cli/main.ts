@@ -28,12 +28,20 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const { registerSynth } = await import('./commands/synth.js');
   const { registerFit } = await import('./commands/fit.js');
   const { registerPredict } = await import('./commands/predict.js');
+  const { registerDraw } = await import('./commands/draw.js');
+  const { registerPublish } = await import('./commands/publish.js');
+  const { registerReport } = await import('./commands/report.js');
+  const { registerCheck } = await import('./commands/check.js');
   registerPlugins(program, ctx);
   registerExtract(program, ctx);
   registerExport(program, ctx);
   registerSynth(program, ctx);
   registerFit(program, ctx);
   registerPredict(program, ctx);
+  registerDraw(program, ctx);
+  registerPublish(program, ctx);
+  registerReport(program, ctx);
+  registerCheck(program, ctx);
   registerBench(program, ctx);
   const override = (cmd: Command): void => {
     cmd.exitOverride();

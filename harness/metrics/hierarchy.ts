@@ -95,3 +95,47 @@ export function fitHierarchy(iotaHat: ArrayLike<number>, members: readonly { vox
   const b0 = n > 0 ? (sy - slope * sx) / n : NaN;
   return { slope, b0, b1: slope + b0, levelMeans: levels.map((l) => { const s = sums.get(l.level); return s ? s[0] / s[1] : NaN; }), voxels: n };
 }
+
+/**
+ * Mean selection confidence (1 − H(ω)/log L) over the voxels `indices`; voxels whose ω row has
+ * a non-finite entry (dropped voxels are NaN) are skipped. NaN when none is left.
+ */
+export function meanConfidence(omega: ArrayLike<number>, L: number, indices: ArrayLike<number>): number {
+  let sum = 0;
+  let n = 0;
+  for (let i = 0; i < indices.length; i++) {
+    const v = indices[i];
+    let h = 0;
+    let ok = true;
+    for (let l = 0; l < L; l++) {
+      const p = omega[v * L + l];
+      if (!Number.isFinite(p)) {
+        ok = false;
+        break;
+      }
+      if (p > 0) h -= p * Math.log(p);
+    }
+    if (!ok) continue;
+    sum += L > 1 ? 1 - h / Math.log(L) : 1;
+    n++;
+  }
+  return n ? sum / n : NaN;
+}
+
+/**
+ * ROI levels from text: comma-separated `ROI[+ROI…]:level`, a level being a number or a
+ * fraction, e.g. "V1:0,V2+V3:1/3,OPA:2/3,EBA:1" (the paper's). Throws RangeError naming the
+ * bad piece (callers turn it into their own error with the fix).
+ */
+export function parseRoiLevels(text: string): RoiLevel[] {
+  const out: RoiLevel[] = [];
+  for (const piece of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([^:]+):\s*([-+]?\d*\.?\d+)(?:\s*\/\s*(\d*\.?\d+))?$/.exec(piece);
+    if (!m) throw new RangeError(`"${piece}" is not ROI[+ROI…]:level`);
+    const level = Number(m[2]) / (m[3] === undefined ? 1 : Number(m[3]));
+    if (!Number.isFinite(level)) throw new RangeError(`"${piece}" has no finite level`);
+    out.push({ rois: m[1].split('+').map((s) => s.trim()).filter(Boolean), level });
+  }
+  if (out.length < 2) throw new RangeError('a hierarchy fit needs at least two ROI levels');
+  return out;
+}

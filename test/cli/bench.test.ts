@@ -1,6 +1,6 @@
 /** `zoo bench` on the bundled synthetic dataset: fits, prints the table, reuses finished runs. */
 import { strict as assert } from 'node:assert';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir, zoo } from '../helpers.js';
 
@@ -9,11 +9,17 @@ describe('cli: zoo bench', function () {
   const out = tempDir('bench');
   const args = ['bench', 'imagenet-vit', 'mae', '--subjects', 'subj01', '--max-epochs', '2', '--out', out, '--quiet'];
 
-  it('runs plugins × bundled variants on the bundled dataset and prints R², ROI R² and slope per run', async () => {
+  it('fits plugins × bundled variants on the bundled dataset and ends with the leaderboard, markdown and pictures', async () => {
     const run = await zoo(args);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /imagenet-vit\/tiny\s*│ subj01\s*│ \d\.\d{3}/);
-    assert.match(run.stdout, /mae\/tiny\s*│ subj01/);
+    assert.match(run.stdout, /imagenet-vit\/tiny subj01: test R² \d\.\d{4}/);
+    assert.match(run.stdout, /Brain score \(Table 1\)/);
+    assert.match(run.stdout, /Brain–network alignment \(Table 2\)/);
+    const lb = JSON.parse(readFileSync(join(out, 'leaderboard.json'), 'utf8')) as { entries: { plugin: string }[] };
+    assert.deepEqual(lb.entries.map((e) => e.plugin).sort(), ['imagenet-vit', 'mae']);
+    assert.match(readFileSync(join(out, 'leaderboard.md'), 'utf8'), /\| imagenet-vit/);
+    for (const f of ['grid-layer-subj01.png', 'roi-r2-subj01.png', 'hierarchy-subj01.png']) assert.ok(existsSync(join(out, 'pictures', f)), f);
+    assert.ok(existsSync(join(out, 'runs', 'mae', 'tiny', 'subj01', 'pictures', 'layer.png')));
     for (const p of ['imagenet-vit', 'mae']) {
       for (const f of ['r2.npy', 'layer_weights.npy', 'space.npy', 'scale.npy', 'encoder.onnx', 'metrics.json', 'split.json']) {
         assert.ok(existsSync(join(out, 'runs', p, 'tiny', 'subj01', f)), `${p}: ${f}`);

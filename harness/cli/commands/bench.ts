@@ -1,23 +1,21 @@
 /**
  * zoo bench [--all | PLUGIN ...]: extract, fit and evaluate every plugin × variant × subject,
  * one after another; finished runs with the same inputs are reused (content hash in
- * metrics.json). Prints a summary per run: test R², the paper's ROIs, the hierarchy slope.
+ * metrics.json). Ends with OUT/leaderboard.json (bootstrap intervals), leaderboard.md, the
+ * terminal tables, and the pictures (OUT/pictures/, and per run).
  */
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import Table from 'cli-table3';
 import { ZooError } from '../../core/errors.js';
-import { readNpy } from '../../core/npy.js';
 import { cacheDir } from '../../core/paths.js';
-import { openSubject } from '../../data/algonauts.js';
 import { parseDevice } from '../../features/session.js';
-import { fitSubject, type RunMetrics } from '../../fit/train.js';
-import { fitHierarchy, layerIndex, levelVoxels } from '../../metrics/hierarchy.js';
+import { fitSubject } from '../../fit/train.js';
 import { PluginRegistry } from '../../plugins/registry.js';
 import { resolveDataset, resolveSubjects } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
 import { addRuntimeOptions } from '../options.js';
 import { addHyperparameterOptions, hyperparameters } from './fit.js';
+import { drawOutputs } from './draw.js';
 
 interface BenchOpts extends Record<string, unknown> {
   all?: boolean;
@@ -34,7 +32,6 @@ interface BenchOpts extends Record<string, unknown> {
 }
 
 const BUNDLED_MAX_EPOCHS = 30;
-const SUMMARY_ROIS = ['V1', 'V2', 'V3', 'V4', 'EBA', 'FFA', 'OPA', 'PPA'];
 
 export function registerBench(program: Command, ctx: CommandContext): void {
   const cmd = addRuntimeOptions(program.command('bench'))
@@ -68,24 +65,19 @@ export function registerBench(program: Command, ctx: CommandContext): void {
         ctx.io.out(`bench: bundled synthetic dataset: training capped at ${BUNDLED_MAX_EPOCHS} epochs (--max-epochs to change)`);
       }
       ctx.io.out(`bench: ${variants.length} variants × ${subjects.length} subjects on ${device}, seed ${seed} (dataset ${dataset})`);
-      const results: { metrics: RunMetrics; slope: number; reused: boolean }[] = [];
       for (const variant of variants) {
         for (const subject of subjects) {
           const r = await fitSubject({ variant, datasetDir: dataset, subject, outDir: out, cacheRoot: cacheDir(opts.cache), device, seed, config, quiet: opts.quiet, log: (l) => ctx.io.err(l) });
-          const s = openSubject(dataset, subject);
-          const L = r.metrics.layers.length;
-          const slope = fitHierarchy(layerIndex(readNpy(join(r.runDir, 'layer_weights.npy')).data, L), levelVoxels(s.rois)).slope;
-          s.close();
-          results.push({ metrics: r.metrics, slope, reused: r.reused });
           ctx.io.out(`  ${variant.pluginId}/${variant.name} ${subject}: test R² ${r.metrics.testR2.toFixed(4)}${r.reused ? ' (reused)' : ` (${r.metrics.steps} steps, ${r.metrics.seconds.toFixed(0)} s)`}`);
         }
       }
-      const table = new Table({ head: ['model', 'subject', 'R²', ...SUMMARY_ROIS, 'slope'], style: { head: [], border: [] } });
-      for (const { metrics: m, slope } of results) {
-        table.push([`${m.plugin}/${m.variant}`, m.subject, m.testR2.toFixed(3), ...SUMMARY_ROIS.map((r) => (m.roiR2[r] === undefined || !Number.isFinite(m.roiR2[r]) ? '–' : m.roiR2[r].toFixed(3))), Number.isFinite(slope) ? slope.toFixed(2) : '–']);
-      }
-      ctx.io.out(table.toString());
-      ctx.io.out(`runs: ${join(out, 'runs')} (r2.npy, layer_weights.npy, space.npy, scale.npy, encoder.onnx, metrics.json per run)`);
-      ctx.io.out('leaderboard.json/.md, the max-model differences, bootstrap intervals and pictures are not implemented yet (next milestone).');
+      // The leaderboard (with bootstrap intervals) and the pictures are renderings of the runs.
+      const { buildLeaderboard, writeLeaderboard } = await import('../../report/leaderboard.js');
+      const { renderTerminal } = await import('../../report/terminal.js');
+      const lb = await buildLeaderboard(out, dataset, { seed, log: (l) => ctx.io.err(l) });
+      const files = writeLeaderboard(out, lb);
+      for (const line of renderTerminal(lb)) ctx.io.out(line);
+      await drawOutputs({ from: out, dataset }, { ...ctx.io, out: (l) => ctx.io.err(l) });
+      ctx.io.out(`leaderboard: ${files.json}\nmarkdown:    ${files.markdown}\npictures:    ${join(out, 'pictures')} (per run: ${join(out, 'runs', '<plugin>', '<variant>', '<subject>', 'pictures')})`);
     });
 }

@@ -1,0 +1,54 @@
+/**
+ * zoo check --baseline A.json --current B.json [--tolerance 0.01] [--use-ci]: fails (exit 1)
+ * with a table of the metrics that regressed; exit 0 with a one-line summary otherwise; a file
+ * that is not a valid leaderboard is refused (exit 2) naming the file and the JSON path.
+ */
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import Table from 'cli-table3';
+import { ZooError } from '../../core/errors.js';
+import { readLeaderboard } from '../../report/leaderboard.js';
+import { compareLeaderboards, type Regression } from '../../report/leaderboard-check.js';
+import { EXIT_PROBLEMS, type CommandContext } from '../io.js';
+
+interface CheckOpts {
+  baseline: string;
+  current: string;
+  tolerance: string;
+  useCi?: boolean;
+}
+
+const num = (x: number | null, signed = false): string => (x === null ? '–' : `${signed && x > 0 ? '+' : ''}${x.toFixed(4)}`);
+
+export function regressionTable(rows: readonly Regression[]): string {
+  const table = new Table({ head: ['model', 'subject', 'metric', 'ROI', 'baseline', 'current', 'change', 'allowed'], style: { head: [], border: [] } });
+  for (const r of rows) table.push([r.model, r.subject, r.metric, r.roi ?? '', num(r.baseline), r.reason === 'missing' ? 'missing' : num(r.current), num(r.change, true), r.allowed]);
+  return table.toString();
+}
+
+export function registerCheck(program: Command, ctx: CommandContext): void {
+  program
+    .command('check')
+    .description('compare a leaderboard against a baseline; exit 1 when a metric regressed beyond the tolerance')
+    .requiredOption('--baseline <file>', 'baseline leaderboard.json')
+    .requiredOption('--current <file>', 'current leaderboard.json')
+    .option('--tolerance <x>', 'allowed absolute change in the worse direction', '0.01')
+    .option('--use-ci', "allow changes within the baseline's bootstrap interval instead (tolerance where a metric has none)")
+    .addHelpText('after', '\nExit codes: 0 no regression, 1 regressions found, 2 bad input.\n\nExamples:\n  zoo check --baseline leaderboards/leaderboard.json --current out/leaderboard.json\n  zoo check --baseline base.json --current out/leaderboard.json --use-ci')
+    .action((opts: CheckOpts) => {
+      const tolerance = Number(opts.tolerance);
+      if (!Number.isFinite(tolerance) || tolerance < 0) throw new ZooError('E_ARGS', '--tolerance must be a non-negative number', { found: opts.tolerance, fix: 'e.g. --tolerance 0.01' });
+      const baseline = readLeaderboard(resolve(ctx.io.cwd, opts.baseline));
+      const current = readLeaderboard(resolve(ctx.io.cwd, opts.current));
+      const result = compareLeaderboards(baseline, current, { tolerance, useCi: opts.useCi });
+      for (const note of result.notes) ctx.io.err(`check: note: ${note}`);
+      const rule = opts.useCi ? `the baseline's ${Math.round(baseline.bootstrap.level * 100)}% interval (tolerance ${tolerance} without one)` : `tolerance ${tolerance}`;
+      if (result.regressions.length) {
+        ctx.io.out(regressionTable(result.regressions));
+        ctx.io.out(`check: ${result.regressions.length} regression${result.regressions.length === 1 ? '' : 's'} beyond ${rule} (${result.compared} values compared)`);
+        ctx.exitCode = EXIT_PROBLEMS;
+        return;
+      }
+      ctx.io.out(`check: ok, no regression beyond ${rule}: ${result.compared} values compared over ${baseline.entries.length} runs, ${baseline.models.length} models and ${baseline.finetune.length} fine-tune drops (${result.improved} improved)`);
+    });
+}

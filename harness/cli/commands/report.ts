@@ -1,0 +1,29 @@
+/**
+ * zoo report [--from OUT|FILE]: prints the leaderboard's tables in the terminal. Reads
+ * OUT/leaderboard.json when it exists (unless --rebuild), else scores OUT/runs (nothing is
+ * written; `zoo publish` writes).
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { readLeaderboard } from '../../report/leaderboard.js';
+import { renderTerminal } from '../../report/terminal.js';
+import type { CommandContext } from '../io.js';
+import { addLeaderboardOptions, isLeaderboardFile, leaderboardFrom, type LeaderboardSourceOpts } from './publish.js';
+
+interface ReportOpts extends LeaderboardSourceOpts {
+  rebuild?: boolean;
+}
+
+export function registerReport(program: Command, ctx: CommandContext): void {
+  addLeaderboardOptions(program.command('report'))
+    .description('print the leaderboard tables (brain score, ROI R², alignment, fine-tune drop) in the terminal')
+    .option('--rebuild', 'score OUT/runs again even if OUT/leaderboard.json exists')
+    .addHelpText('after', '\nExamples:\n  zoo report\n  zoo report --from results --dataset ~/algonauts2023 --rebuild --bootstrap 0\n  zoo report --from leaderboards/leaderboard.json')
+    .action(async (opts: ReportOpts) => {
+      const from = resolve(ctx.io.cwd, opts.from);
+      const saved = join(from, 'leaderboard.json');
+      const lb = !opts.rebuild && !isLeaderboardFile(from) && existsSync(saved) ? readLeaderboard(saved) : (await leaderboardFrom(opts, ctx)).lb;
+      for (const block of renderTerminal(lb)) ctx.io.out(block);
+    });
+}

@@ -1,0 +1,173 @@
+/**
+ * The paper's tables as neutral data (title, note, header, cells marked best), computed once
+ * from a Leaderboard; markdown.ts and terminal.ts only draw them.
+ *
+ *   Table 1 (brain score): per ROI, the max model's raw R², then each model's difference to it
+ *   ROI R²: mean test R² per ROI with 95% intervals
+ *   Table 2 (alignment): R², slope, b0, b1 per model and size; best within a family
+ *   Table 3 (fine-tune drop): change of R² per ROI and of the slope after fine-tuning
+ */
+import { METRICS, modelId, type Leaderboard, type Metric, type MetricName, type ModelSummary } from './leaderboard-types.js';
+
+export interface Cell {
+  text: string;
+  /** Best value of its column (or of its family group, Table 2). */
+  best?: boolean;
+}
+
+export interface TableSpec {
+  id: 'brain-score' | 'roi-r2' | 'alignment' | 'finetune';
+  title: string;
+  note: string;
+  head: string[];
+  rows: Cell[][];
+  /** Shown instead of the table when it has no rows. */
+  empty?: string;
+}
+
+const SIZE_ORDER = ['tiny', 'S', 'B', 'L', 'H', 'G'];
+
+export function fmt(x: number | null | undefined, digits = 3): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return '–';
+  const text = x.toFixed(digits);
+  return /^-0\.?0*$/.test(text) ? text.slice(1) : text; // no "-0.000" for tiny negatives
+
+}
+
+function fmtCi(m: Metric | undefined, digits = 3): string {
+  if (!m || m.value === null) return '–';
+  return m.ci ? `${fmt(m.value, digits)} [${fmt(m.ci[0], digits)}, ${fmt(m.ci[1], digits)}]` : fmt(m.value, digits);
+}
+
+const arrow = (name: MetricName): string => (METRICS[name].higherIsBetter === true ? '↑' : METRICS[name].higherIsBetter === false ? '↓' : '');
+
+/** Marks the best cells of column `col` over `rowIdx` (ties after rounding all marked). */
+function markBest(rows: Cell[][], values: (number | null | undefined)[], col: number, higherIsBetter: boolean | null, rowIdx: readonly number[] = rows.map((_, i) => i), digits = 3): void {
+  if (higherIsBetter === null) return;
+  let best: number | undefined;
+  for (const i of rowIdx) {
+    const v = values[i];
+    if (v === null || v === undefined || !Number.isFinite(v)) continue;
+    if (best === undefined || (higherIsBetter ? v > best : v < best)) best = v;
+  }
+  if (best === undefined || rowIdx.length < 2) return;
+  const bestText = fmt(best, digits);
+  for (const i of rowIdx) if (fmt(values[i], digits) === bestText) rows[i][col].best = true;
+}
+
+function label(m: ModelSummary): string {
+  return modelId(m);
+}
+
+function sortedModels(lb: Leaderboard): ModelSummary[] {
+  const rank = (s: string | null): number => (s === null ? 99 : SIZE_ORDER.indexOf(s) === -1 ? 98 : SIZE_ORDER.indexOf(s));
+  return [...lb.models].sort((a, b) => a.family.localeCompare(b.family) || rank(a.size) - rank(b.size) || a.variant.localeCompare(b.variant, 'en', { numeric: true }) || a.plugin.localeCompare(b.plugin));
+}
+
+function subjectsNote(lb: Leaderboard): string {
+  return lb.dataset.subjects.length > 1 ? `mean over ${lb.dataset.subjects.join(', ')}` : `subject ${lb.dataset.subjects.join(', ')}`;
+}
+
+/** Table 1: the max model's raw ROI R², then each model's root mean squared difference to it. */
+export function brainScoreTable(lb: Leaderboard): TableSpec {
+  const models = sortedModels(lb);
+  const maxRow = lb.maxModel.find((m) => m.subject === 'mean') ?? lb.maxModel[0];
+  const head = ['Model', 'Size', ...lb.rois.map((r) => `${r} ${arrow('maxDiff')}`)];
+  const rows: Cell[][] = models.map((m) => [{ text: label(m) }, { text: m.size ?? '–' }, ...lb.rois.map((r) => ({ text: fmt(m.maxDiff[r]?.value) }))]);
+  lb.rois.forEach((r, j) => markBest(rows, models.map((m) => m.maxDiff[r]?.value), j + 2, METRICS.maxDiff.higherIsBetter));
+  if (maxRow) rows.unshift([{ text: "max (R²)" }, { text: '' }, ...lb.rois.map((r) => ({ text: fmt(maxRow.roiR2[r]?.value) }))]);
+  return {
+    id: 'brain-score',
+    title: 'Brain score (Table 1)',
+    note: `Root mean squared difference of voxel R² to the 'max' model (the voxel-wise maximum over all ${models.length} models), per ROI, ${subjectsNote(lb)}; lower is better, best per column in bold. The first row is the max model's raw ROI R².`,
+    head,
+    rows: models.length ? rows : [],
+    empty: 'No runs.',
+  };
+}
+
+export interface TableOptions {
+  /** Show bootstrap intervals in every per-ROI cell (markdown); otherwise only in single-value columns (terminal). */
+  roiIntervals?: boolean;
+}
+
+/** Mean test R² per ROI with 95% intervals. */
+export function roiR2Table(lb: Leaderboard, opts: TableOptions = {}): TableSpec {
+  const models = sortedModels(lb);
+  const roiCell = opts.roiIntervals === false ? (m: Metric | undefined): string => fmt(m?.value) : (m: Metric | undefined): string => fmtCi(m);
+  const head = ['Model', `R² ${arrow('meanR2')}`, ...lb.rois.map((r) => `${r} ${arrow('roiR2')}`)];
+  const rows: Cell[][] = models.map((m) => [{ text: label(m) }, { text: fmtCi(m.meanR2) }, ...lb.rois.map((r) => ({ text: roiCell(m.roiR2[r]) }))]);
+  markBest(rows, models.map((m) => m.meanR2.value), 1, true);
+  lb.rois.forEach((r, j) => markBest(rows, models.map((m) => m.roiR2[r]?.value), j + 2, true));
+  const intervals = lb.bootstrap.replicates > 0 ? ` [${Math.round(lb.bootstrap.level * 100)}% interval, ${lb.bootstrap.replicates} bootstrap replicates over test images]` : '';
+  return {
+    id: 'roi-r2',
+    title: 'ROI R²',
+    note: `Mean test R² (raw, no noise ceiling) over all voxels and per ROI, ${subjectsNote(lb)}${intervals}${opts.roiIntervals === false && intervals ? ' (per-ROI intervals in leaderboard.md)' : ''}; higher is better, best per column in bold.`,
+    head,
+    rows,
+    empty: 'No runs.',
+  };
+}
+
+/** Table 2: R², slope, b0, b1 per model and size; best within each family in bold. */
+export function alignmentTable(lb: Leaderboard): TableSpec {
+  const models = sortedModels(lb);
+  const head = ['Model', 'Family', 'Size', `R² ${arrow('meanR2')}`, `slope ${arrow('slope')}`, `b0 ${arrow('b0')}`, `b1 ${arrow('b1')}`];
+  const rows: Cell[][] = models.map((m) => [
+    { text: label(m) },
+    { text: m.family },
+    { text: m.size ?? '–' },
+    { text: fmt(m.meanR2.value) },
+    { text: fmtCi(m.slope) },
+    { text: fmtCi(m.b0) },
+    { text: fmtCi(m.b1) },
+  ]);
+  const families = [...new Set(models.map((m) => m.family))];
+  for (const f of families) {
+    const idx = models.map((m, i) => (m.family === f ? i : -1)).filter((i) => i >= 0);
+    markBest(rows, models.map((m) => m.meanR2.value), 3, true, idx);
+    markBest(rows, models.map((m) => m.slope.value), 4, METRICS.slope.higherIsBetter, idx);
+    markBest(rows, models.map((m) => m.b0.value), 5, METRICS.b0.higherIsBetter, idx);
+    markBest(rows, models.map((m) => m.b1.value), 6, METRICS.b1.higherIsBetter, idx);
+  }
+  const levels = lb.roiLevels.map((l) => `${l.rois.join('+')} ${fmt(l.level, 2)}`).join(', ');
+  return {
+    id: 'alignment',
+    title: 'Brain–network alignment (Table 2)',
+    note: `Linear fit ι̂ = β·ι + ε of each voxel's layer index ι̂ = Σ (l−1)/(L−1)·ω_l on its ROI's ideal level ι (${levels}), ${subjectsNote(lb)}: slope β (higher: better hierarchy alignment), b0 = ε (lower: early layers for the earliest level), b1 = β + ε (higher: late layers for the latest level). Best within the same family in bold.`,
+    head,
+    rows,
+    empty: 'No runs.',
+  };
+}
+
+/** Table 3: score changes after fine-tuning (fine-tuned − pre-trained). */
+export function finetuneTable(lb: Leaderboard): TableSpec {
+  const rois = lb.rois;
+  const head = ['Model', 'Fine-tuned on', 'From', `ΔR² ${arrow('meanR2Change')}`, ...rois.map((r) => `Δ${r} ${arrow('roiR2Change')}`), `Δslope ${arrow('slopeChange')}`];
+  const drops = lb.finetune.map((d) => ({ d, c: d.changes.find((c) => c.subject === 'mean') ?? d.changes[0] }));
+  const rows: Cell[][] = drops.map(({ d, c }) => [
+    { text: `${d.plugin}/${d.variant}` },
+    { text: d.dataset },
+    { text: d.from },
+    { text: fmtCi(c.meanR2Change) },
+    ...rois.map((r) => ({ text: fmt(c.roiR2Change[r]?.value) })),
+    { text: fmtCi(c.slopeChange) },
+  ]);
+  markBest(rows, drops.map(({ c }) => c.meanR2Change.value), 3, true);
+  rois.forEach((r, j) => markBest(rows, drops.map(({ c }) => c.roiR2Change[r]?.value), j + 4, true));
+  markBest(rows, drops.map(({ c }) => c.slopeChange.value), rois.length + 4, true);
+  return {
+    id: 'finetune',
+    title: 'Fine-tune drop (Table 3)',
+    note: 'Change of each score after fine-tuning (fine-tuned − pre-trained, same subjects; negative is a drop), subject mean; the smallest drop per column in bold.',
+    head,
+    rows,
+    empty: 'No fine-tuned variants were run (variants with "finetune": {"from": …} in plugin.json, next to their pre-trained source), so there is nothing to compare.',
+  };
+}
+
+export function leaderboardTables(lb: Leaderboard, opts: TableOptions = {}): TableSpec[] {
+  return [brainScoreTable(lb), roiR2Table(lb, opts), alignmentTable(lb), finetuneTable(lb)];
+}

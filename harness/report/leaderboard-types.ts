@@ -1,0 +1,195 @@
+/**
+ * The leaderboard: one typed, documented results structure (lm-evaluation-harness's
+ * result_schema habit). `OUT/leaderboard.json` holds exactly this, validated against
+ * schemas/leaderboard.schema.json; markdown, terminal tables and `zoo check` are renderings
+ * of it. Every number is a `Metric` (value + optional 95% bootstrap interval); every metric
+ * name is declared once in `metrics` with its direction (`higherIsBetter`).
+ *
+ * JSON has no NaN: a value that cannot be computed (an ROI without voxels, a fit without two
+ * levels) is null.
+ */
+
+export const LEADERBOARD_FORMAT = 1;
+
+/** A score, with its bootstrap interval [lo, hi] when one was computed. */
+export interface Metric {
+  value: number | null;
+  ci: [number, number] | null;
+}
+
+/** Per-ROI scores: ROI name → Metric (only ROIs the subject has). */
+export type RoiMetrics = Record<string, Metric>;
+
+/** The metric names, each declared in `Leaderboard.metrics`. */
+export type MetricName =
+  | 'meanR2'
+  | 'roiR2'
+  | 'maxDiff'
+  | 'slope'
+  | 'b0'
+  | 'b1'
+  | 'confidence'
+  | 'maxR2'
+  | 'meanR2Change'
+  | 'roiR2Change'
+  | 'slopeChange';
+
+export interface MetricDeclaration {
+  /** true: larger is better; false: smaller is better; null: descriptive (never a regression). */
+  higherIsBetter: boolean | null;
+  /** Whether the value is per ROI (Record<roi, Metric>) or one Metric. */
+  perRoi: boolean;
+  description: string;
+}
+
+/** The scores of one model on one subject, or averaged over subjects. */
+export interface MetricSet {
+  /** Mean test R² over all scored voxels. */
+  meanR2: Metric;
+  /** Mean test R² per ROI (bootstrap over test images). */
+  roiR2: RoiMetrics;
+  /** Table 1: root mean squared difference to the voxel-wise max model, per ROI (no interval). */
+  maxDiff: RoiMetrics;
+  /** Table 2: hierarchy slope β, b0 = ε, b1 = β + ε (bootstrap over voxels within levels). */
+  slope: Metric;
+  b0: Metric;
+  b1: Metric;
+  /** Eq. 2: mean selection confidence 1 − H(ω)/log L per ROI (no interval). */
+  confidence: RoiMetrics;
+}
+
+/** One plugin × variant × subject run. */
+export interface LeaderboardEntry extends MetricSet {
+  plugin: string;
+  variant: string;
+  subject: string;
+  family: string;
+  /** Variant size tag (tiny, S, B, L, H, G); null when the plugin is not installed here. */
+  size: string | null;
+  /** Fine-tuning of this variant (plugin.json), else null. */
+  finetune: { from: string; dataset: string } | null;
+  pluginVersion: string;
+  device: string;
+  seed: number;
+  /** The run's content key (metrics.json `key`). */
+  runKey: string;
+  /** Run folder relative to OUT (runs/<plugin>/<variant>/<subject>). */
+  run: string;
+  selectionAxis: string;
+  /** Number of layers (or time steps) selected from. */
+  layers: number;
+  /** Voxels scored (finite R²). */
+  voxels: number;
+  testImages: number;
+  /** Voxels in the hierarchy fit. */
+  hierarchyVoxels: number;
+}
+
+/** A model's scores averaged over the subjects it was run on (intervals: mean of replicates). */
+export interface ModelSummary extends MetricSet {
+  plugin: string;
+  variant: string;
+  family: string;
+  size: string | null;
+  finetune: { from: string; dataset: string } | null;
+  pluginVersion: string;
+  subjects: string[];
+}
+
+/** Table 1's 'max' row: the voxel-wise maximum over every model run on a subject. */
+export interface MaxModelRow {
+  /** "subj01", …, or "mean" (average of the subject rows). */
+  subject: string;
+  /** plugin/variant of the models taken into the maximum. */
+  models: string[];
+  meanR2: Metric;
+  roiR2: RoiMetrics;
+}
+
+/** Table 3: scores of a fine-tuned variant minus those of its pre-trained source. */
+export interface FinetuneChange {
+  /** "subj01", …, or "mean" (average over the subjects with both runs). */
+  subject: string;
+  meanR2Change: Metric;
+  roiR2Change: RoiMetrics;
+  slopeChange: Metric;
+}
+
+export interface FinetuneDrop {
+  plugin: string;
+  family: string;
+  /** The fine-tuned variant. */
+  variant: string;
+  /** Its pre-trained source variant. */
+  from: string;
+  /** Fine-tuning dataset (e.g. ISIC, EuroSAT). */
+  dataset: string;
+  subjects: string[];
+  /** The subject mean first, then one row per subject. */
+  changes: FinetuneChange[];
+}
+
+export interface Leaderboard {
+  $schema?: string;
+  format: typeof LEADERBOARD_FORMAT;
+  harness: { name: 'brainzoo'; version: string };
+  /** ISO 8601 time the leaderboard was built. */
+  createdAt: string;
+  dataset: {
+    /** Dataset folder (relative to the package for the bundled one). */
+    path: string;
+    /** sha256 over the sorted "subject:responsesSha256" lines of the runs. */
+    sha256: string;
+    subjects: string[];
+    /** Per subject, the sha256 of its fMRI files as recorded by the runs. */
+    responsesSha256: Record<string, string>;
+  };
+  /** Devices and seeds the runs used (sorted, distinct). */
+  devices: string[];
+  seeds: number[];
+  /** Plugin id → version and family. */
+  plugins: Record<string, { version: string; family: string }>;
+  bootstrap: {
+    /** 0: no intervals. */
+    replicates: number;
+    level: number;
+    seed: number;
+    method: string;
+  };
+  /** The hierarchy's ROI levels (ideal ι per level). */
+  roiLevels: { rois: string[]; level: number }[];
+  /** ROI names reported, in order. */
+  rois: string[];
+  metrics: Record<MetricName, MetricDeclaration>;
+  entries: LeaderboardEntry[];
+  models: ModelSummary[];
+  maxModel: MaxModelRow[];
+  finetune: FinetuneDrop[];
+}
+
+export const METRICS: Record<MetricName, MetricDeclaration> = {
+  meanR2: { higherIsBetter: true, perRoi: false, description: 'mean test R² over all scored voxels (raw, no noise ceiling)' },
+  roiR2: { higherIsBetter: true, perRoi: true, description: 'mean test R² over the ROI voxels; 95% interval from resampling test images' },
+  maxDiff: { higherIsBetter: false, perRoi: true, description: "Table 1: root mean squared voxel-wise difference to the 'max' model (voxel-wise maximum R² over all models of the subject)" },
+  slope: { higherIsBetter: true, perRoi: false, description: 'Table 2: slope β of ι̂ = β·ι + ε over the ROI levels; 95% interval from resampling voxels within levels' },
+  b0: { higherIsBetter: false, perRoi: false, description: 'Table 2: b0 = ε, early layers not selected by the earliest level' },
+  b1: { higherIsBetter: true, perRoi: false, description: 'Table 2: b1 = β + ε, late layers selected by the latest level' },
+  confidence: { higherIsBetter: null, perRoi: true, description: 'Eq. 2: mean selection confidence 1 − H(ω)/log L (descriptive)' },
+  maxR2: { higherIsBetter: true, perRoi: true, description: "Table 1 'max' row: ROI mean of the voxel-wise maximum R²" },
+  meanR2Change: { higherIsBetter: true, perRoi: false, description: 'Table 3: mean R² of the fine-tuned variant minus the pre-trained one (negative: a drop)' },
+  roiR2Change: { higherIsBetter: true, perRoi: true, description: 'Table 3: ROI R² of the fine-tuned variant minus the pre-trained one' },
+  slopeChange: { higherIsBetter: true, perRoi: false, description: 'Table 3: hierarchy slope of the fine-tuned variant minus the pre-trained one' },
+};
+
+/** The MetricSet fields in display order. */
+export const METRIC_SET_FIELDS: readonly (keyof MetricSet & MetricName)[] = ['meanR2', 'roiR2', 'maxDiff', 'slope', 'b0', 'b1', 'confidence'];
+
+/** The FinetuneChange fields in display order. */
+export const FINETUNE_FIELDS: readonly ('meanR2Change' | 'roiR2Change' | 'slopeChange')[] = ['meanR2Change', 'roiR2Change', 'slopeChange'];
+
+/** A Metric from a number (NaN → null) and an optional interval. */
+export function metric(value: number, ci: [number, number] | null = null): Metric {
+  return { value: Number.isFinite(value) ? value : null, ci: ci && Number.isFinite(ci[0]) && Number.isFinite(ci[1]) ? ci : null };
+}
+
+export const modelId = (m: { plugin: string; variant: string }): string => `${m.plugin}/${m.variant}`;

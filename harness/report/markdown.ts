@@ -1,0 +1,37 @@
+/** The leaderboard as markdown, in the paper's shape (tables from leaderboard-tables.ts; best in bold). */
+import type { Leaderboard } from './leaderboard-types.js';
+import { leaderboardTables, type TableSpec } from './leaderboard-tables.js';
+
+function escapeCell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+export function markdownTable(t: TableSpec): string {
+  if (t.rows.length === 0) return `## ${t.title}\n\n_${t.empty ?? 'Nothing to show.'}_\n`;
+  const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
+  const align = t.head.map((_, i) => (i === 0 ? ':---' : '---:'));
+  const body = t.rows.map((r) => line(r.map((c) => (c.best && c.text !== '–' ? `**${escapeCell(c.text)}**` : escapeCell(c.text)))));
+  return [`## ${t.title}`, '', t.note, '', line(t.head.map(escapeCell)), line(align), ...body, ''].join('\n');
+}
+
+export function markdownHeader(lb: Leaderboard): string {
+  const b = lb.bootstrap;
+  const plugins = Object.entries(lb.plugins)
+    .map(([id, p]) => `${id} ${p.version}`)
+    .join(', ');
+  return [
+    '# brainzoo leaderboard',
+    '',
+    `- harness: brainzoo ${lb.harness.version}; built ${lb.createdAt}`,
+    `- dataset: \`${lb.dataset.path}\` (sha256 ${lb.dataset.sha256.slice(0, 16)}…), subjects ${lb.dataset.subjects.join(', ')}`,
+    `- runs: ${lb.entries.length} (${lb.models.length} models); devices ${lb.devices.join(', ')}; seeds ${lb.seeds.join(', ')}`,
+    `- plugins: ${plugins}`,
+    `- intervals: ${b.replicates > 0 ? `${Math.round(b.level * 100)}% percentile bootstrap, ${b.replicates} replicates, seed ${b.seed}` : 'none (bootstrap disabled)'}`,
+    '',
+  ].join('\n');
+}
+
+/** The whole leaderboard.md. */
+export function renderMarkdown(lb: Leaderboard): string {
+  return [markdownHeader(lb), ...leaderboardTables(lb).map(markdownTable)].join('\n');
+}

@@ -1,0 +1,198 @@
+/**
+ * Bar charts for the leaderboard (Chart.js on an @napi-rs/canvas canvas, no DOM):
+ *  - ROI test R² per model: one group per ROI (V1, V2, V3, V4, EBA, FFA, OPA, PPA when present),
+ *    one bar per model;
+ *  - hierarchy alignment per model: slope, b0, b1 (Table 2 of the paper), models of a family
+ *    side by side ordered by size.
+ * Models of one family with several sizes share a hue, lighter = smaller.
+ */
+import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
+import { Chart, registerables, type ChartConfiguration, type Plugin } from 'chart.js';
+import { resolve } from 'node:path';
+import { ZooError } from '../../core/errors.js';
+import { FONT_FAMILY, writePng } from './canvas.js';
+import { CATEGORICAL, hsvToRgb, type Rgb } from './colors.js';
+import { CHART_ROIS } from './runs.js';
+
+export const CHART_WIDTH = 960;
+export const CHART_HEIGHT = 540;
+
+export interface RoiBarEntry {
+  model: string;
+  size?: string;
+  /** ROI name → mean test R² (NaN or missing = no bar). */
+  roiR2: Record<string, number>;
+}
+
+export interface HierarchyBarEntry {
+  model: string;
+  size?: string;
+  slope: number;
+  b0: number;
+  b1: number;
+}
+
+/** Metric colours of the hierarchy chart. */
+export const HIERARCHY_COLORS = { slope: '#4e79a7', b0: '#9c9c9c', b1: '#f28e2b' } as const;
+
+let registered = false;
+function ensureChartJs(): void {
+  if (registered) return;
+  Chart.register(...registerables);
+  // Process-wide Chart.js defaults; brainzoo draws no other charts.
+  Chart.defaults.font.family = FONT_FAMILY;
+  Chart.defaults.color = '#222';
+  registered = true;
+}
+
+const whiteBackground: Plugin<'bar'> = {
+  id: 'brainzoo-background',
+  beforeDraw(chart) {
+    const { ctx, width, height } = chart;
+    ctx.save();
+    ctx.globalCompositeOperation = 'destination-over';
+    ctx.fillStyle = '#ffffff';
+    ctx.fillRect(0, 0, width, height);
+    ctx.restore();
+  },
+};
+
+/** Rank of a model size for ordering: tiny < S < B < M < L < XL < H < G; also finds the size letter in tags like "vit-b-16.openai". */
+export function sizeRank(size: string | undefined): number {
+  if (size === undefined) return -1;
+  const order = ['tiny', 's', 'b', 'm', 'l', 'xl', 'h', 'g'];
+  const words: Record<string, string> = { t: 'tiny', ti: 'tiny', small: 's', base: 'b', medium: 'm', large: 'l', huge: 'h', giant: 'g', gigantic: 'g' };
+  const norm = (w: string): string => words[w] ?? w;
+  const s = size.toLowerCase();
+  const direct = order.indexOf(norm(s));
+  if (direct >= 0) return direct;
+  for (const tok of s.split(/[^a-z0-9]+/)) {
+    const i = order.indexOf(norm(tok.replace(/\d+$/, '')));
+    if (i >= 0) return i;
+  }
+  return order.length;
+}
+
+interface Ordered<T> {
+  entry: T;
+  label: string | string[];
+  color: string;
+}
+
+function hex(c: Rgb): string {
+  return `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;
+}
+
+function parseHex(h: string): Rgb {
+  return [Number.parseInt(h.slice(1, 3), 16), Number.parseInt(h.slice(3, 5), 16), Number.parseInt(h.slice(5, 7), 16)];
+}
+
+function baseColor(i: number): Rgb {
+  return i < CATEGORICAL.length ? parseHex(CATEGORICAL[i]) : hsvToRgb((i * 137.508) % 360, 0.6, 0.8);
+}
+
+/** Families in first-appearance order, each family's members by size; colours by family, lighter = smaller. */
+function orderEntries<T extends { model: string; size?: string }>(entries: readonly T[]): Ordered<T>[] {
+  const families: string[] = [];
+  for (const e of entries) if (!families.includes(e.model)) families.push(e.model);
+  const out: Ordered<T>[] = [];
+  families.forEach((fam, fi) => {
+    const members = entries.map((e, i) => ({ e, i })).filter(({ e }) => e.model === fam);
+    members.sort((a, b) => sizeRank(a.e.size) - sizeRank(b.e.size) || a.i - b.i);
+    const base = baseColor(fi);
+    members.forEach(({ e }, k) => {
+      // Shade from 55 % white (smallest) to the base colour (largest).
+      const f = members.length > 1 ? 0.55 * (1 - k / (members.length - 1)) : 0;
+      const c: Rgb = [Math.round(base[0] + (255 - base[0]) * f), Math.round(base[1] + (255 - base[1]) * f), Math.round(base[2] + (255 - base[2]) * f)];
+      out.push({ entry: e, label: e.size ? [e.model, e.size] : e.model, color: hex(c) });
+    });
+  });
+  return out;
+}
+
+const finiteOrNull = (v: number | undefined): number | null => (v !== undefined && Number.isFinite(v) ? v : null);
+
+function render(config: ChartConfiguration<'bar'>, file: string, description: string): string {
+  ensureChartJs();
+  const canvas = createCanvas(CHART_WIDTH, CHART_HEIGHT);
+  const ctx: SKRSContext2D = canvas.getContext('2d');
+  // Skia's context implements what Chart.js draws with (no DOM: Chart.js picks its BasicPlatform).
+  const chart = new Chart(ctx as unknown as CanvasRenderingContext2D, config);
+  try {
+    return writePng(canvas, resolve(file), description);
+  } finally {
+    chart.destroy();
+  }
+}
+
+function baseOptions(title: string, yTitle: string): NonNullable<ChartConfiguration<'bar'>['options']> {
+  return {
+    responsive: false,
+    animation: false,
+    devicePixelRatio: 1,
+    events: [],
+    layout: { padding: 12 },
+    plugins: {
+      title: { display: true, text: title, font: { size: 18, weight: 'bold' }, color: '#111' },
+      legend: { position: 'top', labels: { boxWidth: 14, font: { size: 12 } } },
+      tooltip: { enabled: false },
+    },
+    scales: {
+      x: { grid: { display: false }, ticks: { font: { size: 13 } } },
+      y: { title: { display: true, text: yTitle, font: { size: 13 } }, grid: { color: '#e4e4e4' }, ticks: { font: { size: 12 } } },
+    },
+  };
+}
+
+function noEntries(what: string): ZooError {
+  return new ZooError('E_ARGS', `nothing to chart: no ${what}`, { fix: 'pass at least one model entry (fit some runs first: zoo bench --all)' });
+}
+
+/**
+ * Grouped bars of mean test R² per ROI (groups: the paper's ROIs present in any entry), one bar
+ * per model. Writes a CHART_WIDTH×CHART_HEIGHT PNG to `file` and returns its path.
+ */
+export function drawRoiBars(entries: readonly RoiBarEntry[], file: string, title = 'Mean test R² per ROI'): string {
+  if (entries.length === 0) throw noEntries('models');
+  const rois = CHART_ROIS.filter((r) => entries.some((e) => finiteOrNull(e.roiR2[r]) !== null));
+  if (rois.length === 0) throw noEntries(`finite R² for any of the ROIs ${CHART_ROIS.join(', ')}`);
+  const ordered = orderEntries(entries);
+  const config: ChartConfiguration<'bar'> = {
+    type: 'bar',
+    data: {
+      labels: rois,
+      datasets: ordered.map((o) => ({
+        label: Array.isArray(o.label) ? o.label.join(' ') : o.label,
+        data: rois.map((r) => finiteOrNull(o.entry.roiR2[r])),
+        backgroundColor: o.color,
+        borderWidth: 0,
+      })),
+    },
+    options: baseOptions(title, 'mean voxel test R²'),
+    plugins: [whiteBackground],
+  };
+  return render(config, file, `${title}: grouped bars per ROI (${rois.join(', ')}), one per model`);
+}
+
+/**
+ * Slope, b0 and b1 of the hierarchy fit per model (three bars per model; a family's sizes
+ * adjacent, small → large, labelled "model / size"). Writes a CHART_WIDTH×CHART_HEIGHT PNG.
+ */
+export function drawHierarchyBars(entries: readonly HierarchyBarEntry[], file: string, title = 'Hierarchy alignment: ι̂ = slope·ι + b0, b1 = slope + b0'): string {
+  if (entries.length === 0) throw noEntries('models');
+  const ordered = orderEntries(entries);
+  const metric = (k: 'slope' | 'b0' | 'b1') => ({
+    label: k,
+    data: ordered.map((o) => finiteOrNull(o.entry[k])),
+    backgroundColor: HIERARCHY_COLORS[k],
+    borderWidth: 0,
+  });
+  const options = baseOptions(title, 'value');
+  const config: ChartConfiguration<'bar'> = {
+    type: 'bar',
+    data: { labels: ordered.map((o) => o.label), datasets: [metric('slope'), metric('b0'), metric('b1')] },
+    options,
+    plugins: [whiteBackground],
+  };
+  return render(config, file, `${title}: slope, b0, b1 per model`);
+}

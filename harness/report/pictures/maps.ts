@@ -1,0 +1,233 @@
+/**
+ * Brain-map pictures of finished runs: per run the layer-selection, image-position,
+ * local/global and test-R² maps; per subject a grid of one panel per run (leaderboard).
+ * Colour schemes: see colors.ts.
+ */
+import { join, resolve } from 'node:path';
+import type { SKRSContext2D } from '@napi-rs/canvas';
+import { ZooError } from '../../core/errors.js';
+import { openSubject, normalizeSubjectId } from '../../data/algonauts.js';
+import type { Flatmap } from '../../data/coords.js';
+import type { HemiCounts } from '../../data/rois.js';
+import {
+  depthLegend, drawVoxels, labelHemispheres, layerColors, layerLegend, mapGeometry, positionColors, positionLegend, r2Colors,
+  scaleColors, type Box, type MapGeometry,
+} from './brainmap.js';
+import { colorBar, darkCanvas, text, writePng } from './canvas.js';
+import { FOREGROUND, NAN_GREY, PLASMA, VIRIDIS, cssRgb, r2ColorMax, rampColor } from './colors.js';
+import { listRuns, readRunArrays, readRunInfo, type RunArrays } from './runs.js';
+
+/** Size of each per-run map picture. */
+export const MAP_WIDTH = 960;
+export const MAP_HEIGHT = 620;
+/** Where the voxels of a per-run map are drawn. */
+export const MAP_BOX: Box = { x: 16, y: 66, width: MAP_WIDTH - 32, height: 420 };
+const LEGEND_Y = 520;
+
+/** The per-run maps, in the order drawRunMaps returns them. */
+export const RUN_MAP_KINDS = ['layer', 'position', 'scale', 'r2'] as const;
+export type RunMapKind = (typeof RUN_MAP_KINDS)[number];
+
+export const SCHEME_TEXT: Record<RunMapKind, string> = {
+  layer: 'voxel hue = arg-max layer of ω (blue = first … red = last); brightness = confidence 1 − H(ω)/log L (black = uniform ω); grey = dropped voxel',
+  position: 'voxel hue = direction of the selected image position from the image centre (right red, up yellow-green, left cyan, down violet); saturation = eccentricity (white = centre); grey = dropped voxel',
+  scale: 'voxel colour = local(0)/global(1) scale s, viridis; grey = dropped voxel',
+  r2: 'voxel colour = test R², plasma over [0, vmax] (negative clipped to 0); grey = dropped voxel (NaN)',
+};
+
+export interface DrawOptions {
+  /** fsaverage surfaces, for datasets without flatmap_coords.npy / voxel_coords.npy. */
+  fsaverageDir?: string;
+}
+
+interface SubjectMap {
+  flatmap: Flatmap;
+  counts: HemiCounts;
+}
+
+/** Pixel positions and disc radius of the voxels in a per-run map. */
+export function runMapGeometry(xy: Float32Array): MapGeometry {
+  return mapGeometry(xy, MAP_BOX);
+}
+
+function subjectMap(datasetDir: string, subject: string, opts: DrawOptions): SubjectMap {
+  const s = openSubject(datasetDir, subject, { fsaverageDir: opts.fsaverageDir });
+  try {
+    return { flatmap: s.flatmap(), counts: s.voxelCounts };
+  } finally {
+    s.close();
+  }
+}
+
+function axisName(run: RunArrays): string {
+  return run.info.selectionAxis === 'timesteps' ? 'timestep' : 'layer';
+}
+
+function tickNames(run: RunArrays): string[] {
+  return run.info.layers.map((l, i) => (l.timestep !== undefined ? String(l.timestep) : String(i + 1)));
+}
+
+function runLabel(run: RunArrays): string {
+  return `${run.info.plugin}/${run.info.variant}`;
+}
+
+function header(ctx: SKRSContext2D, title: string, subtitle: string, width: number): void {
+  text(ctx, title, 16, 26, { size: 18, weight: 'bold', maxWidth: width - 32 });
+  text(ctx, subtitle, 16, 45, { size: 12, color: cssRgb(FOREGROUND, 0.75), maxWidth: width - 32 });
+}
+
+function finiteMean(a: ArrayLike<number>): number {
+  let s = 0;
+  let n = 0;
+  for (let i = 0; i < a.length; i++) {
+    if (Number.isFinite(a[i])) {
+      s += a[i];
+      n++;
+    }
+  }
+  return n ? s / n : NaN;
+}
+
+/**
+ * Draws the four maps of a finished run — layer selection, image position, local/global scale,
+ * test R² — as `layer.png`, `position.png`, `scale.png`, `r2.png` in `outDir` (default
+ * `<runDir>/pictures/`), and returns their paths in that order. `datasetDir` is the dataset the
+ * run was fitted on (for the subject's flatmap).
+ */
+export function drawRunMaps(runDir: string, datasetDir: string, outDir?: string, opts: DrawOptions = {}): string[] {
+  const dir = resolve(runDir);
+  const sm = subjectMap(datasetDir, readRunInfo(dir).subject, opts);
+  const run = readRunArrays(dir, sm.flatmap.count);
+  const target = resolve(outDir ?? join(dir, 'pictures'));
+  const geometry = runMapGeometry(sm.flatmap.xy);
+  const used = run.r2.reduce((n, v) => n + (Number.isFinite(v) ? 1 : 0), 0);
+  const subtitle = `${run.info.subject} · ${run.L} ${axisName(run)}s · ${used}/${run.n} voxels fitted · test R² ${Number.isFinite(run.info.testR2 ?? NaN) ? (run.info.testR2 as number).toFixed(3) : '–'}`;
+  const files: string[] = [];
+  for (const kind of RUN_MAP_KINDS) {
+    const { canvas, ctx } = darkCanvas(MAP_WIDTH, MAP_HEIGHT);
+    let colors: Uint8ClampedArray;
+    let title: string;
+    const lx = (MAP_WIDTH - 420) / 2;
+    switch (kind) {
+      case 'layer':
+        title = `${axisName(run)} selection`;
+        colors = layerColors(run.omega, run.L);
+        break;
+      case 'position':
+        title = 'image position selection';
+        colors = positionColors(run.space);
+        break;
+      case 'scale':
+        title = 'local / global selection';
+        colors = scaleColors(run.scale);
+        break;
+      case 'r2':
+        title = 'test R²';
+        colors = r2Colors(run.r2, r2ColorMax(run.r2));
+        break;
+    }
+    header(ctx, `${runLabel(run)} — ${title}`, subtitle, MAP_WIDTH);
+    labelHemispheres(ctx, geometry, sm.counts.lh, MAP_BOX.y - 4);
+    drawVoxels(ctx, geometry, colors);
+    switch (kind) {
+      case 'layer':
+        layerLegend(ctx, lx, LEGEND_Y, 420, 32, run.L, tickNames(run), axisName(run));
+        break;
+      case 'position':
+        positionLegend(ctx, MAP_WIDTH / 2 - 150, LEGEND_Y + 33, 40);
+        text(ctx, 'selected image position (x right, y down):', MAP_WIDTH / 2 - 60, LEGEND_Y + 14, { size: 13 });
+        text(ctx, 'hue = direction from the image centre', MAP_WIDTH / 2 - 60, LEGEND_Y + 34, { size: 12, color: cssRgb(FOREGROUND, 0.8) });
+        text(ctx, 'saturation = eccentricity (white = centre)', MAP_WIDTH / 2 - 60, LEGEND_Y + 52, { size: 12, color: cssRgb(FOREGROUND, 0.8) });
+        break;
+      case 'scale':
+        colorBar(ctx, { x: lx, y: LEGEND_Y, width: 420, height: 18, color: (t) => rampColor(VIRIDIS, t), min: 0, max: 1, title: `scale s (mean ${finiteMean(run.scale).toFixed(2)})`, endLabels: ['0 local', '1 global'], nan: { color: NAN_GREY, label: 'dropped' } });
+        break;
+      case 'r2': {
+        const vmax = r2ColorMax(run.r2);
+        colorBar(ctx, { x: lx, y: LEGEND_Y, width: 420, height: 18, color: (t) => rampColor(PLASMA, t), min: 0, max: vmax, title: 'test R² (voxel)', nan: { color: NAN_GREY, label: 'NaN (dropped)' } });
+        break;
+      }
+    }
+    files.push(writePng(canvas, join(target, `${kind}.png`), `${runLabel(run)} ${run.info.subject}: ${SCHEME_TEXT[kind]}`));
+  }
+  return files;
+}
+
+// ---------------------------------------------------------------- grid over models
+
+export const GRID_PANEL_WIDTH = 480;
+export const GRID_PANEL_HEIGHT = 330;
+export const GRID_HEADER = 56;
+export const GRID_FOOTER = 90;
+export const GRID_MAX_COLUMNS = 3;
+
+/** Size of a model grid with `panels` panels. */
+export function gridLayout(panels: number): { columns: number; rows: number; width: number; height: number } {
+  const columns = Math.max(1, Math.min(GRID_MAX_COLUMNS, panels));
+  const rows = Math.max(1, Math.ceil(panels / columns));
+  return { columns, rows, width: Math.max(columns * GRID_PANEL_WIDTH, 2 * GRID_PANEL_WIDTH), height: GRID_HEADER + rows * GRID_PANEL_HEIGHT + GRID_FOOTER };
+}
+
+/** Box of panel `i` (its label strip on top, then the map). */
+export function gridPanelBox(i: number, panels: number): Box {
+  const { columns, width } = gridLayout(panels);
+  const left = (width - columns * GRID_PANEL_WIDTH) / 2;
+  return { x: left + (i % columns) * GRID_PANEL_WIDTH, y: GRID_HEADER + Math.floor(i / columns) * GRID_PANEL_HEIGHT, width: GRID_PANEL_WIDTH, height: GRID_PANEL_HEIGHT };
+}
+
+/** Map area inside a panel box. */
+export function gridMapBox(panel: Box): Box {
+  return { x: panel.x + 6, y: panel.y + 26, width: panel.width - 12, height: panel.height - 30 };
+}
+
+/** Pixel positions and disc radius of the voxels of panel `i` of a grid of `panels`. */
+export function gridMapGeometry(xy: Float32Array, i: number, panels: number): MapGeometry {
+  return mapGeometry(xy, gridMapBox(gridPanelBox(i, panels)), 8);
+}
+
+/**
+ * One panel per finished run of `subject` under `outDir`/runs (label plugin/variant), drawn with
+ * the per-run scheme of `kind`: 'layer' (hue = arg-max layer at its relative depth, brightness =
+ * confidence) or 'r2' (one colour range for all panels). Writes `file`; returns its path.
+ */
+export function drawModelGrid(outDir: string, datasetDir: string, subject: string, kind: 'layer' | 'r2', file: string, opts: DrawOptions = {}): string {
+  const subj = normalizeSubjectId(subject);
+  const refs = listRuns(outDir, subj);
+  if (refs.length === 0) {
+    throw new ZooError('E_ARGS', `no finished runs of ${subj} under ${join(resolve(outDir), 'runs')}`, {
+      file: resolve(outDir),
+      fix: `fit some first: zoo bench --all --subjects ${subj} --out ${outDir}`,
+    });
+  }
+  const sm = subjectMap(datasetDir, subj, opts);
+  const runs = refs.map((r) => readRunArrays(r.dir, sm.flatmap.count));
+  const layout = gridLayout(runs.length);
+  const { canvas, ctx } = darkCanvas(layout.width, layout.height);
+  const sameL = runs.every((r) => r.L === runs[0].L && r.info.selectionAxis === runs[0].info.selectionAxis);
+  const vmax = kind === 'r2' ? r2ColorMax(Float32Array.from(runs.flatMap((r) => Array.from(r.r2)))) : 0;
+  header(
+    ctx,
+    `${kind === 'layer' ? 'layer selection' : 'test R²'} · ${subj} · ${runs.length} run${runs.length === 1 ? '' : 's'}`,
+    kind === 'layer' ? 'hue = arg-max layer (blue first … red last), brightness = confidence 1 − H(ω)/log L' : `voxel test R², one colour range for all panels (0 … ${vmax})`,
+    layout.width,
+  );
+  runs.forEach((run, i) => {
+    const panel = gridPanelBox(i, runs.length);
+    ctx.strokeStyle = cssRgb(FOREGROUND, 0.15);
+    ctx.lineWidth = 1;
+    ctx.strokeRect(panel.x + 2.5, panel.y + 2.5, panel.width - 5, panel.height - 5);
+    const r2 = finiteMean(run.r2);
+    text(ctx, `${runLabel(run)}  (R² ${Number.isFinite(run.info.testR2 ?? NaN) ? (run.info.testR2 as number).toFixed(3) : r2.toFixed(3)}${kind === 'layer' ? `, L = ${run.L}` : ''})`, panel.x + panel.width / 2, panel.y + 19, { size: 14, weight: 'bold', align: 'center', maxWidth: panel.width - 16 });
+    const g = gridMapGeometry(sm.flatmap.xy, i, runs.length);
+    drawVoxels(ctx, g, kind === 'layer' ? layerColors(run.omega, run.L) : r2Colors(run.r2, vmax));
+  });
+  const ly = layout.height - GRID_FOOTER + 34;
+  const lx = (layout.width - 420) / 2;
+  if (kind === 'layer') {
+    if (sameL) layerLegend(ctx, lx, ly, 420, 28, runs[0].L, tickNames(runs[0]), axisName(runs[0]));
+    else depthLegend(ctx, lx, ly, 420, 18);
+  } else {
+    colorBar(ctx, { x: lx, y: ly, width: 420, height: 18, color: (t) => rampColor(PLASMA, t), min: 0, max: vmax, title: 'test R² (voxel)', nan: { color: NAN_GREY, label: 'NaN (dropped)' } });
+  }
+  return writePng(canvas, resolve(file), `${kind} grid of ${subj}: ${SCHEME_TEXT[kind]}`);
+}

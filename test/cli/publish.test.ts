@@ -1,0 +1,57 @@
+import { strict as assert } from 'node:assert';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { registerPublish } from '../../harness/cli/commands/publish.js';
+import { registerReport } from '../../harness/cli/commands/report.js';
+import { readLeaderboard } from '../../harness/report/leaderboard.js';
+import { cleanupTmp, type Fixture, makeFixture, markdownRows, runCommand, tmp } from '../metrics/fixtures.js';
+
+describe('cli/publish and report', () => {
+  after(cleanupTmp);
+  let fx: Fixture;
+  before(() => {
+    fx = makeFixture();
+  });
+
+  it('zoo publish writes OUT/leaderboard.{json,md} and the same into --out, best values in bold', async () => {
+    const dest = tmp('publish');
+    const r = await runCommand(registerPublish, ['publish', '--from', fx.out, '--dataset', fx.dataset, '--out', dest, '--bootstrap', '30', '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /publish: 6 runs, 3 models, 1 fine-tune drops/);
+    for (const dir of [fx.out, dest]) for (const f of ['leaderboard.json', 'leaderboard.md']) assert.ok(existsSync(join(dir, f)), `${dir}/${f}`);
+    const lb = readLeaderboard(join(dest, 'leaderboard.json'));
+    assert.equal(lb.bootstrap.replicates, 30);
+    const md = readFileSync(join(dest, 'leaderboard.md'), 'utf8');
+    const t1 = markdownRows(md, 'Brain score (Table 1)');
+    assert.deepEqual(t1[0].slice(0, 3), ['Model', 'Size', 'V1 ↓']);
+    assert.ok(t1.slice(2).every((row) => row.length === t1[0].length));
+    assert.ok(t1.slice(2).some((row) => row.some((c) => /^\*\*[\d.]+\*\*$/.test(c))), 'no bold best in Table 1');
+    assert.ok(markdownRows(md, 'Brain–network alignment (Table 2)').length === 4);
+    assert.ok(markdownRows(md, 'Fine-tune drop (Table 3)').length === 2);
+    // Re-rendering a published file needs no dataset.
+    const dest2 = tmp('publish2');
+    const again = await runCommand(registerPublish, ['publish', '--from', join(dest, 'leaderboard.json'), '--out', dest2]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(readFileSync(join(dest2, 'leaderboard.md'), 'utf8'), md);
+  });
+
+  it('zoo publish: bad options and a missing --from exit 2 with the fix', async () => {
+    const bad = await runCommand(registerPublish, ['publish', '--from', fx.out, '--dataset', fx.dataset, '--bootstrap', 'many', '--out', tmp('p')]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--bootstrap must be a non-negative integer[\s\S]*fix:/);
+    const levels = await runCommand(registerPublish, ['publish', '--from', fx.out, '--dataset', fx.dataset, '--levels', 'V1', '--out', tmp('p')]);
+    assert.equal(levels.code, 2);
+    assert.match(levels.stderr, /--levels/);
+    const missing = await runCommand(registerPublish, ['publish', '--from', join(fx.out, 'nope'), '--out', tmp('p')]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /does not exist/);
+  });
+
+  it('zoo report prints the tables from OUT/leaderboard.json or from the runs', async () => {
+    const fresh = await runCommand(registerReport, ['report', '--from', fx.out, '--dataset', fx.dataset, '--rebuild', '--bootstrap', '0', '--quiet']);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    for (const t of ['Brain score (Table 1)', 'ROI R²', 'Brain–network alignment (Table 2)', 'Fine-tune drop (Table 3)']) assert.ok(fresh.stdout.includes(t), t);
+    assert.match(fresh.stdout, /clip\/vit-b-16\.openai\.eurosat/);
+    assert.match(fresh.stdout, /\d \*/);
+  });
+});

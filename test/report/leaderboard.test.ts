@@ -1,0 +1,167 @@
+import { strict as assert } from 'node:assert';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ZooError } from '../../harness/core/errors.js';
+import { buildLeaderboard, leaderboardProblems, readLeaderboard, writeLeaderboard, type Leaderboard } from '../../harness/report/leaderboard.js';
+import { renderMarkdown } from '../../harness/report/markdown.js';
+import { renderTerminal } from '../../harness/report/terminal.js';
+import { cleanupTmp, type Fixture, fixtureR2, LH, makeFixture, markdownRows, MODELS, N, oneHot, tmp, VOXEL_ROI, writeRun, writeSubject } from '../metrics/fixtures.js';
+
+const NOW = new Date('2024-05-01T12:00:00.000Z');
+
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const roiVoxels = (roi: string): number[] => VOXEL_ROI.map((r, v) => (r === roi ? v : -1)).filter((v) => v >= 0);
+
+describe('report/leaderboard', () => {
+  after(cleanupTmp);
+  let fx: Fixture;
+  let lb: Leaderboard;
+  const logs: string[] = [];
+
+  before(async () => {
+    fx = makeFixture();
+    lb = await buildLeaderboard(fx.out, fx.dataset, { replicates: 60, seed: 1, now: NOW, log: (l) => logs.push(l) });
+  });
+
+  it('has one entry per run, per-model means, the max model and the fine-tune drop', () => {
+    assert.equal(lb.entries.length, 6);
+    assert.deepEqual(lb.models.map((m) => `${m.plugin}/${m.variant}`), ['clip/vit-b-16.openai', 'clip/vit-b-16.openai.eurosat', 'mae/vit-b-16.in1k']);
+    assert.deepEqual(lb.maxModel.map((m) => m.subject), ['subj01', 'subj02', 'mean']);
+    assert.equal(lb.finetune.length, 1);
+    assert.equal(lb.finetune[0].from, 'vit-b-16.openai');
+    assert.equal(lb.finetune[0].dataset.toLowerCase(), 'eurosat');
+    assert.deepEqual(lb.rois, ['V1', 'V2', 'V3', 'V4', 'EBA', 'FFA', 'OPA', 'PPA']);
+    assert.equal(lb.harness.name, 'brainzoo');
+    assert.match(lb.dataset.sha256, /^[0-9a-f]{64}$/);
+    assert.equal(lb.createdAt, NOW.toISOString());
+    assert.deepEqual(leaderboardProblems(lb), []);
+    const clip = lb.entries.find((e) => e.plugin === 'clip' && e.variant === 'vit-b-16.openai')!;
+    assert.equal(clip.size, 'B');
+    assert.equal(clip.family, 'CLIP');
+    assert.equal(clip.voxels, N - 1);
+  });
+
+  it('ROI R², mean R² and the difference to the max model match an independent computation', () => {
+    for (const e of lb.entries) {
+      const base = MODELS.find((m) => m.plugin === e.plugin && m.variant === e.variant)!.base;
+      const r2 = Array.from({ length: N }, (_, v) => fixtureR2(base, e.subject, v));
+      assert.ok(Math.abs(e.meanR2.value! - mean(r2.filter(Number.isFinite))) < 1e-6);
+      for (const roi of ['V1', 'V2', 'EBA', 'OPA']) assert.ok(Math.abs(e.roiR2[roi].value! - mean(roiVoxels(roi).map((v) => r2[v]))) < 1e-6, `${roi}`);
+      // Table 1: voxel-wise max over the three models of the subject, root mean squared difference.
+      const max = Array.from({ length: N }, (_, v) => Math.max(...MODELS.map((m) => fixtureR2(m.base, e.subject, v))));
+      for (const roi of ['V1', 'V3', 'PPA']) {
+        const vs = roiVoxels(roi);
+        const want = Math.sqrt(mean(vs.map((v) => (max[v] - r2[v]) ** 2)));
+        assert.ok(Math.abs(e.maxDiff[roi].value! - want) < 1e-6, `${e.plugin}/${e.variant} ${roi}: ${e.maxDiff[roi].value} vs ${want}`);
+      }
+    }
+    const row = lb.maxModel[0];
+    const max01 = Array.from({ length: N }, (_, v) => Math.max(...MODELS.map((m) => fixtureR2(m.base, 'subj01', v))));
+    assert.ok(Math.abs(row.roiR2.V1.value! - mean(roiVoxels('V1').map((v) => max01[v]))) < 1e-6);
+  });
+
+  it('hierarchy slope, confidence, fine-tune changes and subject means', () => {
+    const pre = lb.models.find((m) => m.variant === 'vit-b-16.openai')!;
+    const ft = lb.models.find((m) => m.variant.endsWith('eurosat'))!;
+    // Planted: V1 → layer 0, V2/V3 → 1, OPA → 2, EBA → 3 of 4 (ι̂ = ι): slope 1, b0 0, b1 1.
+    assert.ok(Math.abs(pre.slope.value! - 1) < 1e-6 && Math.abs(pre.b0.value!) < 1e-6 && Math.abs(pre.b1.value! - 1) < 1e-6);
+    // Fine-tuned: every voxel on layer 1 (ι̂ = 1/3): slope 0, b0 = b1 = 1/3.
+    assert.ok(Math.abs(ft.slope.value!) < 1e-6 && Math.abs(ft.b0.value! - 1 / 3) < 1e-6);
+    assert.equal(pre.confidence.V1.value, 1);
+    const change = lb.finetune[0].changes;
+    assert.deepEqual(change.map((c) => c.subject), ['mean', 'subj01', 'subj02']);
+    assert.ok(Math.abs(change[0].meanR2Change.value! + 0.1) < 1e-6, String(change[0].meanR2Change.value));
+    assert.ok(Math.abs(change[0].slopeChange.value! + 1) < 1e-6);
+    assert.ok(Math.abs(change[1].roiR2Change.V1.value! + 0.1) < 1e-6);
+    // Subject mean = mean of the two subjects' values.
+    const e1 = lb.entries.find((e) => e.variant === 'vit-b-16.openai' && e.subject === 'subj01')!;
+    const e2 = lb.entries.find((e) => e.variant === 'vit-b-16.openai' && e.subject === 'subj02')!;
+    assert.ok(Math.abs(pre.roiR2.EBA.value! - (e1.roiR2.EBA.value! + e2.roiR2.EBA.value!) / 2) < 1e-9);
+  });
+
+  it('bootstrap intervals are present, ordered, and reproducible from the seed', async () => {
+    for (const e of lb.entries) {
+      for (const m of [e.meanR2, e.roiR2.V1, e.roiR2.EBA, e.slope]) {
+        assert.ok(m.ci, `${e.plugin}/${e.variant} ${e.subject}: no interval`);
+        assert.ok(m.ci[0] <= m.ci[1]);
+      }
+    }
+    assert.ok(lb.models[0].roiR2.V1.ci && lb.finetune[0].changes[0].meanR2Change.ci);
+    const again = await buildLeaderboard(fx.out, fx.dataset, { replicates: 60, seed: 1, now: NOW });
+    assert.deepEqual(again, lb);
+    const other = await buildLeaderboard(fx.out, fx.dataset, { replicates: 60, seed: 2, now: NOW });
+    assert.notDeepEqual(other.entries[0].roiR2.V1.ci, lb.entries[0].roiR2.V1.ci);
+    const none = await buildLeaderboard(fx.out, fx.dataset, { replicates: 0, now: NOW });
+    assert.equal(none.entries[0].roiR2.V1.ci, null);
+    assert.equal(none.entries[0].slope.ci, null);
+  });
+
+  it('schema: a broken leaderboard names the JSON path of the problem', () => {
+    const broken = JSON.parse(JSON.stringify(lb)) as Record<string, unknown> & Leaderboard;
+    (broken.entries[1].roiR2.V1 as unknown as Record<string, unknown>).value = 'high';
+    assert.equal(leaderboardProblems(broken)[0].path, '/entries/1/roiR2/V1/value');
+    const noMeta = JSON.parse(JSON.stringify(lb)) as Record<string, unknown>;
+    delete noMeta.harness;
+    assert.equal(leaderboardProblems(noMeta)[0].path, '/harness');
+    const badCi = JSON.parse(JSON.stringify(lb)) as Leaderboard;
+    (badCi.models[0].slope as unknown as Record<string, unknown>).ci = [0.1];
+    assert.ok(leaderboardProblems(badCi).some((p) => p.path === '/models/0/slope/ci'), JSON.stringify(leaderboardProblems(badCi)));
+    const out = tmp('lb-broken');
+    assert.throws(() => writeLeaderboard(out, broken), (err: unknown) => err instanceof ZooError && err.code === 'E_ARGS' && err.path === '/entries/1/roiR2/V1/value' && Boolean(err.fix));
+    assert.equal(existsSync(join(out, 'leaderboard.json')), false);
+  });
+
+  it('writes leaderboard.json (valid, re-readable) and leaderboard.md with the paper tables', () => {
+    const out = tmp('lb-write');
+    const w = writeLeaderboard(out, lb);
+    assert.deepEqual(readLeaderboard(w.json), JSON.parse(JSON.stringify(lb)));
+    const md = readFileSync(w.markdown, 'utf8');
+    for (const t of ['Brain score (Table 1)', 'ROI R²', 'Brain–network alignment (Table 2)', 'Fine-tune drop (Table 3)']) assert.ok(md.includes(`## ${t}`), t);
+    const t1 = markdownRows(md, 'Brain score (Table 1)');
+    assert.equal(t1[1][0], 'max (R²)');
+    // The best (lowest) V1 difference is bold, in the row of the model that has it.
+    const v1col = t1[0].findIndex((h) => h.startsWith('V1'));
+    const best = [...lb.models].sort((a, b) => a.maxDiff.V1.value! - b.maxDiff.V1.value!)[0];
+    const row = t1.find((r) => r[0] === `${best.plugin}/${best.variant}`)!;
+    assert.match(row[v1col], /^\*\*[\d.]+\*\*$/);
+    assert.equal(t1.filter((r) => r[v1col].startsWith('**')).length, 1);
+    const t2 = markdownRows(md, 'Brain–network alignment (Table 2)');
+    const slopeCol = t2[0].findIndex((h) => h.startsWith('slope'));
+    assert.match(t2.find((r) => r[0] === 'clip/vit-b-16.openai')![slopeCol], /^\*\*1\.000/);
+    const t3 = markdownRows(md, 'Fine-tune drop (Table 3)');
+    assert.equal(t3[1][0], 'clip/vit-b-16.openai.eurosat');
+    assert.match(t3[1][3], /^-0\.100/);
+    const term = renderTerminal(lb).join('\n');
+    assert.ok(term.includes('Brain score (Table 1)') && term.includes(' *'));
+  });
+
+  it('without fine-tuned runs, Table 3 is replaced by a note; unknown plugins are kept with a warning', async () => {
+    const dataset = tmp('lb-data1');
+    const out = tmp('lb-out1');
+    const y = writeSubject(dataset, 'subj01');
+    const r2 = Array.from({ length: N }, (_, v) => 0.1 + 0.01 * v);
+    writeRun(out, dataset, { plugin: 'nosuch', variant: 'x', subject: 'subj01', r2, omega: oneHot(new Array<number>(N).fill(0), 3), L: 3 }, y);
+    writeRun(out, dataset, { plugin: 'mae', variant: 'vit-b-16.in1k', subject: 'subj01', r2: r2.map((x) => x + 0.01), omega: oneHot(new Array<number>(N).fill(2), 3), L: 3 }, y);
+    const logs1: string[] = [];
+    const one = await buildLeaderboard(out, dataset, { replicates: 10, now: NOW, log: (l) => logs1.push(l) });
+    const e = one.entries.find((x) => x.plugin === 'nosuch')!;
+    assert.equal(e.size, null);
+    assert.ok(logs1.some((l) => l.includes('nosuch/x') && l.includes('not an installed plugin')));
+    assert.equal(one.finetune.length, 0);
+    assert.equal(one.maxModel.length, 1);
+    // mae is better at every voxel: its difference to the max is 0, nosuch's is 0.01.
+    assert.ok(Math.abs(one.entries.find((x) => x.plugin === 'mae')!.maxDiff.V1.value!) < 1e-9);
+    assert.ok(Math.abs(e.maxDiff.V1.value! - 0.01) < 1e-6);
+    const md = renderMarkdown(one);
+    assert.match(md, /## Fine-tune drop \(Table 3\)\n\n_No fine-tuned variants were run/);
+  });
+
+  it('refuses a dataset whose responses differ from the runs\', and an OUT without runs', async () => {
+    const other = tmp('lb-other');
+    writeSubject(other, 'subj01', 99);
+    writeSubject(other, 'subj02', 99);
+    await assert.rejects(buildLeaderboard(fx.out, other, { replicates: 0 }), (err: unknown) => err instanceof ZooError && err.code === 'E_DATASET' && /differ/.test(err.message) && Boolean(err.fix));
+    await assert.rejects(buildLeaderboard(tmp('empty'), fx.dataset), (err: unknown) => err instanceof ZooError && err.code === 'E_ARGS' && Boolean(err.file?.endsWith('runs')));
+    assert.equal(LH, 8);
+  });
+});

@@ -1,0 +1,345 @@
+/**
+ * Brain pictures and bar charts: hand-written runs over the bundled synthetic dataset's subj01
+ * (400 voxels) with known per-voxel values; the PNGs are decoded and the pixel at a voxel's map
+ * position must carry the colour its values call for.
+ */
+import { strict as assert } from 'node:assert';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import sharp from 'sharp';
+import { registerDraw } from '../../harness/cli/commands/draw.js';
+import { bufferIo } from '../../harness/cli/io.js';
+import { ZooError } from '../../harness/core/errors.js';
+import { writeJsonAtomic } from '../../harness/core/fsutil.js';
+import { writeNpy } from '../../harness/core/npy.js';
+import { bundledDatasetDir } from '../../harness/core/paths.js';
+import { openSubject } from '../../harness/data/algonauts.js';
+import type { RoiIndex } from '../../harness/data/rois.js';
+import {
+  BACKGROUND, CATEGORICAL, CHART_HEIGHT, CHART_WIDTH, HIERARCHY_COLORS, MAP_HEIGHT, MAP_WIDTH, NAN_GREY, PLASMA, VIRIDIS,
+  drawHierarchyBars, drawModelGrid, drawRoiBars, drawRunMaps, gridLayout, gridMapGeometry, hsvToRgb, layerColor, niceCeil,
+  positionColor, r2Color, r2ColorMax, roiMeanR2, runHierarchy, runMapGeometry, sizeRank, type MapGeometry, type Rgb,
+} from '../../harness/report/pictures/index.js';
+import { tempDir } from '../helpers.js';
+
+const DATASET = bundledDatasetDir();
+
+interface Decoded {
+  width: number;
+  height: number;
+  pixel(x: number, y: number): Rgb;
+  /** Pixels exactly equal to `c`. */
+  count(c: Rgb): number;
+}
+
+async function decode(file: string): Promise<Decoded> {
+  const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
+  const ch = info.channels;
+  return {
+    width: info.width,
+    height: info.height,
+    pixel: (x, y) => {
+      const o = (Math.floor(y) * info.width + Math.floor(x)) * ch;
+      return [data[o], data[o + 1], data[o + 2]];
+    },
+    count: (c) => {
+      let n = 0;
+      for (let o = 0; o < data.length; o += ch) if (data[o] === c[0] && data[o + 1] === c[1] && data[o + 2] === c[2]) n++;
+      return n;
+    },
+  };
+}
+
+function assertColor(actual: Rgb, expected: Rgb, what: string, tol = 2): void {
+  const ok = actual.every((v, i) => Math.abs(v - expected[i]) <= tol);
+  assert.ok(ok, `${what}: pixel ${JSON.stringify(actual)}, expected ${JSON.stringify(expected)}`);
+}
+
+/** The pixel at voxel v's disc centre; checks that no other disc reaches it. */
+function at(img: Decoded, g: MapGeometry, v: number): Rgb {
+  const x = g.px[2 * v];
+  const y = g.px[2 * v + 1];
+  for (let j = 0; j < g.count; j++) {
+    if (j === v) continue;
+    assert.ok(Math.hypot(g.px[2 * j] - x, g.px[2 * j + 1] - y) > g.radius + 1.5, `voxel ${v} is not isolated on the map (voxel ${j} overlaps)`);
+  }
+  return img.pixel(x, y);
+}
+
+interface RunSpec {
+  plugin: string;
+  variant: string;
+  subject: string;
+  L: number;
+  omega: Float32Array;
+  r2: Float32Array;
+  space: Float32Array;
+  scale: Float32Array;
+}
+
+function writeRun(out: string, r: RunSpec): string {
+  const dir = join(out, 'runs', r.plugin, r.variant, r.subject);
+  const n = r.r2.length;
+  writeNpy(join(dir, 'r2.npy'), r.r2, [n]);
+  writeNpy(join(dir, 'layer_weights.npy'), r.omega, [n, r.L]);
+  writeNpy(join(dir, 'space.npy'), r.space, [n, 2]);
+  writeNpy(join(dir, 'scale.npy'), r.scale, [n]);
+  writeJsonAtomic(join(dir, 'metrics.json'), {
+    format: 1, plugin: r.plugin, variant: r.variant, subject: r.subject, selectionAxis: 'layers', testR2: 0.25,
+    layers: Array.from({ length: r.L }, (_, i) => ({ name: `blocks.${i}`, channels: 8 })),
+  });
+  return dir;
+}
+
+describe('report: brain pictures', function () {
+  this.timeout(60_000);
+  const out = tempDir('pictures');
+  let xy: Float32Array;
+  let N: number;
+  let rois: RoiIndex;
+  /** Voxels far from their neighbours, so their disc centres show their own colour. */
+  let iso: number[];
+  let alphaDir: string;
+  // Roles of the isolated voxels.
+  let vFirst: number, vLast: number, vUniform: number, vNaN: number, vRight: number, vUp: number, vCentre: number, vLocal: number, vGlobal: number, vNeg: number, vTop: number;
+  const alphaL = 4;
+  const betaL = 6;
+
+  before(() => {
+    const s = openSubject(DATASET, 'subj01');
+    xy = s.flatmap().xy;
+    N = s.voxelCount;
+    rois = s.rois;
+    s.close();
+    const nn = Array.from({ length: N }, (_, i) => {
+      let best = Infinity;
+      for (let j = 0; j < N; j++) if (j !== i) best = Math.min(best, Math.hypot(xy[2 * i] - xy[2 * j], xy[2 * i + 1] - xy[2 * j + 1]));
+      return best;
+    });
+    iso = nn.map((d, i) => ({ d, i })).sort((a, b) => b.d - a.d).slice(0, 11).map((e) => e.i);
+    [vFirst, vLast, vUniform, vNaN, vRight, vUp, vCentre, vLocal, vGlobal, vNeg, vTop] = iso;
+
+    const make = (L: number, plugin: string, variant: string, subject = 'subj01'): RunSpec => {
+      const omega = new Float32Array(N * L);
+      const r2 = new Float32Array(N);
+      const space = new Float32Array(N * 2);
+      const scale = new Float32Array(N);
+      for (let v = 0; v < N; v++) {
+        omega[v * L + (v % L)] = 1; // one-hot: confidence 1
+        r2[v] = (v % 30) / 100; // 0 … 0.29
+        space[2 * v] = 0.3;
+        scale[v] = 0.5;
+      }
+      const row = (v: number, w: number[]): void => omega.set(w, v * L);
+      row(vFirst, Array.from({ length: L }, (_, l) => (l === 0 ? 1 : 0)));
+      row(vLast, Array.from({ length: L }, (_, l) => (l === L - 1 ? 1 : 0)));
+      row(vUniform, Array.from({ length: L }, () => 1 / L));
+      row(vNaN, Array.from({ length: L }, () => NaN));
+      r2[vNaN] = NaN;
+      space.set([NaN, NaN], 2 * vNaN);
+      scale[vNaN] = NaN;
+      space.set([1, 0], 2 * vRight);
+      space.set([0, -1], 2 * vUp);
+      space.set([0, 0], 2 * vCentre);
+      scale[vLocal] = 0;
+      scale[vGlobal] = 1;
+      r2[vNeg] = -0.2;
+      r2[vTop] = 0.9;
+      return { plugin, variant, subject, L, omega, r2, space, scale };
+    };
+    alphaDir = writeRun(out, make(alphaL, 'alpha', 'tiny'));
+    writeRun(out, make(betaL, 'beta', 'B'));
+    writeRun(out, make(alphaL, 'alpha', 'tiny', 'subj02'));
+  });
+
+  it('colour schemes: the layer ramp runs blue → red at full brightness; position, scale and R² maps', () => {
+    const first = layerColor(0, 6);
+    const last = layerColor(5, 6);
+    assert.ok(first[2] === 255 && first[0] < 100, `first layer ${first}`);
+    assert.ok(last[0] === 255 && last[2] < 100, `last layer ${last}`);
+    for (let l = 0; l < 12; l++) assert.equal(Math.max(...layerColor(l, 12)), 255, `layer ${l} is at full brightness`);
+    assert.deepEqual(layerColor(0, 4), layerColor(0, 12));
+    assert.deepEqual(positionColor(1, 0), [255, 0, 0]);
+    assert.deepEqual(positionColor(0, 0), [255, 255, 255]);
+    assert.deepEqual(positionColor(-1, 0), [0, 255, 255]);
+    assert.deepEqual(positionColor(0, -1), hsvToRgb(90, 1, 1)); // up
+    assert.deepEqual(positionColor(NaN, 0), NAN_GREY);
+    assert.deepEqual(r2Color(NaN, 0.5), NAN_GREY);
+    assert.deepEqual(r2Color(-1, 0.5), PLASMA[0]);
+    assert.deepEqual(r2Color(0.5, 0.5), PLASMA[8]);
+    assert.equal(niceCeil(0.23), 0.25);
+    assert.equal(niceCeil(0.6), 1);
+    assert.equal(r2ColorMax([NaN, 0.001, 0.002]), 0.01);
+  });
+
+  it('drawRunMaps writes the four maps with the voxel colours the run calls for', async () => {
+    const files = drawRunMaps(alphaDir, DATASET);
+    assert.deepEqual(files, ['layer', 'position', 'scale', 'r2'].map((k) => join(alphaDir, 'pictures', `${k}.png`)));
+    const g = runMapGeometry(xy);
+    const [layer, position, scale, r2] = await Promise.all(files.map(decode));
+    for (const img of [layer, position, scale, r2]) {
+      assert.equal(img.width, MAP_WIDTH);
+      assert.equal(img.height, MAP_HEIGHT);
+    }
+    assertColor(layer.pixel(3, MAP_HEIGHT / 2), BACKGROUND, 'background');
+    assertColor(at(layer, g, vFirst), layerColor(0, alphaL), 'one-hot first layer, full brightness');
+    assertColor(at(layer, g, vLast), layerColor(alphaL - 1, alphaL), 'one-hot last layer');
+    assertColor(at(layer, g, vUniform), [0, 0, 0], 'uniform ω: confidence 0 → black');
+    assertColor(at(layer, g, vNaN), NAN_GREY, 'dropped voxel');
+    assertColor(at(position, g, vRight), [255, 0, 0], 'position (1, 0): right = red');
+    assertColor(at(position, g, vUp), hsvToRgb(90, 1, 1), 'position (0, −1): up');
+    assertColor(at(position, g, vCentre), [255, 255, 255], 'centre: white');
+    assertColor(at(position, g, vNaN), NAN_GREY, 'dropped voxel');
+    assertColor(at(scale, g, vLocal), VIRIDIS[0], 'local');
+    assertColor(at(scale, g, vGlobal), VIRIDIS[8], 'global');
+    assertColor(at(r2, g, vNaN), NAN_GREY, 'NaN R² is grey');
+    assertColor(at(r2, g, vNeg), PLASMA[0], 'negative R² clipped to the bottom colour');
+    assertColor(at(r2, g, vTop), PLASMA[8], 'top R² (0.9, above the 99th percentile range 0.5) at the top colour');
+    assert.ok(r2.count(NAN_GREY) > 20, 'the NaN legend swatch and the dropped voxel are grey');
+  });
+
+  it('drawRunMaps takes an output folder; refuses a folder that is not a run, and a run of another dataset', () => {
+    const alt = join(out, 'alt-pictures');
+    const files = drawRunMaps(alphaDir, DATASET, alt);
+    assert.equal(files.length, 4);
+    for (const f of files) assert.ok(f.startsWith(alt) && existsSync(f), f);
+    assert.throws(() => drawRunMaps(out, DATASET), (e: unknown) => e instanceof ZooError && e.code === 'E_ARGS' && /metrics\.json/.test(e.message));
+    const small = writeRun(join(out, 'other'), { plugin: 'p', variant: 'v', subject: 'subj01', L: 2, omega: new Float32Array(20), r2: new Float32Array(10), space: new Float32Array(20), scale: new Float32Array(10) });
+    assert.throws(() => drawRunMaps(small, DATASET), (e: unknown) => e instanceof ZooError && e.code === 'E_ARGS' && /shape/.test(e.message) && /--dataset/.test(e.fix ?? ''));
+  });
+
+  it('drawModelGrid draws one panel per run of the subject, same palette', async () => {
+    const file = drawModelGrid(out, DATASET, 'subj01', 'layer', join(out, 'grid-layer.png'));
+    const img = await decode(file);
+    const lay = gridLayout(2);
+    assert.equal(img.width, lay.width);
+    assert.equal(img.height, lay.height);
+    const alpha = gridMapGeometry(xy, 0, 2);
+    const beta = gridMapGeometry(xy, 1, 2);
+    assertColor(at(img, alpha, vFirst), layerColor(0, alphaL), 'alpha first layer');
+    assertColor(at(img, beta, vFirst), layerColor(0, betaL), 'beta first layer');
+    assertColor(at(img, alpha, vLast), layerColor(alphaL - 1, alphaL), 'alpha last layer');
+    assertColor(at(img, beta, vLast), layerColor(betaL - 1, betaL), 'beta last layer (same red)');
+    assertColor(at(img, beta, vUniform), [0, 0, 0], 'uniform ω');
+
+    const r2File = drawModelGrid(out, DATASET, '1', 'r2', join(out, 'grid-r2.png'));
+    const r2 = await decode(r2File);
+    assertColor(at(r2, alpha, vNaN), NAN_GREY, 'NaN R²');
+    assertColor(at(r2, beta, vTop), PLASMA[8], 'top R²');
+    assertColor(at(r2, beta, vNeg), PLASMA[0], 'negative R²');
+    assert.throws(() => drawModelGrid(join(out, 'nothing'), DATASET, 'subj01', 'r2', join(out, 'x.png')), (e: unknown) => e instanceof ZooError && /no finished runs/.test(e.message));
+  });
+
+  it('ROI means and the hierarchy fit from run arrays', () => {
+    const r2 = new Float32Array(N).fill(0.2);
+    r2[rois.indices('V1')[0]] = NaN;
+    const means = roiMeanR2(r2, rois);
+    for (const name of ['V1', 'V2', 'V3', 'V4', 'EBA', 'FFA', 'OPA', 'PPA']) assert.ok(Math.abs(means[name] - 0.2) < 1e-6, `${name}: ${means[name]}`);
+    // ω one-hot on the layer of each voxel's ideal level (V1 0, V2/V3 ⅓, OPA ⅔, EBA 1): slope 1, b0 0.
+    const L = 4;
+    const omega = new Float32Array(N * L).fill(0.25);
+    const put = (names: string[], layer: number): void => {
+      for (const n of names) for (const v of rois.indices(n)) omega.set([0, 1, 2, 3].map((l) => (l === layer ? 1 : 0)), v * L);
+    };
+    put(['V1'], 0);
+    put(['V2', 'V3'], 1);
+    put(['OPA'], 2);
+    put(['EBA'], 3);
+    const h = runHierarchy(omega, L, rois);
+    assert.ok(Math.abs(h.slope - 1) < 1e-6 && Math.abs(h.b0) < 1e-6 && Math.abs(h.b1 - 1) < 1e-6, JSON.stringify(h));
+  });
+});
+
+describe('report: bar charts', function () {
+  this.timeout(60_000);
+  const out = tempDir('charts');
+
+  it('drawRoiBars: grouped bars per ROI, one colour per family (largest size = the base colour)', async () => {
+    const file = drawRoiBars([
+      { model: 'clip', size: 'L', roiR2: { V1: 0.3, V2: 0.25, EBA: 0.2, FFA: 0.22 } },
+      { model: 'mae', size: 'tiny', roiR2: { V1: 0.1, V2: 0.12, EBA: NaN } },
+      { model: 'clip', size: 'B', roiR2: { V1: 0.2, V2: 0.15, EBA: 0.1, FFA: 0.12, RSC: 0.5 } },
+    ], join(out, 'roi.png'));
+    const img = await decode(file);
+    assert.equal(img.width, CHART_WIDTH);
+    assert.equal(img.height, CHART_HEIGHT);
+    const hex = (h: string): Rgb => [Number.parseInt(h.slice(1, 3), 16), Number.parseInt(h.slice(3, 5), 16), Number.parseInt(h.slice(5, 7), 16)];
+    assert.ok(img.count(hex(CATEGORICAL[0])) > 500, 'clip L bars in the first family colour');
+    assert.ok(img.count(hex(CATEGORICAL[1])) > 300, 'mae bars in the second family colour');
+    assert.ok(img.count([255, 255, 255]) > CHART_WIDTH * CHART_HEIGHT * 0.5, 'white background');
+  });
+
+  it('drawHierarchyBars: slope, b0, b1 per model, sizes of a family ordered small → large', async () => {
+    const file = drawHierarchyBars([
+      { model: 'clip', size: 'vit-l-14.openai', slope: 0.5, b0: 0.1, b1: 0.6 },
+      { model: 'clip', size: 'vit-b-16.openai', slope: 0.3, b0: 0.2, b1: 0.5 },
+      { model: 'dinov2', slope: -0.1, b0: 0.5, b1: NaN },
+    ], join(out, 'hier.png'));
+    const img = await decode(file);
+    assert.equal(img.width, CHART_WIDTH);
+    assert.equal(img.height, CHART_HEIGHT);
+    const hex = (h: string): Rgb => [Number.parseInt(h.slice(1, 3), 16), Number.parseInt(h.slice(3, 5), 16), Number.parseInt(h.slice(5, 7), 16)];
+    for (const k of ['slope', 'b0', 'b1'] as const) assert.ok(img.count(hex(HIERARCHY_COLORS[k])) > 300, `${k} bars`);
+    assert.ok(sizeRank('tiny') < sizeRank('S') && sizeRank('S') < sizeRank('B') && sizeRank('vit-b-16') < sizeRank('vit-l-14') && sizeRank('L') < sizeRank('H') && sizeRank('H') < sizeRank('G'));
+  });
+
+  it('refuses empty input with a ZooError', () => {
+    assert.throws(() => drawRoiBars([], join(out, 'x.png')), ZooError);
+    assert.throws(() => drawRoiBars([{ model: 'm', roiR2: { RSC: 0.1 } }], join(out, 'x.png')), ZooError);
+    assert.throws(() => drawHierarchyBars([], join(out, 'x.png')), ZooError);
+  });
+});
+
+describe('cli: zoo draw', function () {
+  this.timeout(60_000);
+
+  async function draw(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const io = bufferIo();
+    const ctx = { io, exitCode: 0 };
+    const program = new Command('zoo').exitOverride();
+    registerDraw(program, ctx);
+    try {
+      await program.parseAsync(['node', 'zoo', 'draw', ...args]);
+      return { code: ctx.exitCode, stdout: io.stdout.join('\n'), stderr: io.stderr.join('\n') };
+    } catch (err) {
+      if (err instanceof ZooError) return { code: 2, stdout: io.stdout.join('\n'), stderr: err.format() };
+      throw err;
+    }
+  }
+
+  it('draws every run, the per-subject grids and charts, and the means over subjects', async () => {
+    const out = tempDir('draw');
+    const mk = (plugin: string, variant: string, subject: string, L: number): void => {
+      const N = 400;
+      const omega = new Float32Array(N * L);
+      for (let v = 0; v < N; v++) omega[v * L + (v % L)] = 1;
+      writeRun(out, { plugin, variant, subject, L, omega, r2: new Float32Array(N).fill(0.1), space: new Float32Array(N * 2), scale: new Float32Array(N).fill(0.5) });
+    };
+    mk('clip', 'B', 'subj01', 4);
+    mk('clip', 'L', 'subj01', 6);
+    mk('clip', 'B', 'subj02', 4);
+    const run = await draw(['--from', out]);
+    assert.equal(run.code, 0, run.stderr);
+    for (const [p, v, s] of [['clip', 'B', 'subj01'], ['clip', 'L', 'subj01'], ['clip', 'B', 'subj02']]) {
+      for (const k of ['layer', 'position', 'scale', 'r2']) assert.ok(existsSync(join(out, 'runs', p, v, s, 'pictures', `${k}.png`)), `${p}/${v}/${s} ${k}`);
+    }
+    for (const f of ['grid-layer-subj01.png', 'grid-r2-subj01.png', 'roi-r2-subj01.png', 'hierarchy-subj01.png', 'grid-layer-subj02.png', 'roi-r2.png', 'hierarchy.png']) {
+      assert.ok(existsSync(join(out, 'pictures', f)), f);
+    }
+    const img = await decode(join(out, 'pictures', 'grid-layer-subj01.png'));
+    assert.equal(img.width, gridLayout(2).width);
+
+    const elsewhere = tempDir('draw-out');
+    const again = await draw(['--from', out, '--out', elsewhere]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.ok(existsSync(join(elsewhere, 'runs', 'clip', 'L', 'subj01', 'layer.png')));
+    assert.ok(existsSync(join(elsewhere, 'hierarchy-subj02.png')));
+  });
+
+  it('explains an OUT folder without runs', async () => {
+    const run = await draw(['--from', tempDir('draw-empty')]);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /no finished runs/);
+  });
+});
