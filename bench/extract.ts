@@ -8,6 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { cpus } from 'node:os';
 import { packageRoot, pythonExecutable } from '../harness/core/paths.js';
 import { PluginRegistry } from '../harness/plugins/registry.js';
 import { tempDir, writeImages } from '../test/helpers.js';
@@ -19,7 +20,8 @@ const { values } = parseArgs({
     images: { type: 'string', default: '64' },
     batch: { type: 'string', default: '16' },
     device: { type: 'string', default: 'cpu' },
-    threads: { type: 'string', default: '0' },
+    // Both sides get every core unless told otherwise (Debian's torch defaults to one thread here).
+    threads: { type: 'string', default: String(cpus().length) },
   },
 });
 const plugin = values.plugin as string;
