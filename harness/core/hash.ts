@@ -41,3 +41,26 @@ export function stableJson(value: unknown): string {
   }
   return JSON.stringify(value);
 }
+
+/**
+ * sha256 over several files, streamed, each followed by a NUL separator: the same value as
+ * sha256(contentsA, contentsB, …) without holding the files in memory (fMRI files are ~750 MB).
+ */
+export function sha256Files(paths: readonly string[]): string {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(1 << 22);
+  for (const path of paths) {
+    const fd = openSync(path, 'r');
+    try {
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, null);
+        if (n === 0) break;
+        hash.update(buf.subarray(0, n));
+      }
+    } finally {
+      closeSync(fd);
+    }
+    hash.update('\0');
+  }
+  return hash.digest('hex');
+}

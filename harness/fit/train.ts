@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ZooError } from '../core/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../core/fsutil.js';
-import { sha256, stableJson } from '../core/hash.js';
+import { sha256, sha256Files, stableJson } from '../core/hash.js';
 import { writeNpy } from '../core/npy.js';
 import { toFloat16 } from '../core/fp16.js';
 import { progressBar } from '../core/progress.js';
@@ -140,7 +140,7 @@ export async function fitSubject(opts: FitOptions): Promise<FitResult> {
     const images = subject.images.map((e) => ({ id: e.file.split(/[\\/]/).pop()?.replace(/\.png$/, '') ?? String(e.row), path: e.file }));
     const { store } = await extractFeatures({ variant, images, cacheRoot: opts.cacheRoot, device, quiet: opts.quiet, log });
     try {
-      const responsesSha256 = sha256(...(['lh', 'rh'] as const).map((h) => readFileSync(subject.fmriFiles[h])));
+      const responsesSha256 = sha256Files([subject.fmriFiles.lh, subject.fmriFiles.rh]);
       const key = sha256(stableJson({ feature: store.meta.key, responsesSha256, config, seed, device, subject: subject.id })).slice(0, 16);
       const metricsPath = join(runDir, 'metrics.json');
       if (!opts.force && existsSync(metricsPath)) {

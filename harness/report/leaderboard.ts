@@ -9,11 +9,12 @@
  * subject sees the same resamples and differences between runs are paired.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative, resolve, isAbsolute } from 'node:path';
 import { ZooError } from '../core/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../core/fsutil.js';
 import { packageRoot } from '../core/paths.js';
+import { sha256Files } from '../core/hash.js';
 import { openSubject, type Subject } from '../data/algonauts.js';
 import { Rng } from '../data/random.js';
 import { MERGED_ROI_NAMES } from '../data/rois.js';
@@ -97,22 +98,7 @@ const ALL = '\u0000all';
 
 /** sha256 of a subject's fMRI files, computed as `zoo fit` records it (streamed). */
 export function responsesSha256(subject: Subject): string {
-  const hash = createHash('sha256');
-  const buf = Buffer.allocUnsafe(1 << 22);
-  for (const hemi of ['lh', 'rh'] as const) {
-    const fd = openSync(subject.fmriFiles[hemi], 'r');
-    try {
-      for (;;) {
-        const n = readSync(fd, buf, 0, buf.length, null);
-        if (n === 0) break;
-        hash.update(buf.subarray(0, n));
-      }
-    } finally {
-      closeSync(fd);
-    }
-    hash.update('\0');
-  }
-  return hash.digest('hex');
+  return sha256Files([subject.fmriFiles.lh, subject.fmriFiles.rh]);
 }
 
 function harnessVersion(): string {
