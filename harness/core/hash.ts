@@ -1,13 +1,12 @@
 /** Content hashes: cache keys, dataset and model fingerprints in leaderboards. */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 
-/** sha256 of a file, read in 1 MiB blocks (bounded memory for GB-sized ONNX files). */
-export function sha256File(path: string): string {
-  const hash = createHash('sha256');
+/** Feeds a file into a hash in 4 MiB blocks (bounded memory for GB-sized ONNX and fMRI files). */
+function updateFromFile(hash: Hash, path: string): void {
   const fd = openSync(path, 'r');
   try {
-    const buf = Buffer.allocUnsafe(1 << 20);
+    const buf = Buffer.allocUnsafe(1 << 22);
     for (;;) {
       const n = readSync(fd, buf, 0, buf.length, null);
       if (n === 0) break;
@@ -16,6 +15,12 @@ export function sha256File(path: string): string {
   } finally {
     closeSync(fd);
   }
+}
+
+/** sha256 of a file, streamed. */
+export function sha256File(path: string): string {
+  const hash = createHash('sha256');
+  updateFromFile(hash, path);
   return hash.digest('hex');
 }
 
@@ -48,18 +53,8 @@ export function stableJson(value: unknown): string {
  */
 export function sha256Files(paths: readonly string[]): string {
   const hash = createHash('sha256');
-  const buf = Buffer.allocUnsafe(1 << 22);
   for (const path of paths) {
-    const fd = openSync(path, 'r');
-    try {
-      for (;;) {
-        const n = readSync(fd, buf, 0, buf.length, null);
-        if (n === 0) break;
-        hash.update(buf.subarray(0, n));
-      }
-    } finally {
-      closeSync(fd);
-    }
+    updateFromFile(hash, path);
     hash.update('\0');
   }
   return hash.digest('hex');
