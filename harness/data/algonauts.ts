@@ -22,7 +22,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ZooError, suggest } from '../core/errors.js';
-import { NpyFile } from '../core/npy.js';
+import { NpyFile, readNpy } from '../core/npy.js';
 import { loadFlatmap, loadVoxelCoords, type CoordsOptions, type CoordsSource, type Flatmap, type FlatmapSource, type VoxelCoords } from './coords.js';
 import { loadRoiIndex, type Hemi, type HemiCounts, type RoiFamily, type RoiIndex } from './rois.js';
 
@@ -114,6 +114,13 @@ export interface Subject {
   coords(opts?: CoordsOptions): VoxelCoords;
   /** 2-D drawing positions (cached). */
   flatmap(opts?: CoordsOptions): Flatmap;
+  /**
+   * Per-voxel noise ceiling (the largest R² a model can reach, in (0, 1]) when the dataset
+   * provides one: `subjXX/noise_ceiling.npy` (e.g. from NSD's ncsnr: nc = ncsnr²/(ncsnr² + 1/k)
+   * for k averaged repeats), else the planted ceiling of a `zoo synth` brain
+   * (`ground_truth/noise_ceiling.npy`). Undefined when neither exists.
+   */
+  noiseCeiling(): { values: Float32Array; file: string } | undefined;
   /** Counts for `zoo` reports; runs the scan. */
   summary(): SubjectSummary;
   /** Closes the fMRI files (reads reopen them). */
@@ -460,6 +467,22 @@ class SubjectImpl implements Subject {
       this.flatCache.set(key, c);
     }
     return c;
+  }
+
+  noiseCeiling(): { values: Float32Array; file: string } | undefined {
+    const file = [join(this.dir, 'noise_ceiling.npy'), join(this.dir, 'ground_truth', 'noise_ceiling.npy')].find((f) => existsSync(f));
+    if (!file) return undefined;
+    const { data, shape } = readNpy(file);
+    if (shape.length !== 1 || shape[0] !== this.voxelCount) {
+      throw new ZooError('E_DATASET', `noise_ceiling.npy has shape (${shape.join(', ')}), expected (${this.voxelCount},): one value per voxel, lh then rh`, { file, fix: 'rewrite it with one ceiling per fMRI column, or remove it' });
+    }
+    for (let v = 0; v < data.length; v++) {
+      const x = data[v];
+      if (!(x > 0 && x <= 1) && !Number.isNaN(x)) {
+        throw new ZooError('E_DATASET', `noise ceiling of voxel ${v} is ${x}; a ceiling is an R² in (0, 1] (NaN for unknown)`, { file, found: x, fix: 'store the ceiling as a fraction of variance (not a percentage), NaN where unknown' });
+      }
+    }
+    return { values: Float32Array.from(data), file };
   }
 
   summary(): SubjectSummary {

@@ -33,12 +33,13 @@ import { extractFeatures } from '../features/extract.js';
 import type { FeatureStore } from '../features/cache.js';
 import { ort, type Device } from '../features/session.js';
 import type { ResolvedVariant } from '../plugins/manifest.js';
-import { DEFAULT_CONFIG, encodeCoordinates, regWeightAt, type FactorTopyConfig } from '../model/config.js';
+import { DEFAULT_CONFIG, encodeCoordinates, regDecayStepsFor, regWeightAt, type FactorTopyConfig } from '../model/config.js';
 import { buildEncoderModel, type GraphDims } from '../model/graph.js';
 import { initParams, numel, type Params } from '../model/params.js';
 import { StepRunner, type Feeds, type Prediction } from './steps.js';
 import { bilinearCellWeights } from '../model/gridsample.js';
 import { R2Accumulator, nanMean } from './r2.js';
+import { assessConvergence, patienceArmed, type Convergence } from './convergence.js';
 
 export interface FitOptions {
   variant: ResolvedVariant;
@@ -84,6 +85,8 @@ export interface RunMetrics {
   seconds: number;
   secondsPerStep: number;
   history: { epoch: number; step: number; trainLoss: number; valR2: number }[];
+  /** Whether the run is a finished result (regulariser off, stopped by early stopping). */
+  convergence: Convergence;
   createdAt: string;
 }
 
@@ -231,11 +234,15 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
 
   const rng = new Rng(`${seed}:batches`);
   const history: RunMetrics['history'] = [];
-  let best = { r2: -Infinity, epoch: -1, params };
+  // The kept parameters: the best validation epoch once the regulariser is off (until then,
+  // the latest epoch, so a run cut short is still the most-trained state, and flagged).
+  let best = { r2: -Infinity, epoch: -1, step: 0, regulariserOff: false, params };
   let step = 0;
   let epoch = 0;
   let stale = 0;
   const stepsPerEpoch = Math.floor(trainRows.length / B);
+  // The regulariser schedule for this dataset's epoch length (recorded in metrics.json).
+  const schedule: FactorTopyConfig = { ...config, regDecaySteps: regDecayStepsFor(config, stepsPerEpoch) };
   const trainStart = performance.now();
   while (epoch < config.maxEpochs && stale < config.patience && !(config.maxSteps > 0 && step >= config.maxSteps)) {
     epoch++;
@@ -248,7 +255,7 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
       step++;
       const rows = order.slice(i, i + B);
       const target = transpose(subject.readResponses(rows, voxelIdx), B, N); // [N, B]
-      const out = await runner.step(params, m, v, featureFeeds(store, rows, G), target, regWeightAt(config, step - 1), config.lr, step);
+      const out = await runner.step(params, m, v, featureFeeds(store, rows, G), target, regWeightAt(schedule, step - 1), config.lr, step);
       const loss = out.fitLoss;
       if (!Number.isFinite(loss)) {
         throw new ZooError('E_DATASET', `training diverged at step ${step} (loss ${loss})`, { file: subject.dir, fix: 'check the responses for extreme values, or lower --lr' });
@@ -264,11 +271,17 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
     const valR2 = nanMean(acc.r2());
     history.push({ epoch, step, trainLoss: lossSum / Math.max(1, lossCount), valR2 });
     ctx.log(`fit: ${subject.id} epoch ${epoch} step ${step} loss ${(lossSum / Math.max(1, lossCount)).toFixed(4)} val R² ${valR2.toFixed(4)}`);
-    if (valR2 > best.r2) {
-      best = { r2: valR2, epoch, params };
+    const regulariserOff = patienceArmed(schedule, step);
+    if (!regulariserOff || !best.regulariserOff || valR2 > best.r2) {
+      best = { r2: valR2, epoch, step, regulariserOff, params };
       stale = 0;
     } else stale++;
   }
+  const convergence = assessConvergence({
+    config: schedule, epochs: epoch, steps: step, bestEpoch: best.epoch, bestStep: best.step,
+    stoppedBy: stale >= config.patience ? 'patience' : config.maxSteps > 0 && step >= config.maxSteps ? 'max-steps' : 'max-epochs',
+  });
+  if (!convergence.converged) ctx.log(`fit: ${subject.id} NOT CONVERGED: ${convergence.reasons.join('; ')}`);
   const secondsPerStep = (performance.now() - trainStart) / 1000 / Math.max(1, step);
 
   // Test R² and the selections with the best parameters.
@@ -329,6 +342,7 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
     seconds: (performance.now() - ctx.t0) / 1000,
     secondsPerStep,
     history,
+    convergence,
     createdAt: new Date().toISOString(),
   };
   writeJsonAtomic(join(ctx.runDir, 'metrics.json'), metrics);

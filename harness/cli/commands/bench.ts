@@ -31,8 +31,6 @@ interface BenchOpts extends Record<string, unknown> {
   quiet?: boolean;
 }
 
-const BUNDLED_MAX_EPOCHS = 30;
-
 export function registerBench(program: Command, ctx: CommandContext): void {
   const cmd = addRuntimeOptions(program.command('bench'))
     .argument('[plugins...]', 'plugin ids (or --all)')
@@ -59,16 +57,11 @@ export function registerBench(program: Command, ctx: CommandContext): void {
       const seed = Number(opts.seed);
       const out = resolve(ctx.io.cwd, opts.out);
       const config = hyperparameters(opts);
-      if (!opts.dataset && config.maxEpochs === undefined) {
-        // The bundled demo should finish in minutes on 2 cores; real runs keep the authors' schedule.
-        config.maxEpochs = BUNDLED_MAX_EPOCHS;
-        ctx.io.out(`bench: bundled synthetic dataset: training capped at ${BUNDLED_MAX_EPOCHS} epochs (--max-epochs to change)`);
-      }
       ctx.io.out(`bench: ${variants.length} variants × ${subjects.length} subjects on ${device}, seed ${seed} (dataset ${dataset})`);
       for (const variant of variants) {
         for (const subject of subjects) {
           const r = await fitSubject({ variant, datasetDir: dataset, subject, outDir: out, cacheRoot: cacheDir(opts.cache), device, seed, config, quiet: opts.quiet, log: (l) => ctx.io.err(l) });
-          ctx.io.out(`  ${variant.pluginId}/${variant.name} ${subject}: test R² ${r.metrics.testR2.toFixed(4)}${r.reused ? ' (reused)' : ` (${r.metrics.steps} steps, ${r.metrics.seconds.toFixed(0)} s)`}`);
+          ctx.io.out(`  ${variant.pluginId}/${variant.name} ${subject}: test R² ${r.metrics.testR2.toFixed(4)}${r.reused ? ' (reused)' : ` (${r.metrics.steps} steps, ${r.metrics.seconds.toFixed(0)} s)`}${r.metrics.convergence?.converged ? '' : ' — NOT CONVERGED'}`);
         }
       }
       // The leaderboard (with bootstrap intervals) and the pictures are renderings of the runs.

@@ -23,6 +23,7 @@ const HYPER: [keyof FactorTopyConfig, string, string][] = [
   ['beta', '--beta <x>', 'smooth-L1 beta'],
   ['regWeight', '--reg-weight <x>', 'entropy + scale regulariser weight'],
   ['regDecaySteps', '--reg-decay-steps <n>', 'steps over which the regulariser decays to 0'],
+  ['regDecayEpochs', '--reg-decay-epochs <n>', '… or epochs, whichever is first (0 = steps only)'],
   ['patience', '--patience <n>', 'epochs without a better validation R² before stopping'],
   ['maxEpochs', '--max-epochs <n>', 'epoch limit'],
   ['maxSteps', '--max-steps <n>', 'step limit (0 = none)'],
@@ -92,6 +93,7 @@ export function registerFit(program: Command, ctx: CommandContext): void {
         });
         const m = result.metrics;
         ctx.io.out(`${m.plugin}/${m.variant} ${m.subject}: test R² ${m.testR2.toFixed(4)} (best val ${m.bestValR2.toFixed(4)} at epoch ${m.bestEpoch}, ${m.steps} steps, ${m.secondsPerStep.toFixed(3)} s/step${result.reused ? ', reused' : ''}) → ${result.runDir}`);
+        if (!m.convergence?.converged) ctx.io.out(`  NOT CONVERGED (not a finished result): ${m.convergence?.reasons.join('; ') ?? 'the run predates convergence checks; re-fit with --force'}`);
       }
     });
 }
