@@ -5,7 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isZooError } from '../core/errors.js';
+import { ioError, isZooError } from '../core/errors.js';
 import { packageRoot } from '../core/paths.js';
 import { EXIT_ERROR, EXIT_OK, type CliIo, type CommandContext } from './io.js';
 
@@ -57,6 +57,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     if (isZooError(err)) {
       io.err(err.format());
+      return EXIT_ERROR;
+    }
+    const fsErr = ioError(err);
+    if (fsErr) {
+      io.err(fsErr.format());
       return EXIT_ERROR;
     }
     io.err(`internal error: ${(err as Error).stack ?? String(err)}\nplease report this with the command you ran`);

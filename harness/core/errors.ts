@@ -19,6 +19,8 @@ export type ZooErrorCode =
   | 'E_DATASET'
   | 'E_SUBJECT_UNKNOWN'
   | 'E_CACHE'
+  | 'E_RUN_DAMAGED'
+  | 'E_IO'
   | 'E_ARGS'
   | 'E_PYTHON'
   | 'E_INTERNAL';
@@ -78,6 +80,34 @@ export function shortRepr(value: unknown, max = 160): string {
 
 export function isZooError(err: unknown): err is ZooError {
   return err instanceof ZooError;
+}
+
+const IO_PROBLEMS: Record<string, { what: string; fix: string }> = {
+  ENOTDIR: { what: 'a part of the path is a file, not a folder', fix: 'choose a path whose parent folders are folders (not files)' },
+  EISDIR: { what: 'the path is a folder, a file was expected', fix: 'pass a file path (e.g. out/pred.npy), not a folder' },
+  EACCES: { what: 'permission denied', fix: 'choose a path you can write to, or fix its permissions (ls -ld; chmod u+w)' },
+  EPERM: { what: 'operation not permitted', fix: 'choose a path you can write to, or fix its permissions' },
+  EROFS: { what: 'the file system is read-only', fix: 'choose a path on a writable file system' },
+  ENOSPC: { what: 'no space left on the device', fix: 'free disk space or choose another disk' },
+  EDQUOT: { what: 'disk quota exceeded', fix: 'free disk space or choose another disk' },
+  EEXIST: { what: 'the path already exists', fix: 'remove it or choose another path' },
+  ENOTEMPTY: { what: 'the folder is not empty', fix: 'remove it or choose another path' },
+  ENAMETOOLONG: { what: 'the path is too long', fix: 'choose a shorter path' },
+  EMFILE: { what: 'too many open files', fix: 'raise the limit (ulimit -n) and re-run' },
+};
+
+/**
+ * A Node file-system error (errno code and a `path`) as a ZooError E_IO naming the path and the
+ * fix; undefined for anything else. For a rename the destination is the path that matters.
+ */
+export function ioError(err: unknown): ZooError | undefined {
+  if (!(err instanceof Error)) return undefined;
+  const e = err as NodeJS.ErrnoException & { dest?: string };
+  if (typeof e.code !== 'string' || typeof e.path !== 'string' || typeof e.syscall !== 'string') return undefined;
+  const known = IO_PROBLEMS[e.code];
+  if (!known) return undefined;
+  const file = e.syscall === 'rename' && typeof e.dest === 'string' && e.code !== 'EACCES' && e.code !== 'EROFS' ? e.dest : e.path;
+  return new ZooError('E_IO', `cannot ${e.syscall} ${file}: ${known.what} (${e.code})`, { file, fix: known.fix, cause: err });
 }
 
 /** Levenshtein distance, for "Did you mean …?" suggestions. */

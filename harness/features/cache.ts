@@ -2,7 +2,7 @@
  * The on-disk feature cache. One entry per (ONNX file, preprocessing, layers, G, image set):
  *
  *   <cache>/<plugin>/<variant>/<key>/
- *     meta.json                 FeatureMeta (written last)
+ *     meta.json                 FeatureMeta (written last; records each file's byte size and sha256)
  *     L00.local.npy             float16 [images, G, G, C_0]   (plain .npy: np.load works)
  *     L00.global.npy            float16 [images, C_0]
  *     ...
@@ -11,16 +11,23 @@
  * (images done) replaced atomically after each batch's bytes are fsynced. A killed run leaves
  * only the .partial folder; the next run resumes from its progress, and the finished folder
  * appears by one rename. Readers only ever see complete entries.
+ *
+ * A finished entry is checked when opened: meta.json must parse and every file must have the
+ * size recorded in it (a truncated file is found at once); the sha256 of the files is checked
+ * once per process per entry (again when a file changed since). A damaged entry is reported
+ * (E_CACHE) and `extractFeatures` rebuilds it.
  */
-import { existsSync, fsyncSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, fsyncSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { sha256File } from '../core/hash.js';
 import { ZooError } from '../core/errors.js';
 import { writeJsonAtomic } from '../core/fsutil.js';
 import { NpyFile, NpyRowWriter } from '../core/npy.js';
 import { fromFloat16 } from '../core/fp16.js';
 import type { ResolvedTokenLayout } from '../plugins/manifest.js';
 
-export const CACHE_FORMAT = 1;
+/** 2: meta.json records each file's size and sha256. */
+export const CACHE_FORMAT = 2;
 
 export interface FeatureLayerMeta {
   index: number;
@@ -48,6 +55,8 @@ export interface FeatureMeta {
   device: string;
   createdAt: string;
   seconds: number;
+  /** Every data file of the entry (by name): its byte size and sha256, recorded at commit. */
+  files: Record<string, { bytes: number; sha256: string }>;
 }
 
 export function layerFile(dir: string, layer: number, kind: 'local' | 'global'): string {
@@ -135,10 +144,19 @@ export class CacheEntryWriter {
     writeJsonAtomic(join(this.partialDir, 'progress.json'), { key: this.key, done: this.done } satisfies Progress);
   }
 
-  /** Writes meta.json and moves the entry into place in one rename. */
-  commit(meta: FeatureMeta): void {
+  /** Records the files' sizes and hashes, writes meta.json and moves the entry into place in one rename. */
+  commit(meta: Omit<FeatureMeta, 'files'>): void {
     this.closeFiles();
-    writeJsonAtomic(join(this.partialDir, 'meta.json'), meta);
+    const files: FeatureMeta['files'] = {};
+    this.channels.forEach((_, l) => {
+      for (const kind of ['local', 'global'] as const) {
+        const file = layerFile(this.partialDir, l, kind);
+        files[basename(file)] = { bytes: statSync(file).size, sha256: sha256File(file) };
+      }
+    });
+    const full: FeatureMeta = { ...meta, files };
+    writeJsonAtomic(join(this.partialDir, 'meta.json'), full);
+    markVerified(this.finalDir, this.partialDir, full);
     rmSync(join(this.partialDir, 'progress.json'), { force: true });
     rmSync(this.lockPath, { force: true });
     rmSync(this.finalDir, { recursive: true, force: true });
@@ -173,18 +191,26 @@ export class FeatureStore {
   private local: NpyFile[] = [];
   private global: NpyFile[] = [];
 
-  constructor(readonly dir: string) {
-    const metaPath = join(dir, 'meta.json');
-    if (!existsSync(metaPath)) {
-      throw new ZooError('E_CACHE', 'feature cache entry is incomplete (no meta.json)', { file: dir, fix: 're-run zoo extract; it rebuilds the entry' });
+  /** Opens a finished entry, checking meta.json and the files' sizes (`verify`: also their sha256, once per process). */
+  constructor(readonly dir: string, opts: { verify?: boolean } = {}) {
+    this.meta = readEntryMeta(dir);
+    try {
+      for (const layer of this.meta.layers) {
+        this.local.push(NpyFile.open(layerFile(dir, layer.index, 'local')));
+        this.global.push(NpyFile.open(layerFile(dir, layer.index, 'global')));
+      }
+    } catch (err) {
+      this.close();
+      if (err instanceof ZooError) throw cacheDamaged(dir, `a feature file is damaged: ${err.message}`);
+      throw err;
     }
-    this.meta = JSON.parse(readFileSync(metaPath, 'utf8')) as FeatureMeta;
-    if (this.meta.format !== CACHE_FORMAT) {
-      throw new ZooError('E_CACHE', `feature cache format ${this.meta.format} is not ${CACHE_FORMAT}`, { file: dir, fix: `delete ${dir} and re-run zoo extract` });
-    }
-    for (const layer of this.meta.layers) {
-      this.local.push(NpyFile.open(layerFile(dir, layer.index, 'local')));
-      this.global.push(NpyFile.open(layerFile(dir, layer.index, 'global')));
+    if (opts.verify) {
+      try {
+        verifyEntryHashes(dir, this.meta);
+      } catch (err) {
+        this.close();
+        throw err;
+      }
     }
   }
 
@@ -226,6 +252,82 @@ export class FeatureStore {
   close(): void {
     for (const f of [...this.local, ...this.global]) f.close();
   }
+}
+
+/** A damaged entry: extractFeatures rebuilds it (the message says why). */
+export function cacheDamaged(dir: string, message: string): ZooError {
+  return new ZooError('E_CACHE', `feature cache entry is damaged: ${message}`, { file: dir, fix: `zoo extract (or fit) rebuilds it; or delete ${dir}` });
+}
+
+export function isCacheDamaged(err: unknown): err is ZooError {
+  return err instanceof ZooError && err.code === 'E_CACHE' && err.message.startsWith('feature cache entry is damaged');
+}
+
+/** Reads and checks meta.json and the data files' sizes. */
+export function readEntryMeta(dir: string): FeatureMeta {
+  const metaPath = join(dir, 'meta.json');
+  if (!existsSync(metaPath)) throw cacheDamaged(dir, 'no meta.json (incomplete entry)');
+  let meta: FeatureMeta;
+  try {
+    meta = JSON.parse(readFileSync(metaPath, 'utf8')) as FeatureMeta;
+  } catch (err) {
+    throw cacheDamaged(dir, `meta.json is not valid JSON (${(err as Error).message})`);
+  }
+  if (typeof meta !== 'object' || meta === null) throw cacheDamaged(dir, 'meta.json is not an object');
+  if (meta.format !== CACHE_FORMAT) throw cacheDamaged(dir, `format ${JSON.stringify(meta.format)} is not ${CACHE_FORMAT}`);
+  if (!Array.isArray(meta.layers) || meta.layers.length === 0 || meta.layers.some((l) => typeof l?.index !== 'number' || typeof l?.channels !== 'number')) {
+    throw cacheDamaged(dir, 'meta.json has no valid "layers"');
+  }
+  if (!Number.isInteger(meta.G) || !Number.isInteger(meta.images) || typeof meta.key !== 'string') throw cacheDamaged(dir, 'meta.json lacks "G", "images" or "key"');
+  if (typeof meta.files !== 'object' || meta.files === null) throw cacheDamaged(dir, 'meta.json has no "files" (sizes and hashes)');
+  for (const layer of meta.layers) {
+    for (const kind of ['local', 'global'] as const) {
+      const file = layerFile(dir, layer.index, kind);
+      const want = meta.files[basename(file)];
+      if (!want || typeof want.bytes !== 'number' || typeof want.sha256 !== 'string') throw cacheDamaged(dir, `meta.json records no size and hash for ${basename(file)}`);
+      let bytes: number;
+      try {
+        bytes = statSync(file).size;
+      } catch {
+        throw cacheDamaged(dir, `${basename(file)} is missing`);
+      }
+      if (bytes !== want.bytes) throw cacheDamaged(dir, `${basename(file)} has ${bytes} bytes, meta.json records ${want.bytes} (truncated or overwritten)`);
+    }
+  }
+  return meta;
+}
+
+/** Entries whose hashes were checked in this process, with their files' size:mtime then. */
+const verified = new Map<string, string>();
+
+function fingerprint(dir: string, meta: FeatureMeta): string {
+  return Object.keys(meta.files).sort().map((name) => {
+    try {
+      const st = statSync(join(dir, name));
+      return `${name}:${st.size}:${st.mtimeMs}`;
+    } catch {
+      return `${name}:missing`;
+    }
+  }).join('|');
+}
+
+function markVerified(dir: string, partialDir: string, meta: FeatureMeta): void {
+  // The partial folder's files just hashed: same files (and mtimes) after the rename.
+  verified.set(dir, Object.keys(meta.files).sort().map((name) => {
+    const st = statSync(join(partialDir, name));
+    return `${name}:${st.size}:${st.mtimeMs}`;
+  }).join('|'));
+}
+
+/** Checks the files' sha256 against meta.json, once per process per entry (again if a file changed). */
+export function verifyEntryHashes(dir: string, meta: FeatureMeta): void {
+  const fp = fingerprint(dir, meta);
+  if (verified.get(dir) === fp) return;
+  for (const [name, want] of Object.entries(meta.files)) {
+    const got = sha256File(join(dir, name));
+    if (got !== want.sha256) throw cacheDamaged(dir, `${name} does not match the sha256 recorded in meta.json (its bytes changed)`);
+  }
+  verified.set(dir, fp);
 }
 
 function gatherRows(file: NpyFile, indices: readonly number[]): Uint16Array {

@@ -6,14 +6,14 @@
  * written at their offsets before the next batch is kept. The next batch's images are decoded
  * while the current one runs (sharp and ORT both work off the main thread).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { sha256, sha256File, stableJson } from '../core/hash.js';
 import { toFloat16 } from '../core/fp16.js';
 import { progressBar } from '../core/progress.js';
 import { ZooError } from '../core/errors.js';
 import type { ResolvedVariant } from '../plugins/manifest.js';
-import { CACHE_FORMAT, CacheEntryWriter, FeatureStore, entryDir, type FeatureMeta } from './cache.js';
+import { CACHE_FORMAT, CacheEntryWriter, FeatureStore, entryDir, isCacheDamaged, type FeatureMeta } from './cache.js';
 import { decodeLayer } from './decode.js';
 import { preprocessImage } from './preprocess.js';
 import { checkOutputs, openSession, ort, type Device } from './session.js';
@@ -99,9 +99,16 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
   const imageSetSha = imageSetHash(images);
   const key = featureKey(variant, onnxSha, imageSetSha, G, device);
   const dir = entryDir(opts.cacheRoot, variant.pluginId, variant.name, key);
-  if (existsSync(`${dir}/meta.json`)) {
-    log(`features: reusing cache ${dir}`);
-    return { store: new FeatureStore(dir), dir, key, reused: true, computed: 0, seconds: (performance.now() - t0) / 1000 };
+  if (existsSync(dir)) {
+    try {
+      const store = new FeatureStore(dir, { verify: true });
+      log(`features: reusing cache ${dir}`);
+      return { store, dir, key, reused: true, computed: 0, seconds: (performance.now() - t0) / 1000 };
+    } catch (err) {
+      if (!isCacheDamaged(err)) throw err;
+      log(`features: ${err.message}; rebuilding ${dir}`);
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   const session = await openSession(variant.onnxPath, device, opts.threads);
@@ -165,7 +172,7 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
     }
     bar.stop();
     const seconds = (performance.now() - t0) / 1000;
-    const meta: FeatureMeta = {
+    const meta: Omit<FeatureMeta, 'files'> = {
       format: CACHE_FORMAT,
       key,
       plugin: variant.pluginId,

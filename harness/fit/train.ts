@@ -1,26 +1,16 @@
 /**
- * `zoo fit`: trains FactorTopy for one plugin × variant × subject and writes the run artifacts
- *
- *   OUT/runs/<plugin>/<variant>/<subject>/
- *     r2.npy             [N] float32 test R² (NaN for voxels dropped by the non-finite policy)
- *     layer_weights.npy  [N, L]   ω, the layer (or time-step) selection
- *     space.npy          [N, 2]   selected image position in [−1, 1]² (x right, y down)
- *     scale.npy          [N]      local/global mix s (0 local … 1 global)
- *     encoder.onnx       fitted encoder: features in, voxel predictions out
- *     voxels.npy         [N_used] int32: the voxels the encoder predicts, in its output order
- *     test_predictions.npy  [test images, N_used] float16 predictions (bootstrap intervals)
- *     test_rows.npy      [test images] int32: their rows in the fMRI files
- *     split.json         the seeded train/val/test split
- *     metrics.json       written last: its presence marks a finished run
+ * `zoo fit`: trains FactorTopy for one plugin × variant × subject × seed × device and writes the
+ * run folder OUT/runs/<plugin>/<variant>/<subject>/seed<N>.<device>/ through the run store
+ * (harness/runs/store.ts: the folder's files, and how a run is built aside and committed).
  *
  * Data streams: each step gathers its 8 images' features from the fp16 cache and their
  * responses from the .npy files by offset; validation and test accumulate R² batch by batch.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ZooError } from '../core/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../core/fsutil.js';
+import { cleanRunLeftovers, commitRun, createPartialRun, discardPartialRun, inspectRunMetrics, runDirFor, type RunMetrics } from '../runs/store.js';
 import { sha256, sha256Files, stableJson } from '../core/hash.js';
 import { writeNpy } from '../core/npy.js';
 import { toFloat16 } from '../core/fp16.js';
@@ -45,7 +35,7 @@ export interface FitOptions {
   variant: ResolvedVariant;
   datasetDir: string;
   subject: string;
-  /** OUT: artifacts go to OUT/runs/<plugin>/<variant>/<subject>/. */
+  /** OUT: artifacts go to OUT/runs/<plugin>/<variant>/<subject>/seed<N>.<device>/. */
   outDir: string;
   cacheRoot: string;
   device?: Device;
@@ -58,37 +48,7 @@ export interface FitOptions {
   log?: (line: string) => void;
 }
 
-export interface RunMetrics {
-  format: 1;
-  key: string;
-  plugin: string;
-  pluginVersion: string;
-  variant: string;
-  subject: string;
-  device: Device;
-  seed: number;
-  config: FactorTopyConfig;
-  featureKey: string;
-  onnxSha256: string;
-  responsesSha256: string;
-  layers: { name: string; channels: number; timestep?: number }[];
-  selectionAxis: 'layers' | 'timesteps';
-  voxels: number;
-  usedVoxels: number;
-  images: { train: number; val: number; test: number };
-  steps: number;
-  epochs: number;
-  bestEpoch: number;
-  bestValR2: number;
-  testR2: number;
-  roiR2: Record<string, number>;
-  seconds: number;
-  secondsPerStep: number;
-  history: { epoch: number; step: number; trainLoss: number; valR2: number }[];
-  /** Whether the run is a finished result (regulariser off, stopped by early stopping). */
-  convergence: Convergence;
-  createdAt: string;
-}
+export type { RunMetrics } from '../runs/store.js';
 
 export interface FitResult {
   runDir: string;
@@ -96,8 +56,30 @@ export interface FitResult {
   reused: boolean;
 }
 
-export function runDirFor(outDir: string, plugin: string, variant: string, subject: string): string {
-  return join(outDir, 'runs', plugin, variant, subject);
+/**
+ * Bumped whenever the training graph or loop changes what a run computes (loss, optimiser,
+ * regulariser schedule, stopping rule, initialisation): it is part of the run key, so `fit`
+ * and `bench` re-fit runs made by an older training instead of reusing them.
+ *   1: the first recorded version.
+ *   2: regulariser decays over min(2,000 steps, 10 epochs); early stopping armed after it;
+ *      the kept parameters are the best epoch after the regulariser is off.
+ */
+export const TRAINING_VERSION = 2;
+
+export interface RunKeyInputs {
+  featureKey: string;
+  responsesSha256: string;
+  config: FactorTopyConfig;
+  seed: number;
+  device: Device;
+  subject: string;
+  trainingVersion?: number;
+}
+
+/** The run's content key: a hash of everything its artifacts depend on. */
+export function runKey(k: RunKeyInputs): string {
+  const { featureKey, responsesSha256, config, seed, device, subject } = k;
+  return sha256(stableJson({ feature: featureKey, responsesSha256, config, seed, device, subject, training: k.trainingVersion ?? TRAINING_VERSION })).slice(0, 16);
 }
 
 /** Feature batch as graph inputs local_l [B, G·G, C] and global_l [B, C] (rows may repeat: padding). */
@@ -139,23 +121,33 @@ export async function fitSubject(opts: FitOptions): Promise<FitResult> {
   const { variant } = opts;
   const subject = openSubject(opts.datasetDir, opts.subject, { fsaverageDir: opts.fsaverageDir });
   try {
-    const runDir = runDirFor(opts.outDir, variant.pluginId, variant.name, subject.id);
+    const runDir = runDirFor(opts.outDir, { plugin: variant.pluginId, variant: variant.name, subject: subject.id, seed, device });
+    for (const line of cleanRunLeftovers(runDir)) log(`fit: ${line}`);
     const images = subject.images.map((e) => ({ id: e.file.split(/[\\/]/).pop()?.replace(/\.png$/, '') ?? String(e.row), path: e.file }));
     const { store } = await extractFeatures({ variant, images, cacheRoot: opts.cacheRoot, device, quiet: opts.quiet, log });
     try {
       const responsesSha256 = sha256Files([subject.fmriFiles.lh, subject.fmriFiles.rh]);
-      const key = sha256(stableJson({ feature: store.meta.key, responsesSha256, config, seed, device, subject: subject.id })).slice(0, 16);
-      const metricsPath = join(runDir, 'metrics.json');
-      if (!opts.force && existsSync(metricsPath)) {
-        const prior = JSON.parse(readFileSync(metricsPath, 'utf8')) as RunMetrics;
-        if (prior.key === key) {
+      const key = runKey({ featureKey: store.meta.key, responsesSha256, config, seed, device, subject: subject.id });
+      const prior = inspectRunMetrics(runDir);
+      if (prior.state === 'damaged') log(`fit: the finished run ${runDir} is damaged (${prior.problem}); fitting it again`);
+      else if (prior.state === 'finished' && !opts.force) {
+        if (prior.metrics.key === key) {
           log(`fit: reusing finished run ${runDir}`);
-          return { runDir, metrics: prior, reused: true };
+          return { runDir, metrics: prior.metrics, reused: true };
         }
+        log(`fit: the finished run ${runDir} is stale (its inputs, settings or training version changed); fitting it again`);
       }
-      rmSync(runDir, { recursive: true, force: true });
-      mkdirSync(runDir, { recursive: true });
-      const metrics = await train({ subject, store, variant, runDir, config, seed, device, key, responsesSha256, quiet: opts.quiet, log, t0 });
+      // Built aside and renamed into place when complete: the finished run (if any) stays intact until then.
+      const partial = createPartialRun(runDir);
+      let metrics: RunMetrics;
+      try {
+        metrics = await train({ subject, store, variant, runDir: partial, config, seed, device, key, responsesSha256, quiet: opts.quiet, log, t0 });
+        commitRun(partial, runDir);
+      } catch (err) {
+        discardPartialRun(partial);
+        throw err;
+      }
+      log(`fit: ${subject.id} test R² ${metrics.testR2.toFixed(4)} after ${metrics.steps} steps (best epoch ${metrics.bestEpoch}) → ${runDir}`);
       return { runDir, metrics, reused: false };
     } finally {
       store.close();
@@ -318,6 +310,7 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
   const metrics: RunMetrics = {
     format: 1,
     key: ctx.key,
+    trainingVersion: TRAINING_VERSION,
     plugin: ctx.variant.pluginId,
     pluginVersion: ctx.variant.pluginVersion,
     variant: ctx.variant.name,
@@ -346,7 +339,6 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
     createdAt: new Date().toISOString(),
   };
   writeJsonAtomic(join(ctx.runDir, 'metrics.json'), metrics);
-  ctx.log(`fit: ${subject.id} test R² ${metrics.testR2.toFixed(4)} after ${step} steps (best epoch ${best.epoch}) → ${ctx.runDir}`);
   return metrics;
 }
 

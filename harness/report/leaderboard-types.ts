@@ -73,7 +73,7 @@ export interface LeaderboardEntry extends MetricSet {
   seed: number;
   /** The run's content key (metrics.json `key`). */
   runKey: string;
-  /** Run folder relative to OUT (runs/<plugin>/<variant>/<subject>). */
+  /** Run folder relative to OUT (runs/<plugin>/<variant>/<subject>/seed<N>.<device>). */
   run: string;
   selectionAxis: string;
   /** Number of layers (or time steps) selected from. */

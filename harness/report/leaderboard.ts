@@ -23,7 +23,7 @@ import { bootstrapCounts, bootstrapGroupR2, bootstrapHierarchy, type SumsEngine 
 import { maxDifference, roiMeans, roiVoxelSets, voxelwiseMax } from '../metrics/brain-score.js';
 import { replicateDifference } from '../metrics/finetune.js';
 import { PAPER_ROI_LEVELS, fitHierarchy, layerIndex, levelVoxels, meanConfidence, type RoiLevel } from '../metrics/hierarchy.js';
-import { findRuns, readRunArrays, readRunMetrics, readTestPredictions, type RunRef } from '../metrics/runs.js';
+import { findRuns, onePerModel, readRunArrays, readRunMetrics, readTestPredictions, type RunRef } from '../metrics/runs.js';
 import { meanOfReplicates, nanMean, percentileInterval } from '../metrics/stats.js';
 import { PluginRegistry } from '../plugins/registry.js';
 import { renderMarkdown } from './markdown.js';
@@ -313,8 +313,12 @@ export async function buildLeaderboard(outDir: string, datasetDir: string, opts:
   const roiLevels = opts.roiLevels ?? PAPER_ROI_LEVELS;
   const out = resolve(outDir);
   const dataset = resolve(datasetDir);
-  const { finished, unfinished } = findRuns(out);
+  const runs = findRuns(out);
+  const { unfinished } = runs;
   for (const u of unfinished) log(`leaderboard: skipping unfinished run ${relative(out, u.dir)} (no metrics.json)`);
+  // One entry per model and subject: the lowest seed (cpu first) of each.
+  const { kept: finished, skipped } = onePerModel(runs.finished);
+  for (const s of skipped) log(`leaderboard: skipping ${relative(out, s.dir)} (another seed or device of a run already on the board)`);
   if (finished.length === 0) {
     throw new ZooError('E_ARGS', `no finished runs under ${join(out, 'runs')}`, { file: join(out, 'runs'), fix: 'run `zoo bench --out OUT` (or `zoo fit`) first; a run is finished when its metrics.json exists' });
   }

@@ -22,10 +22,10 @@ describe('cli: zoo bench', function () {
     assert.deepEqual([...new Set(lb.entries.map((e) => e.plugin))].sort(), PLUGINS);
     assert.match(readFileSync(join(out, 'leaderboard.md'), 'utf8'), /\| imagenet-vit/);
     for (const f of ['grid-layer-subj01.png', 'roi-r2-subj01.png', 'hierarchy-subj01.png']) assert.ok(existsSync(join(out, 'pictures', f)), f);
-    assert.ok(existsSync(join(out, 'runs', 'mae', 'tiny', 'subj01', 'pictures', 'layer.png')));
+    assert.ok(existsSync(join(out, 'runs', 'mae', 'tiny', 'subj01', 'seed0.cpu', 'pictures', 'layer.png')));
     for (const p of PLUGINS) {
       for (const f of ['r2.npy', 'layer_weights.npy', 'space.npy', 'scale.npy', 'encoder.onnx', 'metrics.json', 'split.json']) {
-        assert.ok(existsSync(join(out, 'runs', p, 'tiny', 'subj01', f)), `${p}: ${f}`);
+        assert.ok(existsSync(join(out, 'runs', p, 'tiny', 'subj01', 'seed0.cpu', f)), `${p}: ${f}`);
       }
     }
   });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { readNpy } from '../../harness/core/npy.js';
 import { openSubject } from '../../harness/data/algonauts.js';
 import { loadSplit } from '../../harness/data/split.js';
-import type { RunMetrics } from '../../harness/fit/train.js';
+import type { RunMetrics } from '../../harness/runs/store.js';
 import { R2Accumulator } from '../../harness/fit/r2.js';
 import { fitHierarchy, layerIndex, levelVoxels } from '../../harness/metrics/hierarchy.js';
 import { tempDir, zoo } from '../helpers.js';
@@ -75,7 +75,7 @@ describe('fit: planted recovery with the generating backbone', function () {
       assert.equal(made.code, 0, made.stderr);
       const fit = await zoo(['fit', '--plugin', 'imagenet-vit', '--variant', 'tiny', '--dataset', dataset, '--subject', 'subj01', '--out', join(work, `out-${name}`), '--cache', cache, '--max-epochs', '60', '--quiet']);
       assert.equal(fit.code, 0, fit.stderr);
-      const r = recovery(dataset, join(work, `out-${name}`, 'runs', 'imagenet-vit', 'tiny', 'subj01'));
+      const r = recovery(dataset, join(work, `out-${name}`, 'runs', 'imagenet-vit', 'tiny', 'subj01', 'seed0.cpu'));
       if (name === 'hier') hier = r;
       else flat = r;
       process.stderr.write(`      recovery (${name}): ${JSON.stringify(r)}\n`);
@@ -122,16 +122,16 @@ describe('fit: repeatability, exported encoder, devices', function () {
   it('the same seed gives identical artifacts; another seed does not', async () => {
     const runs = ['a', 'b', 'c'].map((n) => join(work, n));
     for (const [i, out] of runs.entries()) assert.equal((await zoo(['fit', ...short, '--out', out, '--seed', i === 2 ? '1' : '0'])).code, 0);
-    const file = (out: string, f: string): Buffer => readFileSync(join(out, 'runs', 'imagenet-vit', 'tiny', 'subj01', f));
+    const file = (out: string, f: string, seed = 0): Buffer => readFileSync(join(out, 'runs', 'imagenet-vit', 'tiny', 'subj01', `seed${seed}.cpu`, f));
     for (const f of ['r2.npy', 'layer_weights.npy', 'space.npy', 'scale.npy', 'split.json']) assert.ok(file(runs[0], f).equals(file(runs[1], f)), f);
-    assert.ok(!file(runs[0], 'r2.npy').equals(file(runs[2], 'r2.npy')));
+    assert.ok(!file(runs[0], 'r2.npy').equals(file(runs[2], 'r2.npy', 1)));
   });
 
   it('voxel-chunked training (3 chunks) equals the fused step up to float rounding', async () => {
     const chunked = join(work, 'chunked');
     const r = await zoo(['fit', ...short, '--out', chunked, '--voxel-chunk', '50']);
     assert.equal(r.code, 0, r.stderr);
-    const read = (out: string, f: string): Float32Array => readNpy(join(out, 'runs', 'imagenet-vit', 'tiny', 'subj01', f)).data;
+    const read = (out: string, f: string): Float32Array => readNpy(join(out, 'runs', 'imagenet-vit', 'tiny', 'subj01', 'seed0.cpu', f)).data;
     for (const f of ['layer_weights.npy', 'space.npy', 'scale.npy', 'r2.npy']) {
       const a = read(join(work, 'a'), f);
       const b = read(chunked, f);
@@ -143,16 +143,20 @@ describe('fit: repeatability, exported encoder, devices', function () {
 
   it('a finished run is reused; --force re-fits', async () => {
     const out = join(work, 'reuse');
-    await zoo(['fit', ...short, '--out', out]);
+    const first = await zoo(['fit', ...short, '--out', out]);
+    assert.equal(first.code, 0, first.stderr);
     const again = await zoo(['fit', ...short, '--out', out]);
+    assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /reused/);
     const forced = await zoo(['fit', ...short, '--out', out, '--force']);
+    assert.equal(forced.code, 0, forced.stderr);
     assert.doesNotMatch(forced.stdout, /reused/);
+    assert.match(forced.stdout, /test R² -?\d\.\d{4}/);
   });
 
   it('encoder.onnx (zoo predict) reproduces the run\'s test R²', async () => {
     const out = join(work, 'a');
-    const runDir = join(out, 'runs', 'imagenet-vit', 'tiny', 'subj01');
+    const runDir = join(out, 'runs', 'imagenet-vit', 'tiny', 'subj01', 'seed0.cpu');
     const pred = join(work, 'pred.npy');
     const r = await zoo(['predict', '--run', runDir, '--dataset', dataset, '--subject', 'subj01', '--out', pred, '--cache', cache, '--quiet']);
     assert.equal(r.code, 0, r.stderr);
@@ -179,10 +183,10 @@ describe('fit: repeatability, exported encoder, devices', function () {
     const gpu = join(work, 'gpu');
     const r = await zoo(['fit', ...short, '--out', gpu, '--device', 'webgpu']);
     assert.equal(r.code, 0, r.stderr);
-    const read = (out: string, f: string): Float32Array => readNpy(join(out, 'runs', 'imagenet-vit', 'tiny', 'subj01', f)).data;
+    const read = (out: string, f: string, device = 'cpu'): Float32Array => readNpy(join(out, 'runs', 'imagenet-vit', 'tiny', 'subj01', `seed0.${device}`, f)).data;
     for (const f of ['layer_weights.npy', 'space.npy', 'r2.npy']) {
       const a = read(cpu, f);
-      const b = read(gpu, f);
+      const b = read(gpu, f, 'webgpu');
       let worst = 0;
       for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
       assert.ok(worst < 2e-3, `${f}: max |cpu − webgpu| = ${worst}`);

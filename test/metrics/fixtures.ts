@@ -101,9 +101,9 @@ export interface FakeRun {
 
 export const TEST_ROWS = [2, 5, 7, 11, 13, 16, 17, 19];
 
-/** Writes OUT/runs/<plugin>/<variant>/<subject>/ as `zoo fit` would (metrics.json last). */
+/** Writes OUT/runs/<plugin>/<variant>/<subject>/seed<N>.<device>/ as `zoo fit` would (metrics.json last). */
 export function writeRun(out: string, datasetRoot: string, run: FakeRun, responses: Float32Array): string {
-  const dir = join(out, 'runs', run.plugin, run.variant, run.subject);
+  const dir = join(out, 'runs', run.plugin, run.variant, run.subject, `seed${run.seed ?? 0}.${run.device ?? 'cpu'}`);
   mkdirSync(dir, { recursive: true });
   const rows = run.testRows ?? TEST_ROWS;
   writeNpy(join(dir, 'r2.npy'), Float32Array.from(run.r2), [N]);

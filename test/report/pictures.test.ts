@@ -79,14 +79,14 @@ interface RunSpec {
 }
 
 function writeRun(out: string, r: RunSpec): string {
-  const dir = join(out, 'runs', r.plugin, r.variant, r.subject);
+  const dir = join(out, 'runs', r.plugin, r.variant, r.subject, 'seed0.cpu');
   const n = r.r2.length;
   writeNpy(join(dir, 'r2.npy'), r.r2, [n]);
   writeNpy(join(dir, 'layer_weights.npy'), r.omega, [n, r.L]);
   writeNpy(join(dir, 'space.npy'), r.space, [n, 2]);
   writeNpy(join(dir, 'scale.npy'), r.scale, [n]);
   writeJsonAtomic(join(dir, 'metrics.json'), {
-    format: 1, plugin: r.plugin, variant: r.variant, subject: r.subject, selectionAxis: 'layers', testR2: 0.25,
+    format: 1, key: 'k', plugin: r.plugin, pluginVersion: '1.0.0', variant: r.variant, subject: r.subject, device: 'cpu', seed: 0, config: {}, responsesSha256: 'r', voxels: n, selectionAxis: 'layers', testR2: 0.25,
     layers: Array.from({ length: r.L }, (_, i) => ({ name: `blocks.${i}`, channels: 8 })),
   });
   return dir;
@@ -322,7 +322,7 @@ describe('cli: zoo draw', function () {
     const run = await draw(['--from', out]);
     assert.equal(run.code, 0, run.stderr);
     for (const [p, v, s] of [['clip', 'B', 'subj01'], ['clip', 'L', 'subj01'], ['clip', 'B', 'subj02']]) {
-      for (const k of ['layer', 'position', 'scale', 'r2']) assert.ok(existsSync(join(out, 'runs', p, v, s, 'pictures', `${k}.png`)), `${p}/${v}/${s} ${k}`);
+      for (const k of ['layer', 'position', 'scale', 'r2']) assert.ok(existsSync(join(out, 'runs', p, v, s, 'seed0.cpu', 'pictures', `${k}.png`)), `${p}/${v}/${s} ${k}`);
     }
     for (const f of ['grid-layer-subj01.png', 'grid-r2-subj01.png', 'roi-r2-subj01.png', 'hierarchy-subj01.png', 'grid-layer-subj02.png', 'roi-r2.png', 'hierarchy.png']) {
       assert.ok(existsSync(join(out, 'pictures', f)), f);
@@ -333,7 +333,7 @@ describe('cli: zoo draw', function () {
     const elsewhere = tempDir('draw-out');
     const again = await draw(['--from', out, '--out', elsewhere]);
     assert.equal(again.code, 0, again.stderr);
-    assert.ok(existsSync(join(elsewhere, 'runs', 'clip', 'L', 'subj01', 'layer.png')));
+    assert.ok(existsSync(join(elsewhere, 'runs', 'clip', 'L', 'subj01', 'seed0.cpu', 'layer.png')));
     assert.ok(existsSync(join(elsewhere, 'hierarchy-subj02.png')));
   });
 

@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ZooError } from '../../core/errors.js';
 import { cacheDir } from '../../core/paths.js';
+import { ensureWritableDir } from '../../core/fsutil.js';
 import { parseDevice } from '../../features/session.js';
 import { fitSubject } from '../../fit/train.js';
 import { PluginRegistry } from '../../plugins/registry.js';
@@ -57,10 +58,13 @@ export function registerBench(program: Command, ctx: CommandContext): void {
       const seed = Number(opts.seed);
       const out = resolve(ctx.io.cwd, opts.out);
       const config = hyperparameters(opts);
+      const cacheRoot = cacheDir(opts.cache);
+      ensureWritableDir(out, '--out');
+      ensureWritableDir(cacheRoot, '--cache');
       ctx.io.out(`bench: ${variants.length} variants × ${subjects.length} subjects on ${device}, seed ${seed} (dataset ${dataset})`);
       for (const variant of variants) {
         for (const subject of subjects) {
-          const r = await fitSubject({ variant, datasetDir: dataset, subject, outDir: out, cacheRoot: cacheDir(opts.cache), device, seed, config, quiet: opts.quiet, log: (l) => ctx.io.err(l) });
+          const r = await fitSubject({ variant, datasetDir: dataset, subject, outDir: out, cacheRoot, device, seed, config, quiet: opts.quiet, log: (l) => ctx.io.err(l) });
           ctx.io.out(`  ${variant.pluginId}/${variant.name} ${subject}: test R² ${r.metrics.testR2.toFixed(4)}${r.reused ? ' (reused)' : ` (${r.metrics.steps} steps, ${r.metrics.seconds.toFixed(0)} s)`}${r.metrics.convergence?.converged ? '' : ' — NOT CONVERGED'}`);
         }
       }
@@ -71,6 +75,6 @@ export function registerBench(program: Command, ctx: CommandContext): void {
       const files = writeLeaderboard(out, lb);
       for (const line of renderTerminal(lb)) ctx.io.out(line);
       await drawOutputs({ from: out, dataset }, { ...ctx.io, out: (l) => ctx.io.err(l) });
-      ctx.io.out(`leaderboard: ${files.json}\nmarkdown:    ${files.markdown}\npictures:    ${join(out, 'pictures')} (per run: ${join(out, 'runs', '<plugin>', '<variant>', '<subject>', 'pictures')})`);
+      ctx.io.out(`leaderboard: ${files.json}\nmarkdown:    ${files.markdown}\npictures:    ${join(out, 'pictures')} (per run: ${join(out, 'runs', '<plugin>', '<variant>', '<subject>', `seed${seed}.${device}`, 'pictures')})`);
     });
 }

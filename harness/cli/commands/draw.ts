@@ -4,12 +4,13 @@
  * grid over models (layer selection and R²) and bar charts (ROI R², hierarchy slope/b0/b1).
  *
  * Without --out, each run's maps go to <run>/pictures/ and the rest to OUT/pictures/; with
- * --out DIR, run maps go to DIR/runs/<plugin>/<variant>/<subject>/ and the rest to DIR/.
+ * --out DIR, run maps go to DIR/runs/<plugin>/<variant>/<subject>/seed<N>.<device>/ and the rest to DIR/.
  */
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ZooError } from '../../core/errors.js';
 import { openSubject } from '../../data/algonauts.js';
+import { onePerModel, runName } from '../../runs/store.js';
 import { resolveDataset } from '../dataset-args.js';
 import type { CliIo, CommandContext } from '../io.js';
 
@@ -48,7 +49,7 @@ export async function drawOutputs(opts: DrawOpts, io: CliIo): Promise<void> {
   if (refs.length === 0) {
     throw new ZooError('E_ARGS', `no finished runs under ${join(from, 'runs')}`, {
       file: from,
-      fix: 'pass --from the --out folder of zoo fit / zoo bench (it holds runs/<plugin>/<variant>/<subject>/metrics.json)',
+      fix: 'pass --from the --out folder of zoo fit / zoo bench (it holds runs/<plugin>/<variant>/<subject>/seed<N>.<device>/metrics.json)',
     });
   }
   const show = (p: string): string => {
@@ -57,8 +58,8 @@ export async function drawOutputs(opts: DrawOpts, io: CliIo): Promise<void> {
   };
   io.out(`draw: ${refs.length} run${refs.length === 1 ? '' : 's'} from ${show(from)} (dataset ${dataset})`);
   for (const r of refs) {
-    const files = pics.drawRunMaps(r.dir, dataset, outRoot ? join(outRoot, 'runs', r.plugin, r.variant, r.subject) : undefined, draw);
-    io.out(`  ${r.plugin}/${r.variant} ${r.subject} → ${show(resolve(files[0], '..'))}/ (${files.map((f) => f.replace(/^.*[\\/]/, '')).join(', ')})`);
+    const files = pics.drawRunMaps(r.dir, dataset, outRoot ? join(outRoot, 'runs', r.plugin, r.variant, r.subject, runName(r.seed, r.device)) : undefined, draw);
+    io.out(`  ${r.plugin}/${r.variant} ${r.subject} ${runName(r.seed, r.device)} → ${show(resolve(files[0], '..'))}/ (${files.map((f) => f.replace(/^.*[\\/]/, '')).join(', ')})`);
   }
 
   const stats: ModelStats[] = [];
@@ -66,7 +67,7 @@ export async function drawOutputs(opts: DrawOpts, io: CliIo): Promise<void> {
   for (const subject of subjects) {
     const s = openSubject(dataset, subject, { fsaverageDir: draw.fsaverageDir });
     try {
-      for (const r of refs.filter((x) => x.subject === subject)) {
+      for (const r of onePerModel(refs).kept.filter((x) => x.subject === subject)) {
         const run = pics.readRunArrays(r.dir, s.voxelCount);
         stats.push({ plugin: r.plugin, variant: r.variant, subject, roiR2: pics.roiMeanR2(run.r2, s.rois), ...pics.runHierarchy(run.omega, run.L, s.rois) });
       }

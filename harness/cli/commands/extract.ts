@@ -4,6 +4,7 @@ import { basename, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ZooError } from '../../core/errors.js';
 import { cacheDir } from '../../core/paths.js';
+import { ensureWritableDir } from '../../core/fsutil.js';
 import { extractFeatures, type ImageRef } from '../../features/extract.js';
 import { parseDevice } from '../../features/session.js';
 import { PluginRegistry } from '../../plugins/registry.js';
@@ -62,9 +63,11 @@ export function registerExtract(program: Command, ctx: CommandContext): void {
         const dataset = resolveDataset(opts.dataset, ctx.io.cwd);
         for (const subject of resolveSubjects(dataset, opts.subjects)) jobs.push({ label: subject, images: datasetImages(dataset, subject) });
       }
+      const cacheRoot = cacheDir(opts.cache);
+      ensureWritableDir(cacheRoot, '--cache');
       for (const job of jobs) {
         const result = await extractFeatures({
-          variant, images: job.images, cacheRoot: cacheDir(opts.cache), device, G, batchSize, threads, quiet: opts.quiet,
+          variant, images: job.images, cacheRoot, device, G, batchSize, threads, quiet: opts.quiet,
           log: (line) => ctx.io.err(line),
         });
         const how = result.reused ? 'reused' : `${result.computed} images in ${result.seconds.toFixed(1)} s`;

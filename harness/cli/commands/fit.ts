@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { ZooError } from '../../core/errors.js';
 import { cacheDir } from '../../core/paths.js';
+import { ensureWritableDir } from '../../core/fsutil.js';
 import { parseDevice } from '../../features/session.js';
 import { fitSubject } from '../../fit/train.js';
 import { DEFAULT_CONFIG, type FactorTopyConfig } from '../../model/config.js';
@@ -35,15 +36,39 @@ export function addHyperparameterOptions(cmd: Command): Command {
   return cmd;
 }
 
+/** Fields that are real numbers (the rest are counts). */
+const REAL: readonly (keyof FactorTopyConfig)[] = ['lr', 'weightDecay', 'clipNorm', 'beta', 'regWeight'];
+/**
+ * Fields where 0 means nothing sensible (no training, an empty model, division by zero), with
+ * why. --max-steps 0 (no step limit), --reg-decay-steps 0 (no regulariser), --voxel-chunk 0 (all
+ * voxels at once), --weight-decay 0, --reg-weight 0 and --beta 0 (plain L1) are valid.
+ */
+const POSITIVE: Partial<Record<keyof FactorTopyConfig, string>> = {
+  maxEpochs: 'with 0 epochs nothing is trained',
+  patience: 'with patience 0 training stops before the first epoch',
+  batchSize: 'a step needs at least one image',
+  channels: 'the aligned features need at least one channel',
+  hidden: 'the selector MLPs need at least one unit',
+  frequencies: 'the coordinate encoding needs at least one frequency',
+  lr: 'with learning rate 0 nothing is trained',
+  clipNorm: 'clipping the gradient norm to 0 stops every update',
+};
+
 export function hyperparameters(opts: Record<string, unknown>): Partial<FactorTopyConfig> {
   const out: Partial<FactorTopyConfig> = {};
   for (const [key, flag] of HYPER) {
     const raw = opts[key];
     if (raw === undefined) continue;
+    const name = flag.split(' ')[0];
     const n = Number(raw);
-    const integer = Number.isInteger(DEFAULT_CONFIG[key]) && !['lr', 'weightDecay', 'clipNorm', 'beta', 'regWeight'].includes(key);
-    if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) {
-      throw new ZooError('E_ARGS', `${flag.split(' ')[0]} must be a ${integer ? 'non-negative integer' : 'non-negative number'}`, { found: raw, fix: `e.g. ${flag.split(' ')[0]} ${DEFAULT_CONFIG[key]}` });
+    const integer = Number.isInteger(DEFAULT_CONFIG[key]) && !REAL.includes(key);
+    const positive = POSITIVE[key];
+    const kind = `${positive ? 'positive' : 'non-negative'} ${integer ? 'integer' : 'number'}`;
+    if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) {
+      throw new ZooError('E_ARGS', `${name} must be a ${kind}`, { found: raw, fix: `e.g. ${name} ${DEFAULT_CONFIG[key]} (the default)` });
+    }
+    if (positive && n === 0) {
+      throw new ZooError('E_ARGS', `${name} must be a ${kind}: ${positive}`, { found: raw, fix: `e.g. ${name} ${DEFAULT_CONFIG[key]} (the default), or leave the flag out` });
     }
     (out as Record<string, number>)[key] = n;
   }
@@ -68,7 +93,7 @@ interface FitOpts extends Record<string, unknown> {
 
 export function registerFit(program: Command, ctx: CommandContext): void {
   const cmd = addRuntimeOptions(program.command('fit'))
-    .description('train the FactorTopy encoder for one backbone on one subject; writes OUT/runs/<plugin>/<variant>/<subject>/')
+    .description('train the FactorTopy encoder for one backbone on one subject; writes OUT/runs/<plugin>/<variant>/<subject>/seed<N>.<device>/')
     .requiredOption('--plugin <id>', 'plugin id')
     .option('--variant <name>', 'variant tag')
     .option('--dataset <dir>', 'dataset folder (default: the bundled synthetic dataset)')
@@ -86,9 +111,13 @@ export function registerFit(program: Command, ctx: CommandContext): void {
       const seed = Number(opts.seed);
       if (!Number.isSafeInteger(seed)) throw new ZooError('E_ARGS', '--seed must be an integer', { found: opts.seed, fix: '--seed 0' });
       const config = hyperparameters(opts);
+      const outDir = resolve(ctx.io.cwd, opts.out);
+      const cacheRoot = cacheDir(opts.cache);
+      ensureWritableDir(outDir, '--out');
+      ensureWritableDir(cacheRoot, '--cache');
       for (const subject of resolveSubjects(dataset, opts.subject)) {
         const result = await fitSubject({
-          variant, datasetDir: dataset, subject, outDir: resolve(ctx.io.cwd, opts.out), cacheRoot: cacheDir(opts.cache),
+          variant, datasetDir: dataset, subject, outDir, cacheRoot,
           device: parseDevice(opts.device), seed, config, fsaverageDir: opts.fsaverage, quiet: opts.quiet, force: opts.force, log: (l) => ctx.io.err(l),
         });
         const m = result.metrics;

@@ -1,13 +1,14 @@
 /** zoo predict --run RUN_DIR (--images DIR | --dataset DIR --subject S) --out FILE.npy */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ZooError } from '../../core/errors.js';
-import { readNpy, writeNpy } from '../../core/npy.js';
+import { writeNpy } from '../../core/npy.js';
+import { ensureWritableDir, ensureWritableFile } from '../../core/fsutil.js';
 import { cacheDir } from '../../core/paths.js';
 import { extractFeatures } from '../../features/extract.js';
 import { openSession, ort, parseDevice } from '../../features/session.js';
-import type { RunMetrics } from '../../fit/train.js';
+import { encoderPath, readRunMetrics, readRunVoxels } from '../../runs/store.js';
 import { PluginRegistry } from '../../plugins/registry.js';
 import { datasetImages, resolveDataset, resolveSubjects } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
@@ -30,19 +31,22 @@ interface PredictOpts {
 export function registerPredict(program: Command, ctx: CommandContext): void {
   addRuntimeOptions(program.command('predict'))
     .description('predict voxel responses to images with a fitted encoder (a run folder of zoo fit)')
-    .requiredOption('--run <dir>', 'run folder: OUT/runs/<plugin>/<variant>/<subject>')
+    .requiredOption('--run <dir>', 'run folder: OUT/runs/<plugin>/<variant>/<subject>/seed<N>.<device>')
     .option('--images <dir>', 'a folder of images')
     .option('--dataset <dir>', 'or a dataset …')
     .option('--subject <s>', '… and subject whose training images to use')
     .requiredOption('--out <file>', 'predictions .npy [images, voxels] (voxels in the subject\'s order; NaN for voxels the run dropped)')
-    .addHelpText('after', '\nExample:\n  zoo predict --run out/runs/clip/tiny/subj01 --images ./stimuli --out pred.npy')
+    .addHelpText('after', '\nExample:\n  zoo predict --run out/runs/clip/tiny/subj01/seed0.cpu --images ./stimuli --out pred.npy')
     .action(async (opts: PredictOpts) => {
       const runDir = resolve(ctx.io.cwd, opts.run);
-      const metricsPath = join(runDir, 'metrics.json');
-      if (!existsSync(metricsPath) || !existsSync(join(runDir, 'encoder.onnx'))) {
-        throw new ZooError('E_ARGS', 'not a finished run folder (no metrics.json / encoder.onnx)', { file: runDir, fix: 'pass OUT/runs/<plugin>/<variant>/<subject> of a finished zoo fit' });
+      if (!existsSync(join(runDir, 'metrics.json')) || !existsSync(encoderPath(runDir))) {
+        throw new ZooError('E_ARGS', 'not a finished run folder (no metrics.json / encoder.onnx)', { file: runDir, fix: 'pass OUT/runs/<plugin>/<variant>/<subject>/seed<N>.<device> of a finished zoo fit' });
       }
-      const metrics = JSON.parse(readFileSync(metricsPath, 'utf8')) as RunMetrics;
+      const metrics = readRunMetrics(runDir);
+      const file = resolve(ctx.io.cwd, opts.out);
+      ensureWritableFile(file, '--out');
+      const cacheRoot = cacheDir(opts.cache);
+      ensureWritableDir(cacheRoot, '--cache');
       const variant = new PluginRegistry({ extraDirs: opts.plugins, models: opts.models }).variant(metrics.plugin, metrics.variant);
       let images;
       if (opts.images) images = folderImages(resolve(ctx.io.cwd, opts.images));
@@ -52,10 +56,11 @@ export function registerPredict(program: Command, ctx: CommandContext): void {
         images = datasetImages(dataset, subject);
       }
       const device = parseDevice(opts.device);
-      const { store } = await extractFeatures({ variant, images, cacheRoot: cacheDir(opts.cache), device, quiet: opts.quiet, log: (l) => ctx.io.err(l) });
-      const session = await openSession(join(runDir, 'encoder.onnx'), device);
-      const voxels = Array.from(readNpy(join(runDir, 'voxels.npy')).data);
+      const { store } = await extractFeatures({ variant, images, cacheRoot, device, quiet: opts.quiet, log: (l) => ctx.io.err(l) });
+      const voxels = Array.from(readRunVoxels(runDir, metrics));
+      const session = await openSession(encoderPath(runDir), device);
       const B = metrics.config.batchSize;
+      if (!Number.isInteger(B) || B <= 0) throw new ZooError('E_RUN_DAMAGED', 'run metrics lack the batch size the encoder was built with', { file: join(runDir, 'metrics.json'), found: B, fix: 're-run the fit: zoo fit … --force' });
       const N = metrics.voxels;
       const out = new Float32Array(images.length * N).fill(NaN);
       try {
@@ -75,7 +80,6 @@ export function registerPredict(program: Command, ctx: CommandContext): void {
         await session.release();
         store.close();
       }
-      const file = resolve(ctx.io.cwd, opts.out);
       writeNpy(file, out, [images.length, N]);
       ctx.io.out(`predicted ${images.length} images × ${N} voxels with ${metrics.plugin}/${metrics.variant} ${metrics.subject} → ${file}`);
     });

@@ -16,6 +16,7 @@ import {
 import { colorBar, darkCanvas, text, writePng } from './canvas.js';
 import { FOREGROUND, NAN_GREY, PLASMA, VIRIDIS, cssRgb, r2ColorMax, rampColor } from './colors.js';
 import { listRuns, readRunArrays, readRunInfo, type RunArrays } from './runs.js';
+import { onePerModel } from '../../runs/store.js';
 
 /** Size of each per-run map picture. */
 export const MAP_WIDTH = 960;
@@ -192,7 +193,7 @@ export function gridMapGeometry(xy: Float32Array, i: number, panels: number): Ma
  */
 export function drawModelGrid(outDir: string, datasetDir: string, subject: string, kind: 'layer' | 'r2', file: string, opts: DrawOptions = {}): string {
   const subj = normalizeSubjectId(subject);
-  const refs = listRuns(outDir, subj);
+  const refs = onePerModel(listRuns(outDir, subj)).kept; // one panel per model: the lowest seed
   if (refs.length === 0) {
     throw new ZooError('E_ARGS', `no finished runs of ${subj} under ${join(resolve(outDir), 'runs')}`, {
       file: resolve(outDir),

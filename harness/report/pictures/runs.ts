@@ -1,20 +1,22 @@
 /**
- * Reading finished runs (`OUT/runs/<plugin>/<variant>/<subject>/`, written by `zoo fit`) for
- * the pictures: the per-voxel arrays checked against each other and against the subject's
- * voxel count, and the ROI means and hierarchy fit the bar charts show.
+ * Finished runs for the pictures, read through the run store (harness/runs/store.ts): the
+ * per-voxel arrays checked against each other and against the subject's voxel count, and the
+ * ROI means and hierarchy fit the bar charts show.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { ZooError } from '../../core/errors.js';
-import { readNpy } from '../../core/npy.js';
+import { resolve } from 'node:path';
 import type { RoiIndex } from '../../data/rois.js';
 import { fitHierarchy, layerIndex, levelVoxels } from '../../metrics/hierarchy.js';
+import { readRunMetrics, readRunSelections, type RunMetrics } from '../../runs/store.js';
+
+export { listRuns, type RunRef } from '../../runs/store.js';
 
 /** The fields of metrics.json the pictures use. */
 export interface RunInfo {
   plugin: string;
   variant: string;
   subject: string;
+  seed: number;
+  device: RunMetrics['device'];
   layers: { name: string; channels: number; timestep?: number }[];
   selectionAxis: 'layers' | 'timesteps';
   testR2?: number;
@@ -38,104 +40,29 @@ export interface RunArrays {
 /** The ROIs the bar charts show, in the paper's order, when the subject has them. */
 export const CHART_ROIS: readonly string[] = ['V1', 'V2', 'V3', 'V4', 'EBA', 'FFA', 'OPA', 'PPA'];
 
-function notARun(dir: string, message: string, found?: unknown): ZooError {
-  return new ZooError('E_ARGS', message, {
-    file: dir,
-    found,
-    fix: 'pass a finished run folder OUT/runs/<plugin>/<variant>/<subject>/ (made by `zoo fit` or `zoo bench`); re-run the fit if its files are damaged',
-  });
-}
-
-export function readRunInfo(runDir: string): RunInfo {
-  const file = join(runDir, 'metrics.json');
-  if (!existsSync(file)) throw notARun(resolve(runDir), 'not a finished run folder (no metrics.json)');
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new ZooError('E_ARGS', `metrics.json is not valid JSON: ${(err as Error).message}`, { file, fix: 're-run the fit (zoo fit --force …) to rewrite it' });
-  }
-  const m = raw as Partial<RunInfo> | null;
-  const bad = (field: string, found: unknown): ZooError =>
-    new ZooError('E_ARGS', `metrics.json has no valid "${field}"`, { file, path: `/${field}`, found, fix: 're-run the fit (zoo fit --force …) to rewrite it' });
-  if (!m || typeof m !== 'object') throw bad('plugin', m);
-  for (const k of ['plugin', 'variant', 'subject'] as const) if (typeof m[k] !== 'string') throw bad(k, m[k]);
-  if (!Array.isArray(m.layers) || m.layers.length === 0 || m.layers.some((l) => typeof l?.name !== 'string')) throw bad('layers', m.layers);
+function infoOf(m: RunMetrics): RunInfo {
   return {
-    plugin: m.plugin as string,
-    variant: m.variant as string,
-    subject: m.subject as string,
+    plugin: m.plugin,
+    variant: m.variant,
+    subject: m.subject,
+    seed: m.seed,
+    device: m.device,
     layers: m.layers,
     selectionAxis: m.selectionAxis === 'timesteps' ? 'timesteps' : 'layers',
     testR2: typeof m.testR2 === 'number' ? m.testR2 : undefined,
   };
 }
 
-function readArray(dir: string, name: string, shape: readonly number[]): Float32Array {
-  const file = join(dir, name);
-  if (!existsSync(file)) throw notARun(resolve(dir), `run folder has no ${name}`);
-  const a = readNpy(file);
-  if (a.shape.length !== shape.length || a.shape.some((d, i) => d !== shape[i])) {
-    throw new ZooError('E_ARGS', `${name} has shape (${a.shape.join(', ')}), expected (${shape.join(', ')})`, {
-      file,
-      found: a.shape,
-      fix: 'pass --dataset the dataset the run was fitted on (its subject must have the same voxel count), or re-run the fit',
-    });
-  }
-  return a.data;
+export function readRunInfo(runDir: string): RunInfo {
+  return infoOf(readRunMetrics(resolve(runDir)));
 }
 
 /** Reads a run's arrays; `voxels` is the subject's voxel count (flatmap rows). */
 export function readRunArrays(runDir: string, voxels: number): RunArrays {
   const dir = resolve(runDir);
-  const info = readRunInfo(dir);
-  const L = info.layers.length;
-  return {
-    dir,
-    info,
-    n: voxels,
-    L,
-    r2: readArray(dir, 'r2.npy', [voxels]),
-    omega: readArray(dir, 'layer_weights.npy', [voxels, L]),
-    space: readArray(dir, 'space.npy', [voxels, 2]),
-    scale: readArray(dir, 'scale.npy', [voxels]),
-  };
-}
-
-export interface RunRef {
-  dir: string;
-  plugin: string;
-  variant: string;
-  subject: string;
-}
-
-function subdirs(dir: string): string[] {
-  try {
-    return readdirSync(dir)
-      .filter((n) => !n.startsWith('.') && statSync(join(dir, n)).isDirectory())
-      .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
-  } catch {
-    return [];
-  }
-}
-
-/**
- * Finished runs under OUT/runs/<plugin>/<variant>/<subject>/ (those with metrics.json), sorted
- * by plugin, variant, subject; `subject` keeps one subject's.
- */
-export function listRuns(outDir: string, subject?: string): RunRef[] {
-  const root = join(resolve(outDir), 'runs');
-  const out: RunRef[] = [];
-  for (const plugin of subdirs(root)) {
-    for (const variant of subdirs(join(root, plugin))) {
-      for (const subj of subdirs(join(root, plugin, variant))) {
-        const dir = join(root, plugin, variant, subj);
-        if (subject !== undefined && subj !== subject) continue;
-        if (existsSync(join(dir, 'metrics.json'))) out.push({ dir, plugin, variant, subject: subj });
-      }
-    }
-  }
-  return out;
+  const metrics = readRunMetrics(dir);
+  const s = readRunSelections(dir, metrics, voxels);
+  return { dir, info: infoOf(metrics), n: s.n, L: s.L, r2: s.r2, omega: s.omega, space: s.space, scale: s.scale };
 }
 
 /** Mean test R² over each ROI's voxels (NaN voxels skipped); ROIs the subject lacks are left out. */

@@ -1,0 +1,466 @@
+/**
+ * The run store: the one owner of the run-folder contract. `zoo fit` writes runs through it,
+ * the leaderboard, the pictures and `zoo predict` read them through it.
+ *
+ *   OUT/runs/<plugin>/<variant>/<subject>/seed<N>.<device>/
+ *     r2.npy             [N] float32 test R² (NaN for voxels dropped by the non-finite policy)
+ *     layer_weights.npy  [N, L]   ω, the layer (or time-step) selection
+ *     space.npy          [N, 2]   selected image position in [−1, 1]² (x right, y down)
+ *     scale.npy          [N]      local/global mix s (0 local … 1 global)
+ *     encoder.onnx       fitted encoder: features in, voxel predictions out
+ *     voxels.npy         [N_used] int32: the voxels the encoder predicts, in its output order
+ *     test_predictions.npy  [test images, N_used] float16 predictions (bootstrap intervals)
+ *     test_rows.npy      [test images] int32: their rows in the fMRI files
+ *     split.json         the seeded train/val/test split
+ *     metrics.json       written last: its presence marks a finished run
+ *
+ * Seed and device are part of a run's identity: two runs that differ only by them never share
+ * a folder. A run is built in a hidden sibling `.seed<N>.<device>.partial-<pid>-<random>/` and
+ * renamed into place when complete, so a finished folder is never half-written; a re-fit moves
+ * the old folder aside (`.….old-…`) only once its replacement is complete.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join, resolve } from 'node:path';
+import { ZooError } from '../core/errors.js';
+import { readNpy } from '../core/npy.js';
+import type { FactorTopyConfig } from '../model/config.js';
+import type { Convergence } from '../fit/convergence.js';
+
+export type RunDevice = 'cpu' | 'webgpu' | 'cuda';
+const RUN_DEVICES: readonly RunDevice[] = ['cpu', 'webgpu', 'cuda'];
+
+export interface RunMetrics {
+  format: 1;
+  key: string;
+  /** TRAINING_VERSION of the code that fitted the run (absent in runs made before it was recorded). */
+  trainingVersion?: number;
+  plugin: string;
+  pluginVersion: string;
+  variant: string;
+  subject: string;
+  device: RunDevice;
+  seed: number;
+  config: FactorTopyConfig;
+  featureKey: string;
+  onnxSha256: string;
+  responsesSha256: string;
+  layers: { name: string; channels: number; timestep?: number }[];
+  selectionAxis: 'layers' | 'timesteps';
+  voxels: number;
+  usedVoxels: number;
+  images: { train: number; val: number; test: number };
+  steps: number;
+  epochs: number;
+  bestEpoch: number;
+  bestValR2: number;
+  testR2: number;
+  roiR2: Record<string, number>;
+  seconds: number;
+  secondsPerStep: number;
+  history: { epoch: number; step: number; trainLoss: number; valR2: number }[];
+  /** Whether the run is a finished result (regulariser off, stopped by early stopping); absent in runs that predate the check. */
+  convergence?: Convergence;
+  createdAt: string;
+}
+
+/** What identifies a run (and names its folder). */
+export interface RunId {
+  plugin: string;
+  variant: string;
+  subject: string;
+  seed: number;
+  device: RunDevice;
+}
+
+export interface RunRef extends RunId {
+  dir: string;
+}
+
+export const RUNS_DIR = 'runs';
+export const METRICS_FILE = 'metrics.json';
+const LAYOUT = 'OUT/runs/<plugin>/<variant>/<subject>/seed<N>.<device>/';
+
+/** `seed<N>.<device>`: the last level of a run folder. */
+export function runName(seed: number, device: RunDevice): string {
+  return `seed${seed}.${device}`;
+}
+
+export function parseRunName(name: string): { seed: number; device: RunDevice } | undefined {
+  const m = /^seed(-?\d+)\.([a-z]+)$/.exec(name);
+  if (!m || !(RUN_DEVICES as readonly string[]).includes(m[2])) return undefined;
+  const seed = Number(m[1]);
+  return Number.isSafeInteger(seed) ? { seed, device: m[2] as RunDevice } : undefined;
+}
+
+export function runsRoot(outDir: string): string {
+  return join(outDir, RUNS_DIR);
+}
+
+export function runDirFor(outDir: string, id: RunId): string {
+  return join(runsRoot(outDir), id.plugin, id.variant, id.subject, runName(id.seed, id.device));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listing
+
+function subdirs(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names
+    .filter((n) => !n.startsWith('.'))
+    .filter((n) => {
+      try {
+        return statSync(join(dir, n)).isDirectory();
+      } catch {
+        return false;
+      }
+    })
+    .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+}
+
+/** Every run folder under OUT/runs (hidden partial/old folders are not runs), finished or not. */
+export function scanRuns(outDir: string): { finished: RunRef[]; unfinished: RunRef[] } {
+  const root = runsRoot(resolve(outDir));
+  const finished: RunRef[] = [];
+  const unfinished: RunRef[] = [];
+  for (const plugin of subdirs(root)) {
+    for (const variant of subdirs(join(root, plugin))) {
+      for (const subject of subdirs(join(root, plugin, variant))) {
+        const runs = subdirs(join(root, plugin, variant, subject))
+          .map((name) => ({ name, id: parseRunName(name) }))
+          .sort((a, b) => (a.id?.seed ?? 0) - (b.id?.seed ?? 0) || RUN_DEVICES.indexOf(a.id?.device ?? 'cpu') - RUN_DEVICES.indexOf(b.id?.device ?? 'cpu'));
+        for (const { name, id } of runs) {
+          if (!id) continue; // not a run folder (e.g. a pictures/ folder of `zoo draw --out`)
+          const dir = join(root, plugin, variant, subject, name);
+          (existsSync(join(dir, METRICS_FILE)) ? finished : unfinished).push({ plugin, variant, subject, ...id, dir });
+        }
+      }
+    }
+  }
+  return { finished, unfinished };
+}
+
+/** Like scanRuns, but OUT must hold a runs/ folder. */
+export function findRuns(outDir: string): { finished: RunRef[]; unfinished: RunRef[] } {
+  const root = runsRoot(outDir);
+  if (!existsSync(root)) {
+    throw new ZooError('E_ARGS', `no runs folder in ${outDir}`, {
+      file: root,
+      fix: `point --from at the --out folder of \`zoo bench\` / \`zoo fit\` (it holds ${LAYOUT.replace('OUT/', '')})`,
+    });
+  }
+  return scanRuns(outDir);
+}
+
+/** Finished runs, sorted by plugin, variant, subject, seed, device; `subject` keeps one subject's. */
+export function listRuns(outDir: string, subject?: string): RunRef[] {
+  return scanRuns(outDir).finished.filter((r) => subject === undefined || r.subject === subject);
+}
+
+/**
+ * One run per plugin × variant × subject (the lowest seed, then cpu, webgpu, cuda), for views
+ * that show one value per model and subject; `skipped` are the others.
+ */
+export function onePerModel(refs: readonly RunRef[]): { kept: RunRef[]; skipped: RunRef[] } {
+  const kept: RunRef[] = [];
+  const skipped: RunRef[] = [];
+  const seen = new Set<string>();
+  for (const r of refs) {
+    const id = `${r.plugin}\u0000${r.variant}\u0000${r.subject}`;
+    if (seen.has(id)) skipped.push(r);
+    else {
+      seen.add(id);
+      kept.push(r);
+    }
+  }
+  return { kept, skipped };
+}
+
+// ---------------------------------------------------------------------------------------------
+// metrics.json
+
+function damaged(file: string, message: string, found?: unknown): ZooError {
+  return new ZooError('E_RUN_DAMAGED', message, {
+    file,
+    found,
+    fix: 'the run folder is damaged or from another version: re-run it with `zoo fit … --force` (or delete the folder)',
+  });
+}
+
+function notARun(dir: string, message: string): ZooError {
+  return new ZooError('E_ARGS', message, {
+    file: dir,
+    fix: `pass a finished run folder ${LAYOUT} (made by \`zoo fit\` or \`zoo bench\`); re-run the fit if its files are damaged`,
+  });
+}
+
+const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+/** The first problem of a parsed metrics.json, or undefined when it is a valid RunMetrics. */
+export function metricsProblem(m: unknown): string | undefined {
+  if (!isObj(m)) return 'metrics.json is not a JSON object';
+  if (m.format !== 1) return `metrics.json has format ${JSON.stringify(m.format)}, expected 1`;
+  const need: [string, string][] = [
+    ['key', 'string'], ['plugin', 'string'], ['pluginVersion', 'string'], ['variant', 'string'], ['subject', 'string'],
+    ['device', 'string'], ['seed', 'number'], ['responsesSha256', 'string'], ['voxels', 'number'],
+  ];
+  for (const [k, type] of need) if (typeof m[k] !== type) return `metrics.json lacks "${k}" (${type})`;
+  if (!(RUN_DEVICES as readonly unknown[]).includes(m.device)) return `metrics.json has an unknown device ${JSON.stringify(m.device)}`;
+  if (!Number.isSafeInteger(m.seed)) return 'metrics.json has a non-integer "seed"';
+  if (!Number.isInteger(m.voxels) || (m.voxels as number) <= 0) return 'metrics.json has no positive integer "voxels"';
+  if (!Array.isArray(m.layers) || m.layers.length === 0 || m.layers.some((l) => !isObj(l) || typeof l.name !== 'string')) return 'metrics.json lacks "layers"';
+  if (!isObj(m.config)) return 'metrics.json lacks "config"';
+  const optionalNumbers = ['testR2', 'bestValR2', 'steps', 'epochs', 'usedVoxels', 'trainingVersion', 'seconds', 'secondsPerStep', 'bestEpoch'];
+  for (const k of optionalNumbers) if (m[k] !== undefined && typeof m[k] !== 'number') return `metrics.json has a non-number "${k}"`;
+  if (m.convergence !== undefined && (!isObj(m.convergence) || typeof m.convergence.converged !== 'boolean' || !Array.isArray(m.convergence.reasons))) return 'metrics.json has a malformed "convergence"';
+  if (m.selectionAxis !== undefined && m.selectionAxis !== 'layers' && m.selectionAxis !== 'timesteps') return 'metrics.json has an unknown "selectionAxis"';
+  return undefined;
+}
+
+export type MetricsState = { state: 'finished'; metrics: RunMetrics } | { state: 'missing' } | { state: 'damaged'; problem: string };
+
+/** What a run folder's metrics.json is: absent, damaged (truncated, not JSON, invalid), or a valid RunMetrics. */
+export function inspectRunMetrics(dir: string): MetricsState {
+  const file = join(dir, METRICS_FILE);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { state: 'missing' };
+    throw err;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return { state: 'damaged', problem: `metrics.json is not valid JSON (${(err as Error).message}; truncated?)` };
+  }
+  const problem = metricsProblem(json);
+  return problem ? { state: 'damaged', problem } : { state: 'finished', metrics: json as RunMetrics };
+}
+
+/**
+ * Reads and validates a finished run's metrics.json. With a RunRef, the metrics must name the
+ * run of the folder they are in.
+ */
+export function readRunMetrics(run: RunRef | string): RunMetrics {
+  const dir = typeof run === 'string' ? resolve(run) : run.dir;
+  const file = join(dir, METRICS_FILE);
+  const s = inspectRunMetrics(dir);
+  if (s.state === 'missing') throw notARun(dir, `not a finished run folder (no ${METRICS_FILE})`);
+  if (s.state === 'damaged') throw damaged(file, `cannot read run metrics: ${s.problem}`);
+  const m = s.metrics;
+  if (typeof run !== 'string') {
+    if (m.plugin !== run.plugin || m.variant !== run.variant || m.subject !== run.subject || m.seed !== run.seed || m.device !== run.device) {
+      throw damaged(file, `run metrics name ${m.plugin}/${m.variant}/${m.subject}/${runName(m.seed, m.device)} but the folder is ${run.plugin}/${run.variant}/${run.subject}/${runName(run.seed, run.device)}`);
+    }
+  }
+  return m;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arrays
+
+/** Reads `name` of a run folder, checking its shape (a missing file or a wrong shape is a damaged run). */
+export function readRunArray(dir: string, name: string, shape: readonly number[]): Float32Array {
+  const file = join(dir, name);
+  if (!existsSync(file)) throw damaged(file, `run folder has no ${name}`);
+  let a;
+  try {
+    a = readNpy(file);
+  } catch (err) {
+    if (err instanceof ZooError) throw damaged(file, `${name} is damaged: ${err.message}`);
+    throw err;
+  }
+  if (a.shape.length !== shape.length || a.shape.some((d, i) => d !== shape[i])) {
+    throw damaged(file, `${name} has shape (${a.shape.join(', ')}), expected (${shape.join(', ')})`, a.shape);
+  }
+  return a.data;
+}
+
+export interface RunSelections {
+  /** Voxels (lh then rh). */
+  n: number;
+  /** Layers (or timesteps) L. */
+  L: number;
+  /** [n] test R² (NaN: dropped voxel). */
+  r2: Float32Array;
+  /** [n, L] row-major ω. */
+  omega: Float32Array;
+  /** [n, 2] (x right, y down) in [−1, 1]. */
+  space: Float32Array;
+  /** [n] local/global mix. */
+  scale: Float32Array;
+}
+
+/**
+ * A run's per-voxel arrays, checked against metrics.json. `voxels`: the subject the caller
+ * works with (its voxel count must be the run's). `which` limits the arrays read.
+ */
+export function readRunSelections(dir: string, metrics: RunMetrics, voxels: number = metrics.voxels, which: readonly ('r2' | 'omega' | 'space' | 'scale')[] = ['r2', 'omega', 'space', 'scale']): RunSelections {
+  const n = metrics.voxels;
+  const L = metrics.layers.length;
+  if (voxels !== n) {
+    throw new ZooError('E_ARGS', `the run has ${n} voxels (r2.npy shape (${n})) but the subject has ${voxels}: expected shape (${voxels})`, {
+      file: join(dir, 'r2.npy'),
+      found: n,
+      fix: 'pass --dataset the dataset the run was fitted on (its subject must have the same voxel count), or re-run the fit',
+    });
+  }
+  const empty = new Float32Array(0);
+  return {
+    n,
+    L,
+    r2: which.includes('r2') ? readRunArray(dir, 'r2.npy', [n]) : empty,
+    omega: which.includes('omega') ? readRunArray(dir, 'layer_weights.npy', [n, L]) : empty,
+    space: which.includes('space') ? readRunArray(dir, 'space.npy', [n, 2]) : empty,
+    scale: which.includes('scale') ? readRunArray(dir, 'scale.npy', [n]) : empty,
+  };
+}
+
+/** The voxels the encoder predicts, in its output order (each in [0, metrics.voxels)). */
+export function readRunVoxels(dir: string, metrics: RunMetrics): Int32Array {
+  const file = join(dir, 'voxels.npy');
+  if (!existsSync(file)) throw damaged(file, 'run folder has no voxels.npy');
+  const a = readNpy(file);
+  const used = metrics.usedVoxels;
+  if (a.shape.length !== 1 || (used !== undefined && a.shape[0] !== used)) throw damaged(file, `voxels.npy has shape (${a.shape.join(', ')}), expected (${used})`, a.shape);
+  const v = Int32Array.from(a.data);
+  if (v.some((x) => x < 0 || x >= metrics.voxels)) throw damaged(file, `voxels.npy holds voxel indices outside 0..${metrics.voxels - 1}`);
+  return v;
+}
+
+export function encoderPath(dir: string): string {
+  return join(dir, 'encoder.onnx');
+}
+
+export interface TestPredictions {
+  /** [images × used voxels] predictions (float16 on disk). */
+  predictions: Float32Array;
+  /** Global voxel index of each prediction column. */
+  voxels: Int32Array;
+  /** fMRI row of each test image. */
+  rows: Int32Array;
+}
+
+/** The run's kept test predictions, or undefined for runs made before they were kept. */
+export function readTestPredictions(run: RunRef | string): TestPredictions | undefined {
+  const dir = typeof run === 'string' ? run : run.dir;
+  const files = { p: join(dir, 'test_predictions.npy'), v: join(dir, 'voxels.npy'), r: join(dir, 'test_rows.npy') };
+  if (!existsSync(files.p) || !existsSync(files.v) || !existsSync(files.r)) return undefined;
+  const read = (f: string) => {
+    try {
+      return readNpy(f);
+    } catch (err) {
+      if (err instanceof ZooError) throw damaged(f, `${basename(f)} is damaged: ${err.message}`);
+      throw err;
+    }
+  };
+  const p = read(files.p);
+  const v = read(files.v);
+  const r = read(files.r);
+  if (p.shape.length !== 2 || v.shape.length !== 1 || r.shape.length !== 1 || p.shape[0] !== r.shape[0] || p.shape[1] !== v.shape[0]) {
+    throw damaged(files.p, `test_predictions.npy (${p.shape.join(', ')}), voxels.npy (${v.shape.join(', ')}) and test_rows.npy (${r.shape.join(', ')}) disagree`);
+  }
+  return { predictions: p.data, voxels: Int32Array.from(v.data), rows: Int32Array.from(r.data) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing: build aside, commit by rename
+
+const PARTIAL = '.partial-';
+const OLD = '.old-';
+
+function isAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** `.seed0.cpu.partial-<pid>-<hex>` → pid. */
+function ownerPid(name: string, marker: string): number | undefined {
+  const rest = name.slice(name.indexOf(marker) + marker.length);
+  const pid = Number.parseInt(rest.split('-')[0], 10);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/**
+ * Removes what killed fits of this run left beside it: partial folders of dead processes, and
+ * old folders moved aside (restored when the process died between the two renames of a commit).
+ * Returns a line per thing done.
+ */
+export function cleanRunLeftovers(finalDir: string): string[] {
+  const parent = dirname(finalDir);
+  const name = basename(finalDir);
+  const done: string[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync(parent);
+  } catch {
+    return done;
+  }
+  for (const e of entries) {
+    const path = join(parent, e);
+    if (e.startsWith(`.${name}${PARTIAL}`)) {
+      const pid = ownerPid(e, PARTIAL);
+      if (pid === undefined || !isAlive(pid) || pid === process.pid) {
+        rmSync(path, { recursive: true, force: true });
+        done.push(`removed the unfinished run ${path} (left by an interrupted fit)`);
+      }
+    } else if (e.startsWith(`.${name}${OLD}`)) {
+      const pid = ownerPid(e, OLD);
+      if (pid !== undefined && pid !== process.pid && isAlive(pid)) continue;
+      if (!existsSync(finalDir) && existsSync(join(path, METRICS_FILE))) {
+        renameSync(path, finalDir);
+        done.push(`restored the finished run ${finalDir} (an interrupted re-fit had moved it aside)`);
+      } else {
+        rmSync(path, { recursive: true, force: true });
+        done.push(`removed ${path} (the run it was replaced by is complete)`);
+      }
+    }
+  }
+  return done;
+}
+
+/** A new hidden sibling folder to build a run in. */
+export function createPartialRun(finalDir: string): string {
+  const dir = join(dirname(finalDir), `.${basename(finalDir)}${PARTIAL}${process.pid}-${randomBytes(4).toString('hex')}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/**
+ * Moves a complete partial run (metrics.json present) into place. An existing finished run is
+ * renamed aside first and deleted only after the new one is in place.
+ */
+export function commitRun(partialDir: string, finalDir: string): void {
+  if (!existsSync(join(partialDir, METRICS_FILE))) {
+    throw new ZooError('E_INTERNAL', 'refusing to commit a run without metrics.json', { file: partialDir });
+  }
+  let old: string | undefined;
+  if (existsSync(finalDir)) {
+    old = join(dirname(finalDir), `.${basename(finalDir)}${OLD}${process.pid}-${randomBytes(4).toString('hex')}`);
+    renameSync(finalDir, old);
+  }
+  try {
+    renameSync(partialDir, finalDir);
+  } catch (err) {
+    if (old) renameSync(old, finalDir);
+    throw err;
+  }
+  if (old) rmSync(old, { recursive: true, force: true });
+}
+
+/** Deletes a partial run (after a failed fit). */
+export function discardPartialRun(partialDir: string): void {
+  rmSync(partialDir, { recursive: true, force: true });
+}
