@@ -24,6 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ZooError } from '../core/errors.js';
 import { readNpy } from '../core/npy.js';
+import { sha256FilesMemo } from '../core/hash.js';
 import type { FactorTopyConfig } from '../model/config.js';
 import type { Convergence } from '../fit/convergence.js';
 
@@ -463,4 +464,45 @@ export function commitRun(partialDir: string, finalDir: string): void {
 /** Deletes a partial run (after a failed fit). */
 export function discardPartialRun(partialDir: string): void {
   rmSync(partialDir, { recursive: true, force: true });
+}
+
+/** What checkRunsMatchSubject needs of a subject (harness/data's Subject satisfies it). */
+export interface SubjectForRuns {
+  id: string;
+  dir: string;
+  voxelCount: number;
+  fmriFiles: Readonly<Record<'lh' | 'rh', string>>;
+}
+
+/**
+ * Refuses to score or draw runs against a subject other than the one they were fitted on:
+ * the voxel count must agree and the subject's fMRI files must hash (sha256, streamed and
+ * memoised per file state) to what every run recorded. Same voxel count is not enough: another
+ * dataset of the same size would silently paint the wrong ROIs.
+ */
+export function checkRunsMatchSubject(subject: SubjectForRuns, runs: readonly { metrics: RunMetrics; dir: string }[], what: string): void {
+  const recorded = new Set(runs.map((r) => r.metrics.responsesSha256));
+  if (recorded.size > 1) {
+    throw new ZooError('E_DATASET', `the runs of ${subject.id} were fit on different responses (${recorded.size} different fMRI hashes)`, {
+      file: dirname(dirname(dirname(dirname(runs[0].dir)))),
+      found: runs.map((r) => `${r.metrics.plugin}/${r.metrics.variant} ${runName(r.metrics.seed, r.metrics.device)}: ${r.metrics.responsesSha256.slice(0, 12)}`),
+      fix: 'keep runs of different datasets in different --out folders, or re-run the stale ones with --force',
+    });
+  }
+  for (const r of runs) {
+    if (r.metrics.voxels !== subject.voxelCount) {
+      throw new ZooError('E_DATASET', `${r.metrics.plugin}/${r.metrics.variant} ${subject.id} has ${r.metrics.voxels} voxels but the dataset's ${subject.id} has ${subject.voxelCount}`, {
+        file: subject.dir,
+        fix: `pass the --dataset the runs were fit on to ${what}`,
+      });
+    }
+  }
+  const actual = sha256FilesMemo([subject.fmriFiles.lh, subject.fmriFiles.rh]);
+  if (recorded.size === 1 && !recorded.has(actual)) {
+    throw new ZooError('E_DATASET', `${subject.id}'s fMRI files differ from the ones its runs were fit on`, {
+      file: subject.fmriFiles.lh,
+      found: { dataset: actual.slice(0, 16), runs: [...recorded][0].slice(0, 16) },
+      fix: `pass the --dataset the runs were fit on to ${what} (or re-run the runs on this dataset)`,
+    });
+  }
 }

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerPublish } from '../../harness/cli/commands/publish.js';
 import { registerReport } from '../../harness/cli/commands/report.js';
@@ -53,5 +53,25 @@ describe('cli/publish and report', () => {
     for (const t of ['Brain score (Table 1)', 'ROI R²', 'Brain–network alignment (Table 2)', 'Fine-tune drop (Table 3)']) assert.ok(fresh.stdout.includes(t), t);
     assert.match(fresh.stdout, /clip\/vit-b-16\.openai\.eurosat/);
     assert.match(fresh.stdout, /\d \*/);
+  });
+
+  it('zoo report notices a leaderboard older than its runs and scores them again', async () => {
+    const out = tmp('lb-stale');
+    cpSync(fx.out, out, { recursive: true });
+    const pub = await runCommand(registerPublish, ['publish', '--from', out, '--out', out, '--dataset', fx.dataset, '--bootstrap', '0', '--quiet']);
+    assert.equal(pub.code, 0, pub.stderr);
+    const current = await runCommand(registerReport, ['report', '--from', out, '--dataset', fx.dataset]);
+    assert.equal(current.code, 0, current.stderr);
+    assert.doesNotMatch(current.stderr, /stale/);
+    // Re-fit one run: its key changes.
+    const saved = readLeaderboard(join(out, 'leaderboard.json'));
+    const metricsFile = join(out, saved.entries[0].run, 'metrics.json');
+    const m = JSON.parse(readFileSync(metricsFile, 'utf8')) as { key: string };
+    writeFileSync(metricsFile, JSON.stringify({ ...m, key: `${m.key}-refit` }));
+    const stale = await runCommand(registerReport, ['report', '--from', out, '--dataset', fx.dataset, '--bootstrap', '0']);
+    assert.equal(stale.code, 0, stale.stderr);
+    assert.match(stale.stderr, /leaderboard\.json is stale \(.*was re-fitted after the leaderboard was built/);
+    assert.match(stale.stderr, /zoo publish --from/);
+    assert.match(stale.stdout, /Brain score \(Table 1\)/);
   });
 });

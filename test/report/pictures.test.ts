@@ -13,6 +13,7 @@ import { bufferIo } from '../../harness/cli/io.js';
 import { ZooError } from '../../harness/core/errors.js';
 import { writeJsonAtomic } from '../../harness/core/fsutil.js';
 import { writeNpy } from '../../harness/core/npy.js';
+import { sha256Files } from '../../harness/core/hash.js';
 import { bundledDatasetDir } from '../../harness/core/paths.js';
 import { openSubject } from '../../harness/data/algonauts.js';
 import type { RoiIndex } from '../../harness/data/rois.js';
@@ -76,6 +77,14 @@ interface RunSpec {
   r2: Float32Array;
   space: Float32Array;
   scale: Float32Array;
+  /** What the run says it was fitted on (default: the bundled subject's real fMRI hash). */
+  responsesSha256?: string;
+}
+
+/** The fMRI hash `zoo fit` records for a bundled subject. */
+function bundledResponses(subject: string): string {
+  const dir = join(DATASET, subject, 'training_split', 'training_fmri');
+  return sha256Files([join(dir, 'lh_training_fmri.npy'), join(dir, 'rh_training_fmri.npy')]);
 }
 
 function writeRun(out: string, r: RunSpec): string {
@@ -86,7 +95,7 @@ function writeRun(out: string, r: RunSpec): string {
   writeNpy(join(dir, 'space.npy'), r.space, [n, 2]);
   writeNpy(join(dir, 'scale.npy'), r.scale, [n]);
   writeJsonAtomic(join(dir, 'metrics.json'), {
-    format: 1, key: 'k', plugin: r.plugin, pluginVersion: '1.0.0', variant: r.variant, subject: r.subject, device: 'cpu', seed: 0, config: {}, responsesSha256: 'r', voxels: n, selectionAxis: 'layers', testR2: 0.25,
+    format: 1, key: 'k', plugin: r.plugin, pluginVersion: '1.0.0', variant: r.variant, subject: r.subject, device: 'cpu', seed: 0, config: {}, responsesSha256: r.responsesSha256 ?? bundledResponses(r.subject), voxels: n, selectionAxis: 'layers', testR2: 0.25,
     layers: Array.from({ length: r.L }, (_, i) => ({ name: `blocks.${i}`, channels: 8 })),
   });
   return dir;
@@ -335,6 +344,19 @@ describe('cli: zoo draw', function () {
     assert.equal(again.code, 0, again.stderr);
     assert.ok(existsSync(join(elsewhere, 'runs', 'clip', 'L', 'subj01', 'seed0.cpu', 'layer.png')));
     assert.ok(existsSync(join(elsewhere, 'hierarchy-subj02.png')));
+  });
+
+  it('refuses runs fitted on another dataset of the same size, naming the dataset and the fix', async () => {
+    const out = tempDir('draw-other');
+    const N = 400;
+    // subj02's responses recorded under subj01: the same voxel count, other fMRI files.
+    writeRun(out, { plugin: 'clip', variant: 'B', subject: 'subj01', L: 2, omega: new Float32Array(N * 2).fill(0.5), r2: new Float32Array(N).fill(0.1), space: new Float32Array(N * 2), scale: new Float32Array(N), responsesSha256: bundledResponses('subj02') });
+    const run = await draw(['--from', out]);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /E_DATASET/);
+    assert.match(run.stderr, /subj01's fMRI files differ from the ones its runs were fit on/);
+    assert.match(run.stderr, /pass the --dataset the runs were fit on to zoo draw/);
+    assert.ok(!existsSync(join(out, 'pictures')), 'nothing is drawn');
   });
 
   it('explains an OUT folder without runs', async () => {

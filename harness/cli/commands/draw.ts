@@ -10,7 +10,7 @@ import { isAbsolute, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ZooError } from '../../core/errors.js';
 import { openSubject } from '../../data/algonauts.js';
-import { onePerModel, runName } from '../../runs/store.js';
+import { checkRunsMatchSubject, onePerModel, readRunMetrics, runName } from '../../runs/store.js';
 import { resolveDataset } from '../dataset-args.js';
 import type { CliIo, CommandContext } from '../io.js';
 
@@ -56,6 +56,15 @@ export async function drawOutputs(opts: DrawOpts, io: CliIo): Promise<void> {
     const rel = relative(io.cwd, p);
     return rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? p : rel;
   };
+  // Every run must have been fitted on this dataset: the ROIs and flatmap come from it.
+  for (const subjectId of new Set(refs.map((r) => r.subject))) {
+    const s = openSubject(dataset, subjectId, { fsaverageDir: draw.fsaverageDir });
+    try {
+      checkRunsMatchSubject(s, refs.filter((r) => r.subject === subjectId).map((r) => ({ dir: r.dir, metrics: readRunMetrics(r) })), 'zoo draw');
+    } finally {
+      s.close();
+    }
+  }
   io.out(`draw: ${refs.length} run${refs.length === 1 ? '' : 's'} from ${show(from)} (dataset ${dataset})`);
   for (const r of refs) {
     const files = pics.drawRunMaps(r.dir, dataset, outRoot ? join(outRoot, 'runs', r.plugin, r.variant, r.subject, runName(r.seed, r.device)) : undefined, draw);

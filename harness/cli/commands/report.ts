@@ -8,6 +8,8 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { readLeaderboard } from '../../report/leaderboard.js';
 import { renderTerminal } from '../../report/terminal.js';
+import { packageRoot } from '../../core/paths.js';
+import { leaderboardStaleness } from '../../report/stale.js';
 import type { CommandContext } from '../io.js';
 import { addLeaderboardOptions, isLeaderboardFile, leaderboardFrom, type LeaderboardSourceOpts } from './publish.js';
 
@@ -23,7 +25,20 @@ export function registerReport(program: Command, ctx: CommandContext): void {
     .action(async (opts: ReportOpts) => {
       const from = resolve(ctx.io.cwd, opts.from);
       const saved = join(from, 'leaderboard.json');
-      const lb = !opts.rebuild && !isLeaderboardFile(from) && existsSync(saved) ? readLeaderboard(saved) : (await leaderboardFrom(opts, ctx)).lb;
+      let lb = !opts.rebuild && !isLeaderboardFile(from) && existsSync(saved) ? readLeaderboard(saved) : undefined;
+      if (lb) {
+        // A leaderboard built before a new or re-fitted run is never shown as current.
+        const stale = leaderboardStaleness(from, lb);
+        if (stale.length > 0) {
+          const more = stale.length > 3 ? ` and ${stale.length - 3} more` : '';
+          ctx.io.err(`report: ${saved} is stale (${stale.slice(0, 3).join('; ')}${more}): scoring the runs again; \`zoo publish --from ${opts.from}\` saves the new one`);
+          // Score against the dataset the saved leaderboard names, unless --dataset says otherwise.
+          const recorded = resolve(packageRoot(), lb.dataset.path);
+          if (opts.dataset === undefined && existsSync(recorded)) opts.dataset = recorded;
+          lb = undefined;
+        }
+      }
+      lb ??= (await leaderboardFrom(opts, ctx)).lb;
       for (const block of renderTerminal(lb)) ctx.io.out(block);
     });
 }
