@@ -20,6 +20,7 @@ import { normalizeCoords } from '../data/coords.js';
 import { Rng } from '../data/random.js';
 import { ensureSplit } from '../data/split.js';
 import { extractFeatures } from '../features/extract.js';
+import { weightsSource } from '../features/onnx-metadata.js';
 import type { FeatureStore } from '../features/cache.js';
 import { ort, type Device } from '../features/session.js';
 import type { ResolvedVariant } from '../plugins/manifest.js';
@@ -320,6 +321,7 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
     config,
     featureKey: store.meta.key,
     onnxSha256: store.meta.onnxSha256,
+    weights: weightsSource(ctx.variant.onnxPath),
     responsesSha256: ctx.responsesSha256,
     layers: store.meta.layers.map((l) => ({ name: l.name, channels: l.channels, ...(l.timestep !== undefined ? { timestep: l.timestep } : {}) })),
     selectionAxis: ctx.variant.selectionAxis,

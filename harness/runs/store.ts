@@ -45,6 +45,8 @@ export interface RunMetrics {
   config: FactorTopyConfig;
   featureKey: string;
   onnxSha256: string;
+  /** Where the backbone's weights came from (the ONNX file's brainzoo.weights metadata). */
+  weights?: { description: string; randomInit: boolean };
   responsesSha256: string;
   layers: { name: string; channels: number; timestep?: number }[];
   selectionAxis: 'layers' | 'timesteps';

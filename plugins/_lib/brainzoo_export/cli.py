@@ -11,6 +11,7 @@ Exit status: 0 done, 2 bad input (the message says what, which file, and the fix
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -103,7 +104,16 @@ def prepare_weights(
         )
     report = load_checkpoint(model, checkpoint, spec, plugin, variant.name)
     note(report.summary(plugin.ignore_note))
-    return f"checkpoint {Path(checkpoint).name}"
+    return f"checkpoint {Path(checkpoint).name} sha256 {_sha256(checkpoint)}"
+
+
+def _sha256(path: str) -> str:
+    """The checkpoint's sha256, streamed (checkpoints are GBs): the leaderboard's weights provenance."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def run(script: str, plugin: PluginSpec, argv: list[str] | None = None) -> int:
