@@ -197,6 +197,18 @@ describe('report/leaderboard', () => {
     assert.equal(t3[1][3], `${dr.value!.toFixed(3)} [${dr.ci![0].toFixed(3)}, ${dr.ci![1].toFixed(3)}]`);
     const term = renderTerminal(lb).join('\n');
     assert.ok(term.includes('Brain score (Table 1)') && term.includes(' *'));
+    // 8 test images per run in the fixture: both renderings say why the intervals are wide.
+    for (const text of [md, term]) {
+      assert.match(text, /Intervals are wide because the test set is small: 8 test images per subject \(fewer than 50\)/);
+      assert.ok(text.includes('voxel-sampling interval; does not include seed-to-seed variation'));
+    }
+    for (const name of ['slope', 'b0', 'b1', 'slopeChange'] as const) assert.ok(lb.metrics[name].description.includes('voxel-sampling interval; does not include seed-to-seed variation'), name);
+    // Counted from the entries, not typed in: 60 test images each, no note.
+    const big = JSON.parse(JSON.stringify(lb)) as Leaderboard;
+    for (const e of big.entries) e.testImages = 60;
+    assert.doesNotMatch(renderMarkdown(big) + renderTerminal(big).join('\n'), /Intervals are wide/);
+    big.entries[3].testImages = 30;
+    assert.match(renderMarkdown(big), /small: 30–60 test images per subject/);
   });
 
   it('without fine-tuned runs, Table 3 is replaced by a note; unknown plugins are kept with a warning', async () => {
