@@ -92,7 +92,7 @@ class Comparer {
     if (-worse > tolerance + EPS) this.result.improved++;
     if (this.useCi && b.ci && !hierarchy) {
       // The bound is the interval's far end, or the baseline value itself should it lie outside
-      // its own percentile interval (possible for skewed replicates): an unchanged value never regresses.
+      // its own interval (older leaderboards used percentile intervals): an unchanged value never regresses.
       const out = dir ? c.value < Math.min(b.ci[0], b.value) - EPS : c.value > Math.max(b.ci[1], b.value) + EPS;
       if (out) this.result.regressions.push({ ...base, current: c.value, change, allowed: `CI [${b.ci[0].toFixed(3)}, ${b.ci[1].toFixed(3)}]`, reason: 'worse' });
       return;
