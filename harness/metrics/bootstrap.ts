@@ -175,6 +175,16 @@ export async function bootstrapGroupR2(input: ImageBootstrapInput): Promise<Map<
   return out;
 }
 
+/**
+ * The plug-in mean R² per group on all test images once each (the statistic the replicates of
+ * bootstrapGroupR2 resample, computed the same way: the centre θ̂₀ of basicBootstrap).
+ */
+export async function plugInGroupR2(input: Omit<ImageBootstrapInput, 'counts' | 'replicates'>): Promise<Map<string, number>> {
+  const ones = new Uint16Array(input.images).fill(1);
+  const g = await bootstrapGroupR2({ ...input, counts: ones, replicates: 1, engine: 'js' });
+  return new Map([...g].map(([name, r]) => [name, r[0]]));
+}
+
 export interface HierarchyReplicates {
   slope: Float64Array;
   b0: Float64Array;

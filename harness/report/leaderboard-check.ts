@@ -4,6 +4,11 @@
  * A value regresses when it moved in the wrong direction (`higherIsBetter`) by more than the
  * tolerance, or, with `useCi`, beyond the baseline's bootstrap interval (metrics without an
  * interval fall back to the tolerance). Descriptive metrics (higherIsBetter null) never regress.
+ *
+ * The hierarchy metrics (slope, b0, b1, slopeChange) always use their own tolerance,
+ * `hierarchyTolerance`, never their interval: that interval resamples voxels only and is far
+ * narrower than the seed-to-seed variation of a refit, so with `useCi` an unchanged model would
+ * "regress" by +0.0009 in b0.
  * A run, model or value present in the baseline but absent now is reported as missing.
  *
  * maxDiff depends on the whole run set (the max model): it is compared only where both
@@ -21,9 +26,20 @@ import {
   type RoiMetrics,
 } from './leaderboard-types.js';
 
+/**
+ * Default absolute tolerance of the hierarchy metrics (slope, b0, b1, slopeChange).
+ * PLACEHOLDER (0.05): to be replaced by the measured seed-to-seed spread of refits.
+ */
+export const HIERARCHY_TOLERANCE = 0.05;
+
+/** Metrics compared with `hierarchyTolerance`, never with their (voxel-sampling) interval. */
+export const HIERARCHY_METRICS: readonly MetricName[] = ['slope', 'b0', 'b1', 'slopeChange'];
+
 export interface CheckOptions {
   /** Absolute tolerance (default 0.01). */
   tolerance?: number;
+  /** Absolute tolerance of slope, b0, b1 and slopeChange, with or without useCi (default HIERARCHY_TOLERANCE). */
+  hierarchyTolerance?: number;
   /** Use the baseline's bootstrap interval instead of the tolerance where it has one. */
   useCi?: boolean;
 }
@@ -40,7 +56,7 @@ export interface Regression {
   current: number | null;
   /** current − baseline */
   change: number | null;
-  /** What was allowed: "±0.010" or "CI [lo, hi]". */
+  /** What was allowed: "±0.010", "±0.050 (hierarchy)" or "CI [lo, hi]". */
   allowed: string;
   reason: 'worse' | 'missing';
 }
@@ -58,9 +74,11 @@ const EPS = 1e-12;
 
 class Comparer {
   readonly result: CheckResult = { regressions: [], compared: 0, improved: 0, notes: [] };
-  constructor(private readonly tolerance: number, private readonly useCi: boolean) {}
+  constructor(private readonly tolerance: number, private readonly useCi: boolean, private readonly hierarchyTolerance: number) {}
 
   value(model: string, subject: string, name: MetricName, roi: string | null, b: Metric | undefined, c: Metric | undefined): void {
+    const hierarchy = HIERARCHY_METRICS.includes(name);
+    const tolerance = hierarchy ? this.hierarchyTolerance : this.tolerance;
     const dir = METRICS[name].higherIsBetter;
     if (dir === null || !b || b.value === null) return;
     this.result.compared++;
@@ -71,15 +89,15 @@ class Comparer {
     }
     const change = c.value - b.value;
     const worse = dir ? -change : change;
-    if (-worse > this.tolerance + EPS) this.result.improved++;
-    if (this.useCi && b.ci) {
+    if (-worse > tolerance + EPS) this.result.improved++;
+    if (this.useCi && b.ci && !hierarchy) {
       // The bound is the interval's far end, or the baseline value itself should it lie outside
-      // its own percentile interval (possible for skewed replicates): an unchanged value never regresses.
+      // its own interval (older leaderboards used percentile intervals): an unchanged value never regresses.
       const out = dir ? c.value < Math.min(b.ci[0], b.value) - EPS : c.value > Math.max(b.ci[1], b.value) + EPS;
       if (out) this.result.regressions.push({ ...base, current: c.value, change, allowed: `CI [${b.ci[0].toFixed(3)}, ${b.ci[1].toFixed(3)}]`, reason: 'worse' });
       return;
     }
-    if (worse > this.tolerance + EPS) this.result.regressions.push({ ...base, current: c.value, change, allowed: `±${this.tolerance.toFixed(3)}`, reason: 'worse' });
+    if (worse > tolerance + EPS) this.result.regressions.push({ ...base, current: c.value, change, allowed: `±${tolerance.toFixed(3)}${hierarchy ? ' (hierarchy)' : ''}`, reason: 'worse' });
   }
 
   roi(model: string, subject: string, name: MetricName, b: RoiMetrics, c: RoiMetrics | undefined): void {
@@ -105,7 +123,7 @@ const sameSet = (a: readonly string[] | undefined, b: readonly string[] | undefi
   a !== undefined && b !== undefined && a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
 
 export function compareLeaderboards(baseline: Leaderboard, current: Leaderboard, opts: CheckOptions = {}): CheckResult {
-  const cmp = new Comparer(opts.tolerance ?? 0.01, opts.useCi ?? false);
+  const cmp = new Comparer(opts.tolerance ?? 0.01, opts.useCi ?? false, opts.hierarchyTolerance ?? HIERARCHY_TOLERANCE);
   const notes = cmp.result.notes;
   if (baseline.dataset.sha256 !== current.dataset.sha256) notes.push(`the leaderboards were built on different data (dataset sha256 ${baseline.dataset.sha256.slice(0, 12)}… vs ${current.dataset.sha256.slice(0, 12)}…)`);
 

@@ -7,7 +7,7 @@
  *   Table 2 (alignment): R², slope, b0, b1 per model and size; best within a family
  *   Table 3 (fine-tune drop): change of R² per ROI and of the slope after fine-tuning
  */
-import { METRICS, modelId, type Leaderboard, type Metric, type MetricName, type ModelSummary } from './leaderboard-types.js';
+import { METRICS, VOXEL_INTERVAL, modelId, type Leaderboard, type Metric, type MetricName, type ModelSummary } from './leaderboard-types.js';
 
 export interface Cell {
   text: string;
@@ -26,6 +26,23 @@ export interface TableSpec {
 }
 
 const SIZE_ORDER = ['tiny', 'S', 'B', 'L', 'H', 'G'];
+
+/** Below this many test images per subject, the tables warn that the R² intervals are wide. */
+export const SMALL_TEST_SET = 50;
+
+/**
+ * "Intervals are wide because the test set is small: …" when some run was scored on fewer than
+ * SMALL_TEST_SET test images (from the entries' testImages) and the leaderboard has intervals;
+ * null otherwise.
+ */
+export function smallTestSetNote(lb: Leaderboard): string | null {
+  const sizes = lb.entries.map((e) => e.testImages).filter((n) => n > 0);
+  if (lb.bootstrap.replicates === 0 || sizes.length === 0) return null;
+  const fewest = Math.min(...sizes);
+  const most = Math.max(...sizes);
+  if (fewest >= SMALL_TEST_SET) return null;
+  return `Intervals are wide because the test set is small: ${fewest === most ? fewest : `${fewest}–${most}`} test images per subject (fewer than ${SMALL_TEST_SET}).`;
+}
 
 export function fmt(x: number | null | undefined, digits = 3): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return '–';
@@ -99,11 +116,12 @@ export function roiR2Table(lb: Leaderboard, opts: TableOptions = {}): TableSpec 
   const rows: Cell[][] = models.map((m) => [{ text: label(m) }, { text: fmtCi(m.meanR2) }, ...lb.rois.map((r) => ({ text: roiCell(m.roiR2[r]) }))]);
   markBest(rows, models.map((m) => m.meanR2.value), 1, true);
   lb.rois.forEach((r, j) => markBest(rows, models.map((m) => m.roiR2[r]?.value), j + 2, true));
-  const intervals = lb.bootstrap.replicates > 0 ? ` [${Math.round(lb.bootstrap.level * 100)}% interval, ${lb.bootstrap.replicates} bootstrap replicates over test images]` : '';
+  const intervals = lb.bootstrap.replicates > 0 ? ` [${Math.round(lb.bootstrap.level * 100)}% basic bootstrap interval, ${lb.bootstrap.replicates} replicates over test images; values bias-corrected, plug-in values as \`raw\` in leaderboard.json]` : '';
+  const small = smallTestSetNote(lb);
   return {
     id: 'roi-r2',
     title: 'ROI R²',
-    note: `Mean test R² (raw, no noise ceiling) over all voxels and per ROI, ${subjectsNote(lb)}${intervals}${opts.roiIntervals === false && intervals ? ' (per-ROI intervals in leaderboard.md)' : ''}; higher is better, best per column in bold.`,
+    note: `Mean test R² (no noise ceiling) over all voxels and per ROI, ${subjectsNote(lb)}${intervals}${opts.roiIntervals === false && intervals ? ' (per-ROI intervals in leaderboard.md)' : ''}; higher is better, best per column in bold.${small ? ` ${small}` : ''}`,
     head,
     rows,
     empty: 'No runs.',
@@ -135,7 +153,7 @@ export function alignmentTable(lb: Leaderboard): TableSpec {
   return {
     id: 'alignment',
     title: 'Brain–network alignment (Table 2)',
-    note: `Linear fit ι̂ = β·ι + ε of each voxel's layer index ι̂ = Σ (l−1)/(L−1)·ω_l on its ROI's ideal level ι (${levels}), ${subjectsNote(lb)}: slope β (higher: better hierarchy alignment), b0 = ε (lower: early layers for the earliest level), b1 = β + ε (higher: late layers for the latest level). Best within the same family in bold.`,
+    note: `Linear fit ι̂ = β·ι + ε of each voxel's layer index ι̂ = Σ (l−1)/(L−1)·ω_l on its ROI's ideal level ι (${levels}), ${subjectsNote(lb)}: slope β (higher: better hierarchy alignment), b0 = ε (lower: early layers for the earliest level), b1 = β + ε (higher: late layers for the latest level). Best within the same family in bold.${lb.bootstrap.replicates > 0 ? ` Intervals of slope, b0, b1: voxels resampled within levels (${VOXEL_INTERVAL}).` : ''}`,
     head,
     rows,
     empty: 'No runs.',
@@ -161,7 +179,7 @@ export function finetuneTable(lb: Leaderboard): TableSpec {
   return {
     id: 'finetune',
     title: 'Fine-tune drop (Table 3)',
-    note: 'Change of each score after fine-tuning (fine-tuned − pre-trained, same subjects; negative is a drop), subject mean; the smallest drop per column in bold.',
+    note: `Change of each score after fine-tuning (fine-tuned − pre-trained, same subjects; negative is a drop), subject mean; the smallest drop per column in bold.${lb.bootstrap.replicates > 0 ? ` ΔR² intervals: paired test-image resamples; Δslope: ${VOXEL_INTERVAL}.` : ''}`,
     head,
     rows,
     empty: 'No fine-tuned variants were run (variants with "finetune": {"from": …} in plugin.json, next to their pre-trained source), so there is nothing to compare.',

@@ -5,6 +5,11 @@
  * of it. Every number is a `Metric` (value + optional 95% bootstrap interval); every metric
  * name is declared once in `metrics` with its direction (`higherIsBetter`).
  *
+ * A Metric with an interval is bootstrap bias-corrected (harness/metrics/stats.ts basicBootstrap):
+ * `value` = raw − median(θ* − θ̂) lies inside `ci` by construction, and `raw` keeps the plug-in
+ * value (the mean of r2.npy over the voxels, the fit on all voxels: the numbers the paper's tables
+ * report). Without an interval `value` is the plug-in value itself and `raw` is absent.
+ *
  * JSON has no NaN: a value that cannot be computed (an ROI without voxels, a fit without two
  * levels) is null.
  */
@@ -13,8 +18,12 @@ export const LEADERBOARD_FORMAT = 1;
 
 /** A score, with its bootstrap interval [lo, hi] when one was computed. */
 export interface Metric {
+  /** The reported estimate: bias-corrected when `ci` is set, else the plug-in value. */
   value: number | null;
+  /** Basic bootstrap interval at `bootstrap.level`; contains `value`. */
   ci: [number, number] | null;
+  /** The plug-in (uncorrected) value, present when `value` was bias-corrected. */
+  raw?: number | null;
 }
 
 /** Per-ROI scores: ROI name → Metric (only ROIs the subject has). */
@@ -50,7 +59,10 @@ export interface MetricSet {
   roiR2: RoiMetrics;
   /** Table 1: root mean squared difference to the voxel-wise max model, per ROI (no interval). */
   maxDiff: RoiMetrics;
-  /** Table 2: hierarchy slope β, b0 = ε, b1 = β + ε (bootstrap over voxels within levels). */
+  /**
+   * Table 2: hierarchy slope β, b0 = ε, b1 = β + ε (bootstrap over voxels within levels: a
+   * voxel-sampling interval; does not include seed-to-seed variation).
+   */
   slope: Metric;
   b0: Metric;
   b1: Metric;
@@ -167,18 +179,21 @@ export interface Leaderboard {
   finetune: FinetuneDrop[];
 }
 
+/** How the hierarchy metrics' intervals must be read (metric descriptions, markdown, README). */
+export const VOXEL_INTERVAL = 'voxel-sampling interval; does not include seed-to-seed variation';
+
 export const METRICS: Record<MetricName, MetricDeclaration> = {
-  meanR2: { higherIsBetter: true, perRoi: false, description: 'mean test R² over all scored voxels (raw, no noise ceiling)' },
-  roiR2: { higherIsBetter: true, perRoi: true, description: 'mean test R² over the ROI voxels; 95% interval from resampling test images' },
+  meanR2: { higherIsBetter: true, perRoi: false, description: 'mean test R² over all scored voxels (no noise ceiling); with an interval, bias-corrected (plug-in value in `raw`)' },
+  roiR2: { higherIsBetter: true, perRoi: true, description: 'mean test R² over the ROI voxels; 95% interval from resampling test images, bias-corrected value (plug-in value in `raw`)' },
   maxDiff: { higherIsBetter: false, perRoi: true, description: "Table 1: root mean squared voxel-wise difference to the 'max' model (voxel-wise maximum R² over all models of the subject)" },
-  slope: { higherIsBetter: true, perRoi: false, description: 'Table 2: slope β of ι̂ = β·ι + ε over the ROI levels; 95% interval from resampling voxels within levels' },
-  b0: { higherIsBetter: false, perRoi: false, description: 'Table 2: b0 = ε, early layers not selected by the earliest level' },
-  b1: { higherIsBetter: true, perRoi: false, description: 'Table 2: b1 = β + ε, late layers selected by the latest level' },
+  slope: { higherIsBetter: true, perRoi: false, description: `Table 2: slope β of ι̂ = β·ι + ε over the ROI levels; 95% interval from resampling voxels within levels (${VOXEL_INTERVAL})` },
+  b0: { higherIsBetter: false, perRoi: false, description: `Table 2: b0 = ε, early layers not selected by the earliest level (${VOXEL_INTERVAL})` },
+  b1: { higherIsBetter: true, perRoi: false, description: `Table 2: b1 = β + ε, late layers selected by the latest level (${VOXEL_INTERVAL})` },
   confidence: { higherIsBetter: null, perRoi: true, description: 'Eq. 2: mean selection confidence 1 − H(ω)/log L (descriptive)' },
   maxR2: { higherIsBetter: true, perRoi: true, description: "Table 1 'max' row: ROI mean of the voxel-wise maximum R²" },
   meanR2Change: { higherIsBetter: true, perRoi: false, description: 'Table 3: mean R² of the fine-tuned variant minus the pre-trained one (negative: a drop)' },
   roiR2Change: { higherIsBetter: true, perRoi: true, description: 'Table 3: ROI R² of the fine-tuned variant minus the pre-trained one' },
-  slopeChange: { higherIsBetter: true, perRoi: false, description: 'Table 3: hierarchy slope of the fine-tuned variant minus the pre-trained one' },
+  slopeChange: { higherIsBetter: true, perRoi: false, description: `Table 3: hierarchy slope of the fine-tuned variant minus the pre-trained one (${VOXEL_INTERVAL})` },
 };
 
 /** The MetricSet fields in display order. */
@@ -187,9 +202,16 @@ export const METRIC_SET_FIELDS: readonly (keyof MetricSet & MetricName)[] = ['me
 /** The FinetuneChange fields in display order. */
 export const FINETUNE_FIELDS: readonly ('meanR2Change' | 'roiR2Change' | 'slopeChange')[] = ['meanR2Change', 'roiR2Change', 'slopeChange'];
 
-/** A Metric from a number (NaN → null) and an optional interval. */
-export function metric(value: number, ci: [number, number] | null = null): Metric {
-  return { value: Number.isFinite(value) ? value : null, ci: ci && Number.isFinite(ci[0]) && Number.isFinite(ci[1]) ? ci : null };
+/**
+ * A Metric from a number (NaN → null), an optional interval and, for a bias-corrected value, the
+ * plug-in value it corrects (kept only together with a finite interval).
+ */
+export function metric(value: number, ci: [number, number] | null = null, raw?: number): Metric {
+  const finite = (x: number): number | null => (Number.isFinite(x) ? x : null);
+  const interval = ci && Number.isFinite(ci[0]) && Number.isFinite(ci[1]) ? ci : null;
+  const m: Metric = { value: finite(value), ci: interval };
+  if (raw !== undefined && interval) m.raw = finite(raw);
+  return m;
 }
 
 export const modelId = (m: { plugin: string; variant: string }): string => `${m.plugin}/${m.variant}`;

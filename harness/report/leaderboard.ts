@@ -19,12 +19,12 @@ import { openSubject, type Subject } from '../data/algonauts.js';
 import { Rng } from '../data/random.js';
 import { MERGED_ROI_NAMES } from '../data/rois.js';
 import type { RunMetrics } from '../fit/train.js';
-import { bootstrapCounts, bootstrapGroupR2, bootstrapHierarchy, type SumsEngine } from '../metrics/bootstrap.js';
+import { bootstrapCounts, bootstrapGroupR2, bootstrapHierarchy, plugInGroupR2, type SumsEngine } from '../metrics/bootstrap.js';
 import { maxDifference, roiMeans, roiVoxelSets, voxelwiseMax } from '../metrics/brain-score.js';
 import { replicateDifference } from '../metrics/finetune.js';
 import { PAPER_ROI_LEVELS, fitHierarchy, layerIndex, levelVoxels, meanConfidence, type RoiLevel } from '../metrics/hierarchy.js';
 import { findRuns, onePerModel, readRunArrays, readRunMetrics, readTestPredictions, type RunRef } from '../metrics/runs.js';
-import { meanOfReplicates, nanMean, percentileInterval } from '../metrics/stats.js';
+import { basicBootstrap, meanOfReplicates, nanMean } from '../metrics/stats.js';
 import { PluginRegistry } from '../plugins/registry.js';
 import { renderMarkdown } from './markdown.js';
 import { assertLeaderboard } from './leaderboard-schema.js';
@@ -50,6 +50,10 @@ export { assertLeaderboard, leaderboardProblems, readLeaderboard } from './leade
 /** The ROIs reported by default: the paper's merged groups, early → late. */
 export const DEFAULT_ROIS: readonly string[] = MERGED_ROI_NAMES;
 export const DEFAULT_REPLICATES = 1000;
+
+/** The leaderboard's `bootstrap.method` (see leaderboards/README.md, Intervals). */
+export const BOOTSTRAP_METHOD =
+  'basic bootstrap (reverse percentile) with a median-bias-corrected point estimate: value = raw − median(θ* − θ̂), interval [raw − q(1−α/2), raw − q(α/2)] of the deviations θ* − θ̂ (chosen by measured coverage: the plug-in R² is biased low at small n and a percentile interval misses the population value; `raw` holds the plug-in value); ROI and mean R²: test images resampled with replacement (shared per subject, so differences between models are paired); slope, b0, b1: voxels resampled within each ROI level (a voxel-sampling interval; does not include seed-to-seed variation); subject means and fine-tune changes: means and paired differences of the replicates';
 
 export interface BuildLeaderboardOptions {
   /** Bootstrap replicates for the intervals (default 1000; 0: no intervals). */
@@ -79,13 +83,22 @@ interface VariantInfo {
   finetune: { from: string; dataset: string } | null;
 }
 
+/**
+ * Bootstrap replicates of one statistic and their centre θ̂₀: the same statistic computed from the
+ * data the replicates resample (basicBootstrap's `centre`).
+ */
+interface Resampled {
+  reps: Float64Array;
+  centre: number;
+}
+
 /** Replicates kept while building, to combine into subject means and fine-tune changes. */
 interface Replicates {
-  meanR2?: Float64Array;
-  roiR2: Map<string, Float64Array>;
-  slope?: Float64Array;
-  b0?: Float64Array;
-  b1?: Float64Array;
+  meanR2?: Resampled;
+  roiR2: Map<string, Resampled>;
+  slope?: Resampled;
+  b0?: Resampled;
+  b1?: Resampled;
 }
 
 interface Scored {
@@ -126,8 +139,28 @@ function variantInfo(registry: PluginRegistry, m: RunMetrics, log: (l: string) =
   }
 }
 
-function ci(reps: Float64Array | undefined, level: number): [number, number] | null {
-  return reps ? percentileInterval(reps, level) : null;
+/**
+ * The reported Metric of a plug-in value `raw`: with replicates, the bias-corrected value and its
+ * basic bootstrap interval (raw kept beside them); without, the plug-in value alone.
+ */
+function estimate(raw: number, r: Resampled | undefined, level: number): Metric {
+  const b = r ? basicBootstrap(raw, r.centre, r.reps, level) : null;
+  return b ? metric(b.value, b.ci, b.raw) : metric(raw);
+}
+
+/** The plug-in value of a Metric (its `raw` when the value was bias-corrected). */
+const rawOf = (m: Metric | undefined): number | null | undefined => (m === undefined ? undefined : m.raw !== undefined ? m.raw : m.value);
+
+/** Mean (over subjects) of paired replicates and centres; undefined unless every part has them. */
+function meanResampled(parts: readonly (Resampled | undefined)[], replicates: number): Resampled | undefined {
+  if (parts.length === 0 || replicates === 0 || !parts.every((r): r is Resampled => r !== undefined && r.reps.length === replicates)) return undefined;
+  return { reps: meanOfReplicates(parts.map((r) => r.reps), replicates), centre: parts.reduce((a, r) => a + r.centre, 0) / parts.length };
+}
+
+/** Paired change b − a of replicates and centres. */
+function changeResampled(a: Resampled | undefined, b: Resampled | undefined): Resampled | undefined {
+  const reps = replicateDifference(a?.reps, b?.reps);
+  return reps && a && b ? { reps, centre: b.centre - a.centre } : undefined;
 }
 
 /** Scores one subject's runs (all opened against that subject's dataset folder). */
@@ -181,19 +214,27 @@ async function scoreSubject(subjectId: string, runs: { ref: RunRef; metrics: Run
           const targets = subject.readResponses(tp.rows, tp.voxels);
           const counts = bootstrapCounts(new Rng(`${opts.seed}:images:${subjectId}`), n, opts.replicates);
           const g = await bootstrapGroupR2({ predictions: tp.predictions, targets, images: n, voxels: V, groups, counts, replicates: opts.replicates, engine: opts.engine });
-          reps.meanR2 = g.get(ALL);
-          for (const name of sets.keys()) {
+          const centre = await plugInGroupR2({ predictions: tp.predictions, targets, images: n, voxels: V, groups });
+          const resampled = (name: string): Resampled | undefined => {
             const r = g.get(name);
+            const c = centre.get(name);
+            return r && c !== undefined ? { reps: r, centre: c } : undefined;
+          };
+          reps.meanR2 = resampled(ALL);
+          for (const name of sets.keys()) {
+            const r = resampled(name);
             if (r) reps.roiR2.set(name, r);
           }
         }
         const h = bootstrapHierarchy(layerIndex(omega, L), members, opts.replicates, new Rng(`${opts.seed}:voxels:${subjectId}`));
-        Object.assign(reps, h);
+        reps.slope = { reps: h.slope, centre: fit.slope };
+        reps.b0 = { reps: h.b0, centre: fit.b0 };
+        reps.b1 = { reps: h.b1, centre: fit.b1 };
       }
       const roiR2: RoiMetrics = {};
       const confidence: RoiMetrics = {};
       for (const [name, idx] of sets) {
-        roiR2[name] = metric(roi.get(name) ?? NaN, ci(reps.roiR2.get(name), opts.level));
+        roiR2[name] = estimate(roi.get(name) ?? NaN, reps.roiR2.get(name), opts.level);
         confidence[name] = metric(meanConfidence(omega, L, idx));
       }
       let scoredVoxels = 0;
@@ -215,12 +256,12 @@ async function scoreSubject(subjectId: string, runs: { ref: RunRef; metrics: Run
         voxels: scoredVoxels,
         testImages: metrics.images?.test ?? 0,
         hierarchyVoxels: fit.voxels,
-        meanR2: metric(nanMean(r2), ci(reps.meanR2, opts.level)),
+        meanR2: estimate(nanMean(r2), reps.meanR2, opts.level),
         roiR2,
         maxDiff: {},
-        slope: metric(fit.slope, ci(reps.slope, opts.level)),
-        b0: metric(fit.b0, ci(reps.b0, opts.level)),
-        b1: metric(fit.b1, ci(reps.b1, opts.level)),
+        slope: estimate(fit.slope, reps.slope, opts.level),
+        b0: estimate(fit.b0, reps.b0, opts.level),
+        b1: estimate(fit.b1, reps.b1, opts.level),
         confidence,
       };
       scored.push({ entry, reps, r2 });
@@ -241,19 +282,22 @@ async function scoreSubject(subjectId: string, runs: { ref: RunRef; metrics: Run
   }
 }
 
-/** Mean of the finite values (null when none); interval from the mean of replicates when every part has them. */
-function meanMetric(values: readonly (number | null | undefined)[], reps: readonly (Float64Array | undefined)[], replicates: number, level: number): Metric {
-  const finite = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
-  const value = finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : NaN;
-  const allReps = reps.length > 0 && reps.every((r): r is Float64Array => r !== undefined && r.length === replicates) && finite.length === values.length;
-  return metric(value, allReps && replicates > 0 ? percentileInterval(meanOfReplicates(reps as Float64Array[], replicates), level) : null);
+/**
+ * Mean of the finite plug-in values (null when none); bias-corrected with an interval from the
+ * mean of the parts' replicates when every part has them.
+ */
+function meanMetric(raws: readonly (number | null | undefined)[], reps: readonly (Resampled | undefined)[], replicates: number, level: number): Metric {
+  const finite = raws.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  const raw = finite.length ? finite.reduce((a, b) => a + b, 0) / finite.length : NaN;
+  const mean = finite.length === raws.length && reps.length === raws.length ? meanResampled(reps, replicates) : undefined;
+  return estimate(raw, mean, level);
 }
 
-function meanRoi(parts: readonly RoiMetrics[], reps: readonly (Map<string, Float64Array> | undefined)[], rois: readonly string[], replicates: number, level: number): RoiMetrics {
+function meanRoi(parts: readonly RoiMetrics[], reps: readonly (Map<string, Resampled> | undefined)[], rois: readonly string[], replicates: number, level: number): RoiMetrics {
   const out: RoiMetrics = {};
   for (const name of rois) {
     if (!parts.some((p) => p[name] !== undefined)) continue;
-    out[name] = meanMetric(parts.map((p) => p[name]?.value), reps.map((r) => r?.get(name)), replicates, level);
+    out[name] = meanMetric(parts.map((p) => rawOf(p[name])), reps.map((r) => r?.get(name)), replicates, level);
   }
   return out;
 }
@@ -263,35 +307,40 @@ function summarise(group: Scored[], rois: readonly string[], replicates: number,
   const r = group.map((g) => g.reps);
   const none = group.map(() => undefined);
   return {
-    meanR2: meanMetric(e.map((x) => x.meanR2.value), r.map((x) => x.meanR2), replicates, level),
+    meanR2: meanMetric(e.map((x) => rawOf(x.meanR2)), r.map((x) => x.meanR2), replicates, level),
     roiR2: meanRoi(e.map((x) => x.roiR2), r.map((x) => x.roiR2), rois, replicates, level),
     maxDiff: meanRoi(e.map((x) => x.maxDiff), none, rois, replicates, level),
-    slope: meanMetric(e.map((x) => x.slope.value), r.map((x) => x.slope), replicates, level),
-    b0: meanMetric(e.map((x) => x.b0.value), r.map((x) => x.b0), replicates, level),
-    b1: meanMetric(e.map((x) => x.b1.value), r.map((x) => x.b1), replicates, level),
+    slope: meanMetric(e.map((x) => rawOf(x.slope)), r.map((x) => x.slope), replicates, level),
+    b0: meanMetric(e.map((x) => rawOf(x.b0)), r.map((x) => x.b0), replicates, level),
+    b1: meanMetric(e.map((x) => rawOf(x.b1)), r.map((x) => x.b1), replicates, level),
     confidence: meanRoi(e.map((x) => x.confidence), none, rois, replicates, level),
   };
 }
 
-const diff = (a: Metric, b: Metric): number => (a.value === null || b.value === null ? NaN : b.value - a.value);
+/** Change b − a of the plug-in values. */
+const diff = (a: Metric, b: Metric): number => {
+  const ra = rawOf(a);
+  const rb = rawOf(b);
+  return ra === null || ra === undefined || rb === null || rb === undefined ? NaN : rb - ra;
+};
 
 function changeOf(pre: Scored, ft: Scored, rois: readonly string[], level: number): { row: FinetuneChange; reps: Replicates } {
-  const reps: Replicates = { roiR2: new Map(), meanR2: replicateDifference(pre.reps.meanR2, ft.reps.meanR2), slope: replicateDifference(pre.reps.slope, ft.reps.slope) };
+  const reps: Replicates = { roiR2: new Map(), meanR2: changeResampled(pre.reps.meanR2, ft.reps.meanR2), slope: changeResampled(pre.reps.slope, ft.reps.slope) };
   const roiR2Change: RoiMetrics = {};
   for (const name of rois) {
     const a = pre.entry.roiR2[name];
     const b = ft.entry.roiR2[name];
     if (!a || !b) continue;
-    const d = replicateDifference(pre.reps.roiR2.get(name), ft.reps.roiR2.get(name));
+    const d = changeResampled(pre.reps.roiR2.get(name), ft.reps.roiR2.get(name));
     if (d) reps.roiR2.set(name, d);
-    roiR2Change[name] = metric(diff(a, b), ci(d, level));
+    roiR2Change[name] = estimate(diff(a, b), d, level);
   }
   return {
     row: {
       subject: ft.entry.subject,
-      meanR2Change: metric(diff(pre.entry.meanR2, ft.entry.meanR2), ci(reps.meanR2, level)),
+      meanR2Change: estimate(diff(pre.entry.meanR2, ft.entry.meanR2), reps.meanR2, level),
       roiR2Change,
-      slopeChange: metric(diff(pre.entry.slope, ft.entry.slope), ci(reps.slope, level)),
+      slopeChange: estimate(diff(pre.entry.slope, ft.entry.slope), reps.slope, level),
     },
     reps,
   };
@@ -385,9 +434,9 @@ export async function buildLeaderboard(outDir: string, datasetDir: string, opts:
     const rows = pairs.map(({ pre, ft }) => changeOf(pre, ft, reported, level));
     const mean: FinetuneChange = {
       subject: 'mean',
-      meanR2Change: meanMetric(rows.map((r) => r.row.meanR2Change.value), rows.map((r) => r.reps.meanR2), replicates, level),
+      meanR2Change: meanMetric(rows.map((r) => rawOf(r.row.meanR2Change)), rows.map((r) => r.reps.meanR2), replicates, level),
       roiR2Change: meanRoi(rows.map((r) => r.row.roiR2Change), rows.map((r) => r.reps.roiR2), reported, replicates, level),
-      slopeChange: meanMetric(rows.map((r) => r.row.slopeChange.value), rows.map((r) => r.reps.slope), replicates, level),
+      slopeChange: meanMetric(rows.map((r) => rawOf(r.row.slopeChange)), rows.map((r) => r.reps.slope), replicates, level),
     };
     finetune.push({
       plugin: e.plugin,
@@ -419,7 +468,7 @@ export async function buildLeaderboard(outDir: string, datasetDir: string, opts:
       replicates,
       level,
       seed,
-      method: 'percentile; ROI and mean R²: test images resampled with replacement (shared per subject); slope, b0, b1: voxels resampled within each ROI level; subject means: mean of per-subject replicates',
+      method: BOOTSTRAP_METHOD,
     },
     roiLevels: roiLevels.map((l) => ({ rois: [...l.rois], level: l.level })),
     rois: reported,

@@ -1,6 +1,6 @@
 /** The leaderboard as markdown, in the paper's shape (tables from leaderboard-tables.ts; best in bold). */
-import type { Leaderboard } from './leaderboard-types.js';
-import { leaderboardTables, type TableSpec } from './leaderboard-tables.js';
+import { VOXEL_INTERVAL, type Leaderboard } from './leaderboard-types.js';
+import { leaderboardTables, smallTestSetNote, type TableSpec } from './leaderboard-tables.js';
 
 function escapeCell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -16,6 +16,7 @@ export function markdownTable(t: TableSpec): string {
 
 export function markdownHeader(lb: Leaderboard): string {
   const b = lb.bootstrap;
+  const small = smallTestSetNote(lb);
   const plugins = Object.entries(lb.plugins)
     .map(([id, p]) => `${id} ${p.version}`)
     .join(', ');
@@ -26,7 +27,8 @@ export function markdownHeader(lb: Leaderboard): string {
     `- dataset: \`${lb.dataset.path}\` (sha256 ${lb.dataset.sha256.slice(0, 16)}…), subjects ${lb.dataset.subjects.join(', ')}`,
     `- runs: ${lb.entries.length} (${lb.models.length} models); devices ${lb.devices.join(', ')}; seeds ${lb.seeds.join(', ')}`,
     `- plugins: ${plugins}`,
-    `- intervals: ${b.replicates > 0 ? `${Math.round(b.level * 100)}% percentile bootstrap, ${b.replicates} replicates, seed ${b.seed}` : 'none (bootstrap disabled)'}`,
+    `- intervals: ${b.replicates > 0 ? `${Math.round(b.level * 100)}% basic bootstrap with bias-corrected values (plug-in values as \`raw\` in leaderboard.json), ${b.replicates} replicates, seed ${b.seed}; slope, b0, b1: ${VOXEL_INTERVAL}` : 'none (bootstrap disabled)'}`,
+    ...(small ? [`- **${small}**`] : []),
     '',
   ].join('\n');
 }

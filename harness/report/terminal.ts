@@ -1,7 +1,7 @@
 /** The leaderboard as terminal tables (cli-table3); the best cell of a column is marked with '*'. */
 import Table from 'cli-table3';
-import type { Leaderboard } from './leaderboard-types.js';
-import { leaderboardTables, type TableSpec } from './leaderboard-tables.js';
+import { VOXEL_INTERVAL, type Leaderboard } from './leaderboard-types.js';
+import { leaderboardTables, smallTestSetNote, type TableSpec } from './leaderboard-tables.js';
 
 export function terminalTable(t: TableSpec): string {
   if (t.rows.length === 0) return `${t.title}\n  ${t.empty ?? 'Nothing to show.'}`;
@@ -13,5 +13,7 @@ export function terminalTable(t: TableSpec): string {
 /** Every table, with a one-line header and the '*' legend. */
 export function renderTerminal(lb: Leaderboard): string[] {
   const head = `brainzoo ${lb.harness.version} · ${lb.entries.length} runs · subjects ${lb.dataset.subjects.join(', ')} · dataset ${lb.dataset.path} · ${lb.bootstrap.replicates > 0 ? `${lb.bootstrap.replicates} bootstrap replicates` : 'no intervals'}`;
-  return [head, ...leaderboardTables(lb, { roiIntervals: false }).map(terminalTable), '* best in its column (alignment: within its family); ↑ higher is better, ↓ lower is better'];
+  const small = smallTestSetNote(lb);
+  const notes = lb.bootstrap.replicates > 0 ? [`intervals: ${Math.round(lb.bootstrap.level * 100)}% basic bootstrap, bias-corrected values; slope, b0, b1: ${VOXEL_INTERVAL}`, ...(small ? [small] : [])] : [];
+  return [head, ...notes, ...leaderboardTables(lb, { roiIntervals: false }).map(terminalTable), '* best in its column (alignment: within its family); ↑ higher is better, ↓ lower is better'];
 }

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { Rng } from '../../harness/data/random.js';
 import { bootstrapCounts, bootstrapGroupR2, bootstrapHierarchy, weightedSumsJs, weightedSumsOrt } from '../../harness/metrics/bootstrap.js';
 import { fitHierarchy } from '../../harness/metrics/hierarchy.js';
-import { percentileInterval, quantileSorted } from '../../harness/metrics/stats.js';
+import { basicBootstrap, percentileInterval, quantileSorted } from '../../harness/metrics/stats.js';
 
 /** Textbook R² of one voxel over an explicit list of image indices (repeats allowed). */
 function r2Of(y: Float32Array, p: Float32Array, V: number, v: number, images: number[]): number {
@@ -26,6 +26,24 @@ describe('metrics/bootstrap', () => {
     const iv = percentileInterval([100, NaN, 0, 50])!;
     assert.ok(Math.abs(iv[0] - 2.5) < 1e-9 && Math.abs(iv[1] - 97.5) < 1e-9, String(iv));
     assert.equal(percentileInterval([1, NaN]), null);
+  });
+
+  it('basic bootstrap: value = estimate − median(θ* − centre), interval reflected about the estimate', () => {
+    // Deviations −2..2: median 0, q(0.025) = −1.9, q(0.975) = 1.9 (position 0.1 and 3.9 of 4).
+    const b = basicBootstrap(10, 3, [5, 1, NaN, 3, 2, 4])!;
+    assert.equal(b.raw, 10);
+    assert.ok(Math.abs(b.value - 10) < 1e-12 && Math.abs(b.ci[0] - 8.1) < 1e-12 && Math.abs(b.ci[1] - 11.9) < 1e-12, JSON.stringify(b));
+    // Replicates biased low (median 1 below the centre): the value moves up by 1 and stays inside.
+    const s = basicBootstrap(1, 1, [0, 0, 0, 0, 10])!;
+    assert.equal(s.value, 2);
+    assert.ok(Math.abs(s.ci[0] - (1 - 8)) < 1e-12 && Math.abs(s.ci[1] - 2) < 1e-12, JSON.stringify(s));
+    // The percentile interval of the same replicates excludes its own estimate here.
+    const p = percentileInterval([-3, -2.5, -2, -1.5, -1], 0.95)!;
+    assert.ok(p[1] < 0);
+    const c = basicBootstrap(0, 0, [-3, -2.5, -2, -1.5, -1])!;
+    assert.ok(c.ci[0] <= c.value && c.value <= c.ci[1] && c.value === 2);
+    assert.equal(basicBootstrap(1, 1, [NaN, 2]), null);
+    assert.equal(basicBootstrap(NaN, 1, [1, 2]), null);
   });
 
   it('resample counts: each replicate draws n images', () => {

@@ -2,15 +2,33 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ZooError } from '../../harness/core/errors.js';
-import { buildLeaderboard, leaderboardProblems, readLeaderboard, writeLeaderboard, type Leaderboard } from '../../harness/report/leaderboard.js';
+import { readNpy } from '../../harness/core/npy.js';
+import { Rng } from '../../harness/data/random.js';
+import { buildLeaderboard, leaderboardProblems, readLeaderboard, writeLeaderboard, type Leaderboard, type Metric } from '../../harness/report/leaderboard.js';
 import { renderMarkdown } from '../../harness/report/markdown.js';
 import { renderTerminal } from '../../harness/report/terminal.js';
-import { cleanupTmp, type Fixture, fixtureR2, LH, makeFixture, markdownRows, MODELS, N, oneHot, tmp, VOXEL_ROI, writeRun, writeSubject } from '../metrics/fixtures.js';
+import { cleanupTmp, type Fixture, fixtureR2, LH, makeFixture, markdownRows, MODELS, N, oneHot, TEST_ROWS, tmp, VOXEL_ROI, writeRun, writeSubject } from '../metrics/fixtures.js';
 
 const NOW = new Date('2024-05-01T12:00:00.000Z');
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 const roiVoxels = (roi: string): number[] => VOXEL_ROI.map((r, v) => (r === roi ? v : -1)).filter((v) => v >= 0);
+
+/** numpy.quantile's default (linear between order statistics at position (n − 1)·q). */
+function npQuantile(values: number[], q: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  const h = (s.length - 1) * q;
+  const lo = Math.floor(h);
+  return s[lo] + (h - lo) * (s[Math.min(s.length - 1, lo + 1)] - s[lo]);
+}
+
+/** Every Metric-shaped object in a leaderboard, with its JSON path. */
+function allMetrics(x: unknown, path = ''): { path: string; m: Metric }[] {
+  if (x === null || typeof x !== 'object') return [];
+  const o = x as Record<string, unknown>;
+  if ('value' in o && 'ci' in o) return [{ path, m: o as unknown as Metric }];
+  return Object.entries(o).flatMap(([k, v]) => allMetrics(v, `${path}/${k}`));
+}
 
 describe('report/leaderboard', () => {
   after(cleanupTmp);
@@ -45,8 +63,9 @@ describe('report/leaderboard', () => {
     for (const e of lb.entries) {
       const base = MODELS.find((m) => m.plugin === e.plugin && m.variant === e.variant)!.base;
       const r2 = Array.from({ length: N }, (_, v) => fixtureR2(base, e.subject, v));
-      assert.ok(Math.abs(e.meanR2.value! - mean(r2.filter(Number.isFinite))) < 1e-6);
-      for (const roi of ['V1', 'V2', 'EBA', 'OPA']) assert.ok(Math.abs(e.roiR2[roi].value! - mean(roiVoxels(roi).map((v) => r2[v]))) < 1e-6, `${roi}`);
+      // The plug-in values (r2.npy means) are kept as `raw`; `value` is bias-corrected (next test).
+      assert.ok(Math.abs(e.meanR2.raw! - mean(r2.filter(Number.isFinite))) < 1e-6);
+      for (const roi of ['V1', 'V2', 'EBA', 'OPA']) assert.ok(Math.abs(e.roiR2[roi].raw! - mean(roiVoxels(roi).map((v) => r2[v]))) < 1e-6, `${roi}`);
       // Table 1: voxel-wise max over the three models of the subject, root mean squared difference.
       const max = Array.from({ length: N }, (_, v) => Math.max(...MODELS.map((m) => fixtureR2(m.base, e.subject, v))));
       for (const roi of ['V1', 'V3', 'PPA']) {
@@ -60,6 +79,49 @@ describe('report/leaderboard', () => {
     assert.ok(Math.abs(row.roiR2.V1.value! - mean(roiVoxels('V1').map((v) => max01[v]))) < 1e-6);
   });
 
+  it('ROI R² value and interval: basic bootstrap around the plug-in value, recomputed from explicit resamples', () => {
+    for (const e of lb.entries.filter((x) => x.subject === 'subj01')) {
+      const pred = readNpy(join(fx.out, e.run, 'test_predictions.npy')).data;
+      const y = fx.responses[e.subject];
+      const n = TEST_ROWS.length;
+      const roiR2On = (images: number[], voxels: number[]): number =>
+        mean(voxels.map((v) => {
+          const ys = images.map((i) => y[TEST_ROWS[i] * N + v]);
+          const ym = mean(ys);
+          let res = 0;
+          let tot = 0;
+          images.forEach((i, k) => {
+            res += (ys[k] - pred[i * N + v]) ** 2;
+            tot += (ys[k] - ym) ** 2;
+          });
+          return 1 - res / tot;
+        }));
+      const draws = new Rng('1:images:subj01'); // seed 1, as built above
+      const resamples = Array.from({ length: 60 }, () => Array.from({ length: n }, () => draws.int(n)));
+      for (const roi of ['V1', 'EBA']) {
+        const vs = roiVoxels(roi);
+        const centre = roiR2On(Array.from({ length: n }, (_, i) => i), vs);
+        const dev = resamples.map((imgs) => roiR2On(imgs, vs) - centre);
+        const m = e.roiR2[roi];
+        const raw = m.raw!;
+        const tol = 1e-5;
+        assert.ok(Math.abs(m.value! - (raw - npQuantile(dev, 0.5))) < tol, `${e.variant} ${roi} value ${m.value} vs ${raw - npQuantile(dev, 0.5)}`);
+        assert.ok(Math.abs(m.ci![0] - (raw - npQuantile(dev, 0.975))) < tol && Math.abs(m.ci![1] - (raw - npQuantile(dev, 0.025))) < tol, `${e.variant} ${roi} ci ${m.ci}`);
+      }
+    }
+  });
+
+  it('every interval in the leaderboard contains its reported value', () => {
+    const metrics = allMetrics(lb);
+    const withCi = metrics.filter(({ m }) => m.ci !== null);
+    assert.ok(withCi.length > 100, `${withCi.length} intervals`);
+    for (const { path, m } of withCi) {
+      assert.ok(m.value !== null && m.ci![0] <= m.value && m.value <= m.ci![1], `${path}: ${m.value} outside [${m.ci}]`);
+      assert.equal(typeof m.raw, 'number', `${path}: no raw value`);
+    }
+    for (const { path, m } of metrics.filter(({ m }) => m.ci === null)) assert.equal(m.raw, undefined, path);
+  });
+
   it('hierarchy slope, confidence, fine-tune changes and subject means', () => {
     const pre = lb.models.find((m) => m.variant === 'vit-b-16.openai')!;
     const ft = lb.models.find((m) => m.variant.endsWith('eurosat'))!;
@@ -70,13 +132,13 @@ describe('report/leaderboard', () => {
     assert.equal(pre.confidence.V1.value, 1);
     const change = lb.finetune[0].changes;
     assert.deepEqual(change.map((c) => c.subject), ['mean', 'subj01', 'subj02']);
-    assert.ok(Math.abs(change[0].meanR2Change.value! + 0.1) < 1e-6, String(change[0].meanR2Change.value));
+    assert.ok(Math.abs(change[0].meanR2Change.raw! + 0.1) < 1e-6, String(change[0].meanR2Change.raw));
     assert.ok(Math.abs(change[0].slopeChange.value! + 1) < 1e-6);
-    assert.ok(Math.abs(change[1].roiR2Change.V1.value! + 0.1) < 1e-6);
-    // Subject mean = mean of the two subjects' values.
+    assert.ok(Math.abs(change[1].roiR2Change.V1.raw! + 0.1) < 1e-6);
+    // Subject mean = mean of the two subjects' plug-in values.
     const e1 = lb.entries.find((e) => e.variant === 'vit-b-16.openai' && e.subject === 'subj01')!;
     const e2 = lb.entries.find((e) => e.variant === 'vit-b-16.openai' && e.subject === 'subj02')!;
-    assert.ok(Math.abs(pre.roiR2.EBA.value! - (e1.roiR2.EBA.value! + e2.roiR2.EBA.value!) / 2) < 1e-9);
+    assert.ok(Math.abs(pre.roiR2.EBA.raw! - (e1.roiR2.EBA.raw! + e2.roiR2.EBA.raw!) / 2) < 1e-9);
   });
 
   it('bootstrap intervals are present, ordered, and reproducible from the seed', async () => {
@@ -130,9 +192,23 @@ describe('report/leaderboard', () => {
     assert.match(t2.find((r) => r[0] === 'clip/vit-b-16.openai')![slopeCol], /^\*\*1\.000/);
     const t3 = markdownRows(md, 'Fine-tune drop (Table 3)');
     assert.equal(t3[1][0], 'clip/vit-b-16.openai.eurosat');
-    assert.match(t3[1][3], /^-0\.100/);
+    // The reported (bias-corrected) change and its interval; the plug-in −0.100 is `raw` in the JSON.
+    const dr = lb.finetune[0].changes[0].meanR2Change;
+    assert.equal(t3[1][3], `${dr.value!.toFixed(3)} [${dr.ci![0].toFixed(3)}, ${dr.ci![1].toFixed(3)}]`);
     const term = renderTerminal(lb).join('\n');
     assert.ok(term.includes('Brain score (Table 1)') && term.includes(' *'));
+    // 8 test images per run in the fixture: both renderings say why the intervals are wide.
+    for (const text of [md, term]) {
+      assert.match(text, /Intervals are wide because the test set is small: 8 test images per subject \(fewer than 50\)/);
+      assert.ok(text.includes('voxel-sampling interval; does not include seed-to-seed variation'));
+    }
+    for (const name of ['slope', 'b0', 'b1', 'slopeChange'] as const) assert.ok(lb.metrics[name].description.includes('voxel-sampling interval; does not include seed-to-seed variation'), name);
+    // Counted from the entries, not typed in: 60 test images each, no note.
+    const big = JSON.parse(JSON.stringify(lb)) as Leaderboard;
+    for (const e of big.entries) e.testImages = 60;
+    assert.doesNotMatch(renderMarkdown(big) + renderTerminal(big).join('\n'), /Intervals are wide/);
+    big.entries[3].testImages = 30;
+    assert.match(renderMarkdown(big), /small: 30–60 test images per subject/);
   });
 
   it('without fine-tuned runs, Table 3 is replaced by a note; unknown plugins are kept with a warning', async () => {

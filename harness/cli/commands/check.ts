@@ -1,5 +1,5 @@
 /**
- * zoo check --baseline A.json --current B.json [--tolerance 0.01] [--use-ci]: fails (exit 1)
+ * zoo check --baseline A.json --current B.json [--tolerance 0.01] [--use-ci] [--hierarchy-tolerance 0.05]: fails (exit 1)
  * with a table of the metrics that regressed; exit 0 with a one-line summary otherwise; a file
  * that is not a valid leaderboard is refused (exit 2) naming the file and the JSON path.
  */
@@ -8,13 +8,14 @@ import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { ZooError } from '../../core/errors.js';
 import { readLeaderboard } from '../../report/leaderboard.js';
-import { compareLeaderboards, type Regression } from '../../report/leaderboard-check.js';
+import { HIERARCHY_TOLERANCE, compareLeaderboards, type Regression } from '../../report/leaderboard-check.js';
 import { EXIT_PROBLEMS, type CommandContext } from '../io.js';
 
 interface CheckOpts {
   baseline: string;
   current: string;
   tolerance: string;
+  hierarchyTolerance: string;
   useCi?: boolean;
 }
 
@@ -33,16 +34,19 @@ export function registerCheck(program: Command, ctx: CommandContext): void {
     .requiredOption('--baseline <file>', 'baseline leaderboard.json')
     .requiredOption('--current <file>', 'current leaderboard.json')
     .option('--tolerance <x>', 'allowed absolute change in the worse direction', '0.01')
-    .option('--use-ci', "allow changes within the baseline's bootstrap interval instead (tolerance where a metric has none)")
+    .option('--use-ci', "allow changes within the baseline's bootstrap interval instead (tolerance where a metric has none; never for slope, b0, b1, slopeChange)")
+    .option('--hierarchy-tolerance <x>', 'allowed absolute change of slope, b0, b1 and slopeChange, with or without --use-ci (their voxel-sampling interval ignores seed-to-seed variation)', String(HIERARCHY_TOLERANCE))
     .addHelpText('after', '\nExit codes: 0 no regression, 1 regressions found, 2 bad input.\n\nExamples:\n  zoo check --baseline leaderboards/leaderboard.json --current out/leaderboard.json\n  zoo check --baseline base.json --current out/leaderboard.json --use-ci')
     .action((opts: CheckOpts) => {
       const tolerance = Number(opts.tolerance);
       if (!Number.isFinite(tolerance) || tolerance < 0) throw new ZooError('E_ARGS', '--tolerance must be a non-negative number', { found: opts.tolerance, fix: 'e.g. --tolerance 0.01' });
+      const hierarchyTolerance = Number(opts.hierarchyTolerance);
+      if (!Number.isFinite(hierarchyTolerance) || hierarchyTolerance < 0) throw new ZooError('E_ARGS', '--hierarchy-tolerance must be a non-negative number', { found: opts.hierarchyTolerance, fix: `e.g. --hierarchy-tolerance ${HIERARCHY_TOLERANCE}` });
       const baseline = readLeaderboard(resolve(ctx.io.cwd, opts.baseline));
       const current = readLeaderboard(resolve(ctx.io.cwd, opts.current));
-      const result = compareLeaderboards(baseline, current, { tolerance, useCi: opts.useCi });
+      const result = compareLeaderboards(baseline, current, { tolerance, hierarchyTolerance, useCi: opts.useCi });
       for (const note of result.notes) ctx.io.err(`check: note: ${note}`);
-      const rule = opts.useCi ? `the baseline's ${Math.round(baseline.bootstrap.level * 100)}% interval (tolerance ${tolerance} without one)` : `tolerance ${tolerance}`;
+      const rule = `${opts.useCi ? `the baseline's ${Math.round(baseline.bootstrap.level * 100)}% interval (tolerance ${tolerance} without one)` : `tolerance ${tolerance}`}; hierarchy tolerance ${hierarchyTolerance}`;
       if (result.regressions.length) {
         ctx.io.out(regressionTable(result.regressions));
         ctx.io.out(`check: ${result.regressions.length} regression${result.regressions.length === 1 ? '' : 's'} beyond ${rule} (${result.compared} values compared)`);
