@@ -109,6 +109,7 @@ class Comparer {
       if (name === 'maxDiff' && !maxComparable) continue;
       const bv = b[name];
       const cv = c[name];
+      if (bv === undefined) continue; // optional metrics (noise-ceiling-normalised) the baseline lacks
       if (METRICS[name].perRoi) this.roi(model, subject, name, bv as RoiMetrics, cv as RoiMetrics);
       else this.value(model, subject, name, null, bv as Metric, cv as Metric);
     }
@@ -122,11 +123,27 @@ class Comparer {
 const sameSet = (a: readonly string[] | undefined, b: readonly string[] | undefined): boolean =>
   a !== undefined && b !== undefined && a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
 
+/**
+ * Why two leaderboards' reference sets (the models behind Table 1's max model) differ, or
+ * undefined when they are the same. maxDiff is relative to that set: with another set, every
+ * maxDiff moves although no model changed.
+ */
+export function referenceSetDifference(baseline: Leaderboard, current: Leaderboard): string | undefined {
+  const b = new Set(baseline.referenceSet.models);
+  const c = new Set(current.referenceSet.models);
+  const onlyB = [...b].filter((m) => !c.has(m));
+  const onlyC = [...c].filter((m) => !b.has(m));
+  if (onlyB.length === 0 && onlyC.length === 0) return undefined;
+  const list = (xs: string[]): string => (xs.length > 4 ? `${xs.slice(0, 4).join(', ')} and ${xs.length - 4} more` : xs.join(', '));
+  return [onlyB.length ? `only the baseline has ${list(onlyB)}` : '', onlyC.length ? `only the current leaderboard has ${list(onlyC)}` : ''].filter(Boolean).join('; ');
+}
+
 export function compareLeaderboards(baseline: Leaderboard, current: Leaderboard, opts: CheckOptions = {}): CheckResult {
   const cmp = new Comparer(opts.tolerance ?? 0.01, opts.useCi ?? false, opts.hierarchyTolerance ?? HIERARCHY_TOLERANCE);
   const notes = cmp.result.notes;
   if (baseline.dataset.sha256 !== current.dataset.sha256) notes.push(`the leaderboards were built on different data (dataset sha256 ${baseline.dataset.sha256.slice(0, 12)}… vs ${current.dataset.sha256.slice(0, 12)}…)`);
 
+  const referenceDiffers = referenceSetDifference(baseline, current) !== undefined;
   const maxModels = (lb: Leaderboard, subject: string): string[] | undefined => lb.maxModel.find((m) => m.subject === subject)?.models;
   const skippedMax = new Set<string>();
   const runKey = (e: { plugin: string; variant: string; subject: string }): string => `${modelId(e)}\u0000${e.subject}`;
@@ -137,13 +154,13 @@ export function compareLeaderboards(baseline: Leaderboard, current: Leaderboard,
       cmp.missing(modelId(b), b.subject, '(run)');
       continue;
     }
-    const comparable = sameSet(maxModels(baseline, b.subject), maxModels(current, b.subject));
+    const comparable = !referenceDiffers && sameSet(maxModels(baseline, b.subject), maxModels(current, b.subject));
     if (!comparable) skippedMax.add(b.subject);
     cmp.set(modelId(b), b.subject, b, c, comparable);
   }
 
   const allModels = (lb: Leaderboard): string[] => lb.models.map(modelId);
-  const meanComparable = sameSet(allModels(baseline), allModels(current)) && skippedMax.size === 0;
+  const meanComparable = !referenceDiffers && sameSet(allModels(baseline), allModels(current)) && skippedMax.size === 0;
   const curModels = new Map(current.models.map((m) => [modelId(m), m]));
   for (const b of baseline.models) {
     const c = curModels.get(modelId(b));

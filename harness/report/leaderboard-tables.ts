@@ -16,7 +16,7 @@ export interface Cell {
 }
 
 export interface TableSpec {
-  id: 'brain-score' | 'roi-r2' | 'alignment' | 'finetune';
+  id: 'brain-score' | 'roi-r2' | 'nc-r2' | 'alignment' | 'finetune' | 'provenance';
   title: string;
   note: string;
   head: string[];
@@ -72,8 +72,9 @@ function markBest(rows: Cell[][], values: (number | null | undefined)[], col: nu
   for (const i of rowIdx) if (fmt(values[i], digits) === bestText) rows[i][col].best = true;
 }
 
+/** The model's name, marked where it is not a publishable result or not a trained network. */
 function label(m: ModelSummary): string {
-  return modelId(m);
+  return `${modelId(m)}${m.randomInit ? ' (random init)' : ''}${m.converged ? '' : ' (not converged)'}`;
 }
 
 function sortedModels(lb: Leaderboard): ModelSummary[] {
@@ -96,7 +97,7 @@ export function brainScoreTable(lb: Leaderboard): TableSpec {
   return {
     id: 'brain-score',
     title: 'Brain score (Table 1)',
-    note: `Root mean squared difference of voxel R² to the 'max' model (the voxel-wise maximum over all ${models.length} models), per ROI, ${subjectsNote(lb)}; lower is better, best per column in bold. The first row is the max model's raw ROI R².`,
+    note: `Root mean squared difference of voxel R² to the 'max' model, per ROI, ${subjectsNote(lb)}; lower is better, best per column in bold. The first row is the max model's raw ROI R². Relative score: the max model is the voxel-wise maximum over this leaderboard's reference set of ${lb.referenceSet.models.length} model${lb.referenceSet.models.length === 1 ? '' : 's'} (${lb.referenceSet.models.join(', ')}), so these values change when a model is added or removed; the ROI R²${lb.noiseCeiling ? ' and noise-ceiling-normalised' : ''} table is the absolute score.`,
     head,
     rows: models.length ? rows : [],
     empty: 'No runs.',
@@ -122,6 +123,24 @@ export function roiR2Table(lb: Leaderboard, opts: TableOptions = {}): TableSpec 
     id: 'roi-r2',
     title: 'ROI R²',
     note: `Mean test R² (no noise ceiling) over all voxels and per ROI, ${subjectsNote(lb)}${intervals}${opts.roiIntervals === false && intervals ? ' (per-ROI intervals in leaderboard.md)' : ''}; higher is better, best per column in bold.${small ? ` ${small}` : ''}`,
+    head,
+    rows,
+    empty: 'No runs.',
+  };
+}
+
+/** Noise-ceiling-normalised R² (ROI R² over the ROI's mean ceiling), when the dataset provides ceilings. */
+export function noiseCeilingTable(lb: Leaderboard): TableSpec | null {
+  if (!lb.noiseCeiling) return null;
+  const models = sortedModels(lb);
+  const head = ['Model', `R²/NC ${arrow('meanNcR2')}`, ...lb.rois.map((r) => `${r} ${arrow('roiNcR2')}`)];
+  const rows: Cell[][] = models.map((m) => [{ text: label(m) }, { text: fmtCi(m.meanNcR2) }, ...lb.rois.map((r) => ({ text: fmt(m.roiNcR2?.[r]?.value) }))]);
+  markBest(rows, models.map((m) => m.meanNcR2?.value), 1, true);
+  lb.rois.forEach((r, j) => markBest(rows, models.map((m) => m.roiNcR2?.[r]?.value), j + 2, true));
+  return {
+    id: 'nc-r2',
+    title: 'Noise-ceiling-normalised R²',
+    note: `Mean test R² divided by the mean noise ceiling of the same voxels (1 = all explainable variance explained), ${subjectsNote(lb)}; ceilings from ${lb.noiseCeiling.source}. An absolute score: it does not depend on the other models. Best per column in bold.`,
     head,
     rows,
     empty: 'No runs.',
@@ -186,6 +205,27 @@ export function finetuneTable(lb: Leaderboard): TableSpec {
   };
 }
 
+/** Where every entry's numbers come from: weights, backbone file, and whether the run converged. */
+export function provenanceTable(lb: Leaderboard): TableSpec {
+  const head = ['Run', 'Weights', 'Backbone ONNX sha256', 'Training'];
+  const rows: Cell[][] = lb.entries.map((e) => [
+    { text: `${modelId(e)} ${e.subject} (seed ${e.seed}, ${e.device})` },
+    { text: e.weights ? e.weights.description : 'unknown' },
+    { text: e.onnxSha256 ? `${e.onnxSha256.slice(0, 16)}…` : '–' },
+    { text: e.convergence === null ? 'not converged: the run predates convergence checks (re-fit it)' : e.convergence.converged ? `converged (stopped by ${e.convergence.stoppedBy})` : `not converged: ${e.convergence.reasons.join('; ')}` },
+  ]);
+  const random = lb.entries.filter((e) => e.weights?.randomInit).length;
+  return {
+    id: 'provenance',
+    title: 'Provenance',
+    note: `Per run: the backbone's weights (from its ONNX file's metadata), the ONNX file's hash, and whether training converged (stopped by early stopping after the regulariser decayed). ${random > 0 ? `${random} of ${lb.entries.length} runs use random-init weights: they test the pipeline, not a trained network.` : 'No run uses random-init weights.'}`,
+    head,
+    rows,
+    empty: 'No runs.',
+  };
+}
+
 export function leaderboardTables(lb: Leaderboard, opts: TableOptions = {}): TableSpec[] {
-  return [brainScoreTable(lb), roiR2Table(lb, opts), alignmentTable(lb), finetuneTable(lb)];
+  const nc = noiseCeilingTable(lb);
+  return [brainScoreTable(lb), roiR2Table(lb, opts), ...(nc ? [nc] : []), alignmentTable(lb), finetuneTable(lb), provenanceTable(lb)];
 }

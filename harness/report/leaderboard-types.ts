@@ -14,7 +14,8 @@
  * levels) is null.
  */
 
-export const LEADERBOARD_FORMAT = 1;
+/** 2: bias-corrected values with basic bootstrap intervals, reference set, provenance, convergence. */
+export const LEADERBOARD_FORMAT = 2;
 
 /** A score, with its bootstrap interval [lo, hi] when one was computed. */
 export interface Metric {
@@ -41,7 +42,9 @@ export type MetricName =
   | 'maxR2'
   | 'meanR2Change'
   | 'roiR2Change'
-  | 'slopeChange';
+  | 'slopeChange'
+  | 'meanNcR2'
+  | 'roiNcR2';
 
 export interface MetricDeclaration {
   /** true: larger is better; false: smaller is better; null: descriptive (never a regression). */
@@ -68,6 +71,23 @@ export interface MetricSet {
   b1: Metric;
   /** Eq. 2: mean selection confidence 1 − H(ω)/log L per ROI (no interval). */
   confidence: RoiMetrics;
+  /** Mean R² over the mean noise ceiling (all voxels), when the dataset provides ceilings. */
+  meanNcR2?: Metric;
+  /** ROI R² over the ROI's mean noise ceiling: an absolute score, independent of the other models. */
+  roiNcR2?: RoiMetrics;
+}
+
+/** Where a backbone's weights came from (its ONNX file's brainzoo.weights metadata). */
+export interface WeightsSource {
+  description: string;
+  randomInit: boolean;
+}
+
+/** Whether a run is a finished result (see harness/fit/convergence.ts). */
+export interface EntryConvergence {
+  converged: boolean;
+  stoppedBy: 'patience' | 'max-epochs' | 'max-steps';
+  reasons: string[];
 }
 
 /** One plugin × variant × subject run. */
@@ -95,6 +115,12 @@ export interface LeaderboardEntry extends MetricSet {
   testImages: number;
   /** Voxels in the hierarchy fit. */
   hierarchyVoxels: number;
+  /** sha256 of the backbone's ONNX file (null for runs that did not record it). */
+  onnxSha256: string | null;
+  /** Weights provenance; randomInit entries are marked in every rendering. */
+  weights: WeightsSource | null;
+  /** null for runs made before convergence was recorded (treated as not converged). */
+  convergence: EntryConvergence | null;
 }
 
 /** A model's scores averaged over the subjects it was run on (intervals: mean of replicates). */
@@ -106,6 +132,10 @@ export interface ModelSummary extends MetricSet {
   finetune: { from: string; dataset: string } | null;
   pluginVersion: string;
   subjects: string[];
+  /** Some run of the model used random-init weights. */
+  randomInit: boolean;
+  /** Every run of the model converged. */
+  converged: boolean;
 }
 
 /** Table 1's 'max' row: the voxel-wise maximum over every model run on a subject. */
@@ -173,6 +203,13 @@ export interface Leaderboard {
   /** ROI names reported, in order. */
   rois: string[];
   metrics: Record<MetricName, MetricDeclaration>;
+  /**
+   * Table 1's reference: the models whose voxel-wise maximum R² is the 'max' model. maxDiff
+   * depends on it, so two leaderboards with different reference sets are not compared on it.
+   */
+  referenceSet: { description: string; models: string[] };
+  /** Where the noise ceilings of meanNcR2/roiNcR2 came from; null when the dataset has none. */
+  noiseCeiling: { source: string } | null;
   entries: LeaderboardEntry[];
   models: ModelSummary[];
   maxModel: MaxModelRow[];
@@ -193,11 +230,13 @@ export const METRICS: Record<MetricName, MetricDeclaration> = {
   maxR2: { higherIsBetter: true, perRoi: true, description: "Table 1 'max' row: ROI mean of the voxel-wise maximum R²" },
   meanR2Change: { higherIsBetter: true, perRoi: false, description: 'Table 3: mean R² of the fine-tuned variant minus the pre-trained one (negative: a drop)' },
   roiR2Change: { higherIsBetter: true, perRoi: true, description: 'Table 3: ROI R² of the fine-tuned variant minus the pre-trained one' },
+  meanNcR2: { higherIsBetter: true, perRoi: false, description: 'mean R² divided by the mean noise ceiling of the scored voxels (when the dataset provides ceilings); independent of the other models' },
+  roiNcR2: { higherIsBetter: true, perRoi: true, description: "ROI R² divided by the ROI's mean noise ceiling: the fraction of explainable variance explained; independent of the other models" },
   slopeChange: { higherIsBetter: true, perRoi: false, description: `Table 3: hierarchy slope of the fine-tuned variant minus the pre-trained one (${VOXEL_INTERVAL})` },
 };
 
 /** The MetricSet fields in display order. */
-export const METRIC_SET_FIELDS: readonly (keyof MetricSet & MetricName)[] = ['meanR2', 'roiR2', 'maxDiff', 'slope', 'b0', 'b1', 'confidence'];
+export const METRIC_SET_FIELDS: readonly (keyof MetricSet & MetricName)[] = ['meanR2', 'roiR2', 'meanNcR2', 'roiNcR2', 'maxDiff', 'slope', 'b0', 'b1', 'confidence'];
 
 /** The FinetuneChange fields in display order. */
 export const FINETUNE_FIELDS: readonly ('meanR2Change' | 'roiR2Change' | 'slopeChange')[] = ['meanR2Change', 'roiR2Change', 'slopeChange'];

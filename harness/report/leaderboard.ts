@@ -24,6 +24,7 @@ import { maxDifference, roiMeans, roiVoxelSets, voxelwiseMax } from '../metrics/
 import { replicateDifference } from '../metrics/finetune.js';
 import { PAPER_ROI_LEVELS, fitHierarchy, layerIndex, levelVoxels, meanConfidence, type RoiLevel } from '../metrics/hierarchy.js';
 import { findRuns, onePerModel, readRunArrays, readRunMetrics, readTestPredictions, type RunRef } from '../metrics/runs.js';
+import { checkRunsMatchSubject } from '../runs/store.js';
 import { basicBootstrap, meanOfReplicates, nanMean } from '../metrics/stats.js';
 import { PluginRegistry } from '../plugins/registry.js';
 import { renderMarkdown } from './markdown.js';
@@ -105,6 +106,17 @@ interface Scored {
   entry: LeaderboardEntry;
   reps: Replicates;
   r2: Float32Array;
+  /** Mean noise ceiling of the scored voxels, overall and per ROI (when the dataset has ceilings). */
+  ceiling?: { all: number; roi: Map<string, number> };
+}
+
+/** A Metric divided by a positive constant (value, interval and raw alike). */
+function scaleMetric(m: Metric, by: number): Metric {
+  return {
+    value: m.value === null ? null : m.value / by,
+    ci: m.ci ? [m.ci[0] / by, m.ci[1] / by] : null,
+    ...(m.raw !== undefined ? { raw: m.raw === null ? null : m.raw / by } : {}),
+  };
 }
 
 const ALL = '\u0000all';
@@ -164,35 +176,11 @@ function changeResampled(a: Resampled | undefined, b: Resampled | undefined): Re
 }
 
 /** Scores one subject's runs (all opened against that subject's dataset folder). */
-async function scoreSubject(subjectId: string, runs: { ref: RunRef; metrics: RunMetrics; info: VariantInfo }[], datasetDir: string, outDir: string, opts: Required<Pick<BuildLeaderboardOptions, 'replicates' | 'seed' | 'level' | 'rois' | 'roiLevels' | 'verifyDataset'>> & BuildLeaderboardOptions, log: (l: string) => void): Promise<{ scored: Scored[]; max: MaxModelRow }> {
+async function scoreSubject(subjectId: string, runs: { ref: RunRef; metrics: RunMetrics; info: VariantInfo }[], datasetDir: string, outDir: string, opts: Required<Pick<BuildLeaderboardOptions, 'replicates' | 'seed' | 'level' | 'rois' | 'roiLevels' | 'verifyDataset'>> & BuildLeaderboardOptions, log: (l: string) => void): Promise<{ scored: Scored[]; max: MaxModelRow; ceilingFile?: string }> {
   const subject = openSubject(datasetDir, subjectId);
   try {
-    const recorded = new Set(runs.map((r) => r.metrics.responsesSha256));
-    if (recorded.size > 1) {
-      throw new ZooError('E_DATASET', `the runs of ${subjectId} were fit on different responses (${recorded.size} different fMRI hashes)`, {
-        file: join(outDir, 'runs'),
-        found: runs.map((r) => `${modelId(r.metrics)}: ${r.metrics.responsesSha256.slice(0, 12)}`),
-        fix: 'keep runs of different datasets in different --out folders, or re-run the stale ones with --force',
-      });
-    }
-    for (const r of runs) {
-      if (r.metrics.voxels !== subject.voxelCount) {
-        throw new ZooError('E_DATASET', `${modelId(r.metrics)} ${subjectId} has ${r.metrics.voxels} voxels but the dataset's ${subjectId} has ${subject.voxelCount}`, {
-          file: subject.dir,
-          fix: 'pass the --dataset the runs were fit on',
-        });
-      }
-    }
-    if (opts.verifyDataset) {
-      const actual = responsesSha256(subject);
-      if (!recorded.has(actual)) {
-        throw new ZooError('E_DATASET', `${subjectId}'s fMRI files differ from the ones its runs were fit on`, {
-          file: subject.fmriFiles.lh,
-          found: { dataset: actual.slice(0, 16), runs: [...recorded][0].slice(0, 16) },
-          fix: 'pass the --dataset the runs were fit on (or re-run the runs on this dataset)',
-        });
-      }
-    }
+    if (opts.verifyDataset) checkRunsMatchSubject(subject, runs.map((r) => ({ dir: r.ref.dir, metrics: r.metrics })), 'the leaderboard (--dataset)');
+    const ceiling = subject.noiseCeiling();
     const sets = roiVoxelSets(subject.rois, opts.rois);
     const members = levelVoxels(subject.rois, opts.roiLevels);
     const scored: Scored[] = [];
@@ -237,6 +225,20 @@ async function scoreSubject(subjectId: string, runs: { ref: RunRef; metrics: Run
         roiR2[name] = estimate(roi.get(name) ?? NaN, reps.roiR2.get(name), opts.level);
         confidence[name] = metric(meanConfidence(omega, L, idx));
       }
+      // Noise-ceiling-normalised R²: the ROI's R² over its mean ceiling (an absolute score).
+      let ncExtras: Pick<LeaderboardEntry, 'meanNcR2' | 'roiNcR2'> = {};
+      let ceilingMeans: Scored['ceiling'];
+      if (ceiling) {
+        const finite = (idx: ArrayLike<number>): Int32Array => Int32Array.from(Array.from(idx).filter((v) => Number.isFinite(r2[v])));
+        ceilingMeans = { all: nanMean(ceiling.values, finite(Array.from(r2.keys()))), roi: new Map() };
+        const roiNcR2: RoiMetrics = {};
+        for (const [name, idx] of sets) {
+          const nc = nanMean(ceiling.values, finite(idx));
+          ceilingMeans.roi.set(name, nc);
+          if (nc > 0) roiNcR2[name] = scaleMetric(roiR2[name], nc);
+        }
+        ncExtras = { roiNcR2, ...(ceilingMeans.all > 0 ? { meanNcR2: scaleMetric(estimate(nanMean(r2), reps.meanR2, opts.level), ceilingMeans.all) } : {}) };
+      }
       let scoredVoxels = 0;
       for (let v = 0; v < r2.length; v++) if (Number.isFinite(r2[v])) scoredVoxels++;
       const entry: LeaderboardEntry = {
@@ -263,8 +265,13 @@ async function scoreSubject(subjectId: string, runs: { ref: RunRef; metrics: Run
         b0: estimate(fit.b0, reps.b0, opts.level),
         b1: estimate(fit.b1, reps.b1, opts.level),
         confidence,
+        ...ncExtras,
+        onnxSha256: metrics.onnxSha256 ?? null,
+        weights: metrics.weights ?? null,
+        convergence: metrics.convergence ? { converged: metrics.convergence.converged, stoppedBy: metrics.convergence.stoppedBy, reasons: metrics.convergence.reasons } : null,
       };
-      scored.push({ entry, reps, r2 });
+      if (!entry.convergence?.converged) log(`leaderboard: ${modelId(metrics)} ${subjectId} is NOT CONVERGED: ${entry.convergence?.reasons.join('; ') ?? 'the run predates convergence checks (re-fit it)'}`);
+      scored.push({ entry, reps, r2, ceiling: ceilingMeans });
     }
     // The 'max' model of this subject and each run's difference to it.
     const max = voxelwiseMax(scored.map((s) => s.r2));
@@ -276,7 +283,7 @@ async function scoreSubject(subjectId: string, runs: { ref: RunRef; metrics: Run
       meanR2: metric(nanMean(max)),
       roiR2: Object.fromEntries([...sets.keys()].map((name) => [name, metric(maxRoi.get(name) ?? NaN)])),
     };
-    return { scored, max: row };
+    return { scored, max: row, ceilingFile: ceiling?.file };
   } finally {
     subject.close();
   }
@@ -306,7 +313,7 @@ function summarise(group: Scored[], rois: readonly string[], replicates: number,
   const e = group.map((g) => g.entry);
   const r = group.map((g) => g.reps);
   const none = group.map(() => undefined);
-  return {
+  const base = {
     meanR2: meanMetric(e.map((x) => rawOf(x.meanR2)), r.map((x) => x.meanR2), replicates, level),
     roiR2: meanRoi(e.map((x) => x.roiR2), r.map((x) => x.roiR2), rois, replicates, level),
     maxDiff: meanRoi(e.map((x) => x.maxDiff), none, rois, replicates, level),
@@ -315,6 +322,16 @@ function summarise(group: Scored[], rois: readonly string[], replicates: number,
     b1: meanMetric(e.map((x) => rawOf(x.b1)), r.map((x) => x.b1), replicates, level),
     confidence: meanRoi(e.map((x) => x.confidence), none, rois, replicates, level),
   };
+  // Noise-ceiling-normalised means: the mean R² over the mean ceiling, like each entry's.
+  if (!group.every((g) => g.ceiling)) return base;
+  const meanOf = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const roiNcR2: RoiMetrics = {};
+  for (const [name, m] of Object.entries(base.roiR2)) {
+    const nc = meanOf(group.map((g) => g.ceiling?.roi.get(name) ?? NaN));
+    if (nc > 0) roiNcR2[name] = scaleMetric(m, nc);
+  }
+  const ncAll = meanOf(group.map((g) => g.ceiling?.all ?? NaN));
+  return { ...base, roiNcR2, ...(ncAll > 0 ? { meanNcR2: scaleMetric(base.meanR2, ncAll) } : {}) };
 }
 
 /** Change b − a of the plug-in values. */
@@ -382,11 +399,13 @@ export async function buildLeaderboard(outDir: string, datasetDir: string, opts:
   }
   const subjects = [...bySubject.keys()].sort(naturalCompare);
   const all: Scored[] = [];
+  const ceilingFiles: string[] = [];
   const maxModel: MaxModelRow[] = [];
   const full = { replicates, seed, level, rois, roiLevels, verifyDataset: opts.verifyDataset ?? true, engine: opts.engine };
   for (const s of subjects) {
     const t0 = Date.now();
-    const { scored, max } = await scoreSubject(s, bySubject.get(s) ?? [], dataset, out, full, log);
+    const { scored, max, ceilingFile } = await scoreSubject(s, bySubject.get(s) ?? [], dataset, out, full, log);
+    if (ceilingFile) ceilingFiles.push(relative(dataset, ceilingFile).split('\\').join('/'));
     all.push(...scored);
     maxModel.push(max);
     log(`leaderboard: ${s}: ${scored.length} runs scored in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -415,6 +434,8 @@ export async function buildLeaderboard(outDir: string, datasetDir: string, opts:
       finetune: e.finetune,
       pluginVersion: e.pluginVersion,
       subjects: group.map((g) => g.entry.subject),
+      randomInit: group.some((g) => g.entry.weights?.randomInit === true),
+      converged: group.every((g) => g.entry.convergence?.converged === true),
       ...summarise(group, reported, replicates, level),
     };
   });
@@ -473,6 +494,11 @@ export async function buildLeaderboard(outDir: string, datasetDir: string, opts:
     roiLevels: roiLevels.map((l) => ({ rois: [...l.rois], level: l.level })),
     rois: reported,
     metrics: METRICS,
+    referenceSet: {
+      description: "Table 1's 'max' model is the voxel-wise maximum test R² over these models, per subject; maxDiff changes whenever a model is added or removed",
+      models: [...new Set(all.map((x) => modelId(x.entry)))].sort(naturalCompare),
+    },
+    noiseCeiling: ceilingFiles.length === 0 ? null : { source: [...new Set(ceilingFiles)].join(', ') },
     entries: all.map((s) => s.entry),
     models,
     maxModel,

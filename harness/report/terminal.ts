@@ -15,5 +15,12 @@ export function renderTerminal(lb: Leaderboard): string[] {
   const head = `brainzoo ${lb.harness.version} · ${lb.entries.length} runs · subjects ${lb.dataset.subjects.join(', ')} · dataset ${lb.dataset.path} · ${lb.bootstrap.replicates > 0 ? `${lb.bootstrap.replicates} bootstrap replicates` : 'no intervals'}`;
   const small = smallTestSetNote(lb);
   const notes = lb.bootstrap.replicates > 0 ? [`intervals: ${Math.round(lb.bootstrap.level * 100)}% basic bootstrap, bias-corrected values; slope, b0, b1: ${VOXEL_INTERVAL}`, ...(small ? [small] : [])] : [];
-  return [head, ...notes, ...leaderboardTables(lb, { roiIntervals: false }).map(terminalTable), '* best in its column (alignment: within its family); ↑ higher is better, ↓ lower is better'];
+  const notConverged = lb.entries.filter((e) => !e.convergence?.converged);
+  const random = lb.models.filter((m) => m.randomInit).length;
+  const status = [
+    ...(notConverged.length ? [`NOT CONVERGED (not a result; see leaderboard.md "Provenance"): ${notConverged.map((e) => `${e.plugin}/${e.variant} ${e.subject}`).join(', ')}`] : []),
+    ...(random ? [`${random} of ${lb.models.length} models use random-init weights (marked "random init"): they test the pipeline, not a trained network`] : []),
+  ];
+  const tables = leaderboardTables(lb, { roiIntervals: false }).filter((t) => t.id !== 'provenance');
+  return [head, ...notes, ...status, ...tables.map(terminalTable), '* best in its column (alignment: within its family); ↑ higher is better, ↓ lower is better'];
 }

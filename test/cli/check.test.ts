@@ -138,4 +138,26 @@ describe('cli/check', () => {
     const r5 = await runCommand(registerCheck, ['check', '--baseline', base]);
     assert.equal(r5.code, 2);
   });
+
+  it('refuses leaderboards with different reference sets, saying why; --ignore-reference-set compares all but maxDiff', async () => {
+    // The current leaderboard lacks one model: Table 1's max model (and every maxDiff) is another.
+    const cur = variant((l) => {
+      l.referenceSet.models = l.referenceSet.models.filter((m) => m !== 'mae/vit-b-16.in1k');
+    }, 'other-set.json');
+    const r = await check(cur);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /different reference sets \(only the baseline has mae\/vit-b-16\.in1k\)/);
+    assert.match(r.stderr, /--ignore-reference-set/);
+    const forced = await check(cur, '--ignore-reference-set');
+    assert.equal(forced.code, 0, forced.stdout + forced.stderr);
+    // maxDiff is not compared then: a worse maxDiff alone passes.
+    const worse = variant((l) => {
+      l.referenceSet.models = l.referenceSet.models.filter((m) => m !== 'mae/vit-b-16.in1k');
+      for (const e of l.entries) for (const roi of Object.keys(e.maxDiff)) e.maxDiff[roi].value = (e.maxDiff[roi].value ?? 0) + 0.5;
+    }, 'other-set-worse.json');
+    const w = await check(worse, '--ignore-reference-set');
+    assert.equal(w.code, 0, w.stdout + w.stderr);
+    assert.match(w.stderr, /maxDiff not compared/);
+  });
 });
+

@@ -97,6 +97,10 @@ export interface FakeRun {
   testRows?: number[];
   seed?: number;
   device?: string;
+  /** Convergence as fit records it (default: converged by early stopping). */
+  convergence?: { converged: boolean; stoppedBy: 'patience' | 'max-epochs' | 'max-steps'; reasons: string[] };
+  /** Weights provenance (default: a checkpoint). */
+  weights?: { description: string; randomInit: boolean };
 }
 
 export const TEST_ROWS = [2, 5, 7, 11, 13, 16, 17, 19];
@@ -133,7 +137,7 @@ export function writeRun(out: string, datasetRoot: string, run: FakeRun, respons
     seed: run.seed ?? 0,
     config: {},
     featureKey: 'f',
-    onnxSha256: 'o',
+    onnxSha256: `${run.plugin}-${run.variant}`.padEnd(64, '0'),
     responsesSha256: subjectResponsesSha(datasetRoot, run.subject),
     layers: Array.from({ length: run.L }, (_, l) => ({ name: `blocks.${l}`, channels: 8 })),
     selectionAxis: 'layers',
@@ -149,6 +153,8 @@ export function writeRun(out: string, datasetRoot: string, run: FakeRun, respons
     seconds: 0,
     secondsPerStep: 0,
     history: [],
+    convergence: { regulariserOffAtStep: 0, bestStep: 1, ...(run.convergence ?? { converged: true, stoppedBy: 'patience', reasons: [] }) },
+    weights: run.weights ?? { description: `checkpoint ${run.plugin}-${run.variant}.pt sha256 ${'ab'.repeat(32)}`, randomInit: false },
     createdAt: '2024-01-01T00:00:00.000Z',
   });
   return dir;

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ZooError } from '../../harness/core/errors.js';
-import { readNpy } from '../../harness/core/npy.js';
+import { readNpy, writeNpy } from '../../harness/core/npy.js';
 import { Rng } from '../../harness/data/random.js';
 import { buildLeaderboard, leaderboardProblems, readLeaderboard, writeLeaderboard, type Leaderboard, type Metric } from '../../harness/report/leaderboard.js';
 import { renderMarkdown } from '../../harness/report/markdown.js';
@@ -240,4 +240,70 @@ describe('report/leaderboard', () => {
     await assert.rejects(buildLeaderboard(tmp('empty'), fx.dataset), (err: unknown) => err instanceof ZooError && err.code === 'E_ARGS' && Boolean(err.file?.endsWith('runs')));
     assert.equal(LH, 8);
   });
+
+  it('names its reference set (the models behind Table 1) in the JSON and the table note', () => {
+    assert.deepEqual(lb.referenceSet.models, ['clip/vit-b-16.openai', 'clip/vit-b-16.openai.eurosat', 'mae/vit-b-16.in1k']);
+    const md = renderMarkdown(lb);
+    assert.match(md, /reference set of 3 models \(clip\/vit-b-16\.openai, clip\/vit-b-16\.openai\.eurosat, mae\/vit-b-16\.in1k\)/);
+    // No ceilings in this dataset: no normalised scores, and the JSON says so.
+    assert.equal(lb.noiseCeiling, null);
+    assert.ok(lb.entries.every((e) => e.roiNcR2 === undefined));
+  });
+
+  it('records provenance and convergence per entry, and marks random-init and unconverged runs in markdown and terminal', async () => {
+    const e = lb.entries[0];
+    assert.match(e.onnxSha256 ?? '', /^.{64}$/);
+    assert.deepEqual(e.weights?.randomInit, false);
+    assert.equal(e.convergence?.converged, true);
+    const dataset = tmp('lb-prov-data');
+    const out = tmp('lb-prov-out');
+    const y = writeSubject(dataset, 'subj01');
+    const r2 = Array.from({ length: N }, (_, v) => 0.1 + 0.01 * v);
+    writeRun(out, dataset, { plugin: 'mae', variant: 'vit-b-16.in1k', subject: 'subj01', r2, omega: oneHot(new Array<number>(N).fill(2), 3), L: 3, weights: { description: 'random-init seed 0', randomInit: true } }, y);
+    writeRun(out, dataset, {
+      plugin: 'clip', variant: 'vit-b-16.openai', subject: 'subj01', r2, omega: oneHot(new Array<number>(N).fill(1), 3), L: 3,
+      convergence: { converged: false, stoppedBy: 'max-epochs', reasons: ['stopped at the epoch cap (--max-epochs 3) while validation R² was still improving'] },
+    }, y);
+    const logs2: string[] = [];
+    const small = await buildLeaderboard(out, dataset, { replicates: 0, log: (l) => logs2.push(l) });
+    const mae = small.models.find((m) => m.plugin === 'mae')!;
+    const clip = small.models.find((m) => m.plugin === 'clip')!;
+    assert.deepEqual([mae.randomInit, mae.converged, clip.randomInit, clip.converged], [true, true, false, false]);
+    assert.ok(logs2.some((l) => /clip\/vit-b-16\.openai subj01 is NOT CONVERGED: stopped at the epoch cap/.test(l)), logs2.join('\n'));
+    const md = renderMarkdown(small);
+    const term = renderTerminal(small).join('\n');
+    for (const text of [md, term]) {
+      assert.ok(text.includes('mae/vit-b-16.in1k (random init)'), 'random init marked');
+      assert.ok(text.includes('clip/vit-b-16.openai (not converged)'), 'not converged marked');
+    }
+    assert.match(term, /NOT CONVERGED \(not a result/);
+    const prov = markdownRows(md, 'Provenance');
+    const row = prov.find((r) => r[0].startsWith('clip/vit-b-16.openai subj01'))!;
+    assert.match(row[3], /^not converged: stopped at the epoch cap/);
+    assert.equal(prov.find((r) => r[0].startsWith('mae/'))![1], 'random-init seed 0');
+  });
+
+  it('noise-ceiling-normalised R²: ROI R² over the ROI mean ceiling, from the dataset\'s noise_ceiling.npy', async () => {
+    const dataset = tmp('lb-nc-data');
+    const out = tmp('lb-nc-out');
+    const y = writeSubject(dataset, 'subj01');
+    const nc = Float32Array.from({ length: N }, (_, v) => 0.5 + 0.4 * (v / N));
+    writeNpy(join(dataset, 'subj01', 'noise_ceiling.npy'), nc, [N]);
+    const r2 = Array.from({ length: N }, (_, v) => 0.1 + 0.005 * v);
+    writeRun(out, dataset, { plugin: 'mae', variant: 'vit-b-16.in1k', subject: 'subj01', r2, omega: oneHot(new Array<number>(N).fill(2), 3), L: 3 }, y);
+    const withNc = await buildLeaderboard(out, dataset, { replicates: 0 });
+    assert.deepEqual(withNc.noiseCeiling, { source: 'subj01/noise_ceiling.npy' });
+    const e = withNc.entries[0];
+    for (const roi of ['V1', 'EBA']) {
+      const vox = roiVoxels(roi);
+      const expected = mean(vox.map((v) => r2[v])) / mean(vox.map((v) => nc[v]));
+      assert.ok(Math.abs((e.roiNcR2?.[roi]?.value ?? NaN) - expected) < 1e-6, `${roi}: ${e.roiNcR2?.[roi]?.value} vs ${expected}`);
+    }
+    assert.ok(Math.abs((e.meanNcR2?.value ?? NaN) - mean(r2) / mean(Array.from(nc))) < 1e-6);
+    assert.ok(renderMarkdown(withNc).includes('## Noise-ceiling-normalised R²'));
+    // A ceiling of the wrong length is refused, naming the file.
+    writeNpy(join(dataset, 'subj01', 'noise_ceiling.npy'), nc.subarray(0, N - 1), [N - 1]);
+    await assert.rejects(buildLeaderboard(out, dataset, { replicates: 0 }), (err: unknown) => err instanceof ZooError && /noise_ceiling\.npy has shape/.test(err.message) && (err.file ?? '').endsWith('noise_ceiling.npy'));
+  });
 });
+

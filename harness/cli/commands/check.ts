@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { ZooError } from '../../core/errors.js';
 import { readLeaderboard } from '../../report/leaderboard.js';
-import { HIERARCHY_TOLERANCE, compareLeaderboards, type Regression } from '../../report/leaderboard-check.js';
+import { HIERARCHY_TOLERANCE, compareLeaderboards, referenceSetDifference, type Regression } from '../../report/leaderboard-check.js';
 import { EXIT_PROBLEMS, type CommandContext } from '../io.js';
 
 interface CheckOpts {
@@ -17,6 +17,7 @@ interface CheckOpts {
   tolerance: string;
   hierarchyTolerance: string;
   useCi?: boolean;
+  ignoreReferenceSet?: boolean;
 }
 
 const num = (x: number | null, signed = false): string => (x === null ? '–' : `${signed && x > 0 ? '+' : ''}${x.toFixed(4)}`);
@@ -36,6 +37,7 @@ export function registerCheck(program: Command, ctx: CommandContext): void {
     .option('--tolerance <x>', 'allowed absolute change in the worse direction', '0.01')
     .option('--use-ci', "allow changes within the baseline's bootstrap interval instead (tolerance where a metric has none; never for slope, b0, b1, slopeChange)")
     .option('--hierarchy-tolerance <x>', 'allowed absolute change of slope, b0, b1 and slopeChange, with or without --use-ci (their voxel-sampling interval ignores seed-to-seed variation)', String(HIERARCHY_TOLERANCE))
+    .option('--ignore-reference-set', "compare leaderboards built from different model sets; maxDiff (relative to the set's max model) is then skipped")
     .addHelpText('after', '\nExit codes: 0 no regression, 1 regressions found, 2 bad input.\n\nExamples:\n  zoo check --baseline leaderboards/leaderboard.json --current out/leaderboard.json\n  zoo check --baseline base.json --current out/leaderboard.json --use-ci')
     .action((opts: CheckOpts) => {
       const tolerance = Number(opts.tolerance);
@@ -44,6 +46,13 @@ export function registerCheck(program: Command, ctx: CommandContext): void {
       if (!Number.isFinite(hierarchyTolerance) || hierarchyTolerance < 0) throw new ZooError('E_ARGS', '--hierarchy-tolerance must be a non-negative number', { found: opts.hierarchyTolerance, fix: `e.g. --hierarchy-tolerance ${HIERARCHY_TOLERANCE}` });
       const baseline = readLeaderboard(resolve(ctx.io.cwd, opts.baseline));
       const current = readLeaderboard(resolve(ctx.io.cwd, opts.current));
+      const differ = referenceSetDifference(baseline, current);
+      if (differ && !opts.ignoreReferenceSet) {
+        throw new ZooError('E_ARGS', `the leaderboards have different reference sets (${differ}): Table 1's max model, and so every maxDiff, is built from a leaderboard's models, so its scores would move although no model changed`, {
+          file: resolve(ctx.io.cwd, opts.current),
+          fix: 'bench the same models as the baseline, or pass --ignore-reference-set to compare everything except maxDiff',
+        });
+      }
       const result = compareLeaderboards(baseline, current, { tolerance, hierarchyTolerance, useCi: opts.useCi });
       for (const note of result.notes) ctx.io.err(`check: note: ${note}`);
       const rule = `${opts.useCi ? `the baseline's ${Math.round(baseline.bootstrap.level * 100)}% interval (tolerance ${tolerance} without one)` : `tolerance ${tolerance}`}; hierarchy tolerance ${hierarchyTolerance}`;
