@@ -51,6 +51,8 @@ export interface CheckpointSpec {
 export interface FinetuneSpec {
   from: string;
   dataset: string;
+  /** Generated at export time by plugins/_lib/brainzoo_export/toy_datasets.py (bundled fine-tuned fixtures). */
+  generated?: 'shapes' | 'textures';
   steps?: number;
   lr?: number;
   weightDecay?: number;
@@ -126,7 +128,7 @@ export interface ResolvedVariant {
   trainingData?: string;
   arch: VariantSpec['arch'];
   checkpoint?: CheckpointSpec;
-  finetune?: Required<FinetuneSpec>;
+  finetune?: Required<Omit<FinetuneSpec, 'generated'>> & Pick<FinetuneSpec, 'generated'>;
   bundled: boolean;
   seed?: number;
   /** Absolute path of the ONNX file (may not exist yet for real checkpoints). */

@@ -122,6 +122,9 @@ function meaningProblems(m: PluginManifest, pluginDir: string): ManifestProblem[
       out.push({ path: at, message: `variant "${v.name}" has no checkpoint and is neither bundled nor fine-tuned`, fix: 'add "checkpoint": {"url": …} saying where the official weights come from' });
     }
     if (v.bundled && !v.onnx) out.push({ path: `${at}/onnx`, message: 'a bundled variant must name its ONNX fixture', fix: 'add "onnx": "../../fixtures/<id>/tiny.onnx"' });
+    if (v.bundled && source && !source.bundled) {
+      out.push({ path: `${at}/finetune/from`, message: `bundled variant "${v.name}" is fine-tuned from "${source.name}", which is not bundled`, fix: 'fine-tune a bundled fixture from the bundled tiny variant, so that the default run has both sides of the fine-tune drop' });
+    }
   });
   if (m.defaultVariant && !names.has(m.defaultVariant)) {
     out.push({ path: '/defaultVariant', message: `default variant "${m.defaultVariant}" is not declared`, fix: `use one of ${[...names.keys()].join(', ')}` });

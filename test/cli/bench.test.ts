@@ -10,6 +10,9 @@ describe('cli: zoo bench', function () {
   // The main job, as the README runs it, with training capped at 3 epochs to keep CI short.
   const args = ['bench', '--all', '--max-epochs', '3', '--out', out, '--quiet'];
   const PLUGINS = ['clip', 'dinov2', 'imagenet-vit', 'mae', 'mocov3', 'sam'];
+  // imagenet-vit also bundles tiny fine-tuned on generated data (Table 3)
+  const FINETUNED = ['tiny.shapes', 'tiny.textures'];
+  const RUNS = (PLUGINS.length + FINETUNED.length) * 2;
 
   it('fits plugins × bundled variants on the bundled dataset and ends with the leaderboard, markdown and pictures', async () => {
     const run = await zoo(args);
@@ -17,8 +20,11 @@ describe('cli: zoo bench', function () {
     assert.match(run.stdout, /imagenet-vit\/tiny subj01: test R² \d\.\d{4}/);
     assert.match(run.stdout, /Brain score \(Table 1\)/);
     assert.match(run.stdout, /Brain–network alignment \(Table 2\)/);
-    const lb = JSON.parse(readFileSync(join(out, 'leaderboard.json'), 'utf8')) as { entries: { plugin: string }[] };
-    assert.equal(lb.entries.length, PLUGINS.length * 2, 'every plugin × subject');
+    assert.match(run.stdout, /Fine-tune drop \(Table 3\)/);
+    assert.doesNotMatch(run.stdout, /No fine-tuned variants were run/);
+    const lb = JSON.parse(readFileSync(join(out, 'leaderboard.json'), 'utf8')) as { entries: { plugin: string }[]; finetune: { model: string; from: string }[] };
+    assert.equal(lb.entries.length, RUNS, 'every plugin × bundled variant × subject');
+    assert.deepEqual(lb.finetune.map((d) => d.from), ['tiny', 'tiny'], 'one fine-tune drop per bundled fine-tuned variant');
     assert.deepEqual([...new Set(lb.entries.map((e) => e.plugin))].sort(), PLUGINS);
     assert.match(readFileSync(join(out, 'leaderboard.md'), 'utf8'), /\| imagenet-vit/);
     for (const f of ['grid-layer-subj01.png', 'roi-r2-subj01.png', 'hierarchy-subj01.png']) assert.ok(existsSync(join(out, 'pictures', f)), f);
@@ -33,7 +39,7 @@ describe('cli: zoo bench', function () {
   it('a second run reuses every finished run', async () => {
     const run = await zoo(args);
     assert.equal(run.code, 0, run.stderr);
-    assert.equal((run.stdout.match(/\(reused\)/g) ?? []).length, PLUGINS.length * 2, run.stdout);
+    assert.equal((run.stdout.match(/\(reused\)/g) ?? []).length, RUNS, run.stdout);
   });
 
   it('needs plugin names or --all, and refuses unknown plugins and subjects', async () => {

@@ -25,9 +25,13 @@ describe('plugins: the bundled registry', () => {
   for (const id of PAPER_PLUGINS) {
     it(`[${id}] has a bundled tiny variant whose fixture exists, and real variants with checkpoints`, () => {
       const variants = registry.allVariants({ plugins: [id] });
-      const tiny = variants.filter((v) => v.bundled);
+      const tiny = variants.filter((v) => v.bundled && !v.finetune);
       assert.equal(tiny.length, 1);
       assert.ok(readFileSync(tiny[0].onnxPath).length > 1000);
+      for (const ft of variants.filter((v) => v.bundled && v.finetune)) {
+        assert.equal(ft.finetune?.from, tiny[0].name, `${ft.name} is fine-tuned from the bundled tiny variant`);
+        assert.ok(readFileSync(ft.onnxPath).length > 1000, `${ft.name}: fixture ${ft.onnxPath}`);
+      }
       assert.ok(variants.some((v) => !v.bundled && v.checkpoint?.url), 'a real variant says where its weights come from');
       for (const v of variants) {
         assert.ok(v.layers.length > 0);
@@ -35,6 +39,14 @@ describe('plugins: the bundled registry', () => {
       }
     });
   }
+
+  it('[imagenet-vit] bundles tiny variants fine-tuned on generated data, so the default run fills Table 3', () => {
+    const ft = registry.allVariants({ plugins: ['imagenet-vit'], bundledOnly: true }).filter((v) => v.finetune);
+    assert.deepEqual(ft.map((v) => [v.name, v.finetune?.from, v.finetune?.generated, v.finetune?.steps, v.finetune?.lr, v.finetune?.batchSize]), [
+      ['tiny.shapes', 'tiny', 'shapes', 3000, 3e-5, 4],
+      ['tiny.textures', 'tiny', 'textures', 3000, 3e-5, 4],
+    ]);
+  });
 
   it('an unknown plugin suggests the closest names', () => {
     assert.throws(() => registry.get('dinov'), (err: unknown) => isZooError(err) && err.code === 'E_PLUGIN_UNKNOWN' && /Did you mean: dinov2/.test(err.fix ?? ''));
@@ -63,6 +75,7 @@ describe('plugins: validation lists every problem with its JSON path', () => {
     ['duplicate variant', (m) => { const v = m.variants as { name: string }[]; v[1].name = v[0].name; }, /\/variants\/1\/name: variant .* declared twice/],
     ['unknown default variant', (m) => { m.defaultVariant = 'nope'; }, /\/defaultVariant: default variant "nope"/],
     ['fine-tune from nowhere', (m) => { (m.variants as Record<string, unknown>[]).push({ name: 'ft', size: 'B', arch: {}, finetune: { from: 'ghost', dataset: 'EuroSAT' } }); }, /finetune\/from: fine-tune source "ghost"/],
+    ['bundled fine-tune of an unbundled source', (m) => { const v = (m.variants as { name: string; finetune?: { from: string } }[]).find((x) => x.name === 'tiny.shapes'); if (v?.finetune) v.finetune.from = 'vit-b-16.in1k'; }, /finetune\/from: bundled variant "tiny.shapes" is fine-tuned from "vit-b-16.in1k", which is not bundled/],
     ['layout without grid', (m) => { m.tokenLayout = { format: 'NLC', cls: true }; }, /\/tokenLayout\/grid: token layout has no grid/],
     ['invalid JSON', () => undefined, /invalid JSON/],
   ];

@@ -2,6 +2,8 @@
 // generated from the plugins folder:
 //   (a) export.py --tiny --random-init runs, its ONNX input/outputs match the manifest (run in
 //       onnxruntime-node at batch 2 and 1), and it equals the committed fixture byte for byte;
+//       so do the bundled fine-tuned fixtures (export.py --variant tiny.shapes --random-init:
+//       3,000 fine-tune steps on generated data, minutes on one CPU core);
 //   (b) the official key lists load strictly (check_official_keys.py) and a corrupted list fails;
 //   (c) fine-tuning (clip): a tiny image folder, 3 steps, different features afterwards;
 //   (d) checkpoints and bad input: a state dict and an OpenAI-style TorchScript archive load;
@@ -18,6 +20,8 @@ import * as ort from 'onnxruntime-node';
 
 const PYTHON = process.env.BRAINZOO_PYTHON ?? '/usr/bin/python3';
 const PY_TIMEOUT_MS = 90_000;
+// A bundled fine-tuned fixture trains 3,000 steps on one thread (about 2 to 7 minutes).
+const FINETUNE_TIMEOUT_MS = 20 * 60_000;
 
 interface TokenLayout {
   format: 'NLC' | 'NCHW' | 'NHWC';
@@ -31,6 +35,7 @@ interface VariantJson {
   name: string;
   size: string;
   bundled?: boolean;
+  finetune?: { from: string; dataset: string; generated?: string; steps?: number };
   onnx?: string;
   preprocess?: { resolution?: number };
   tokenLayout?: Partial<TokenLayout>;
@@ -48,6 +53,8 @@ interface PluginCase {
   dir: string;
   manifest: ManifestJson;
   tiny: VariantJson;
+  /** Bundled variants fine-tuned from tiny on generated data (fixtures CI regenerates). */
+  finetuned: VariantJson[];
   resolution: number;
   layers: ExpectedLayer[];
   fixture: string;
@@ -148,6 +155,7 @@ function loadCases(): PluginCase[] {
         dir,
         manifest,
         tiny,
+        finetuned: manifest.variants.filter((v) => v.bundled === true && v.finetune !== undefined),
         resolution,
         layers: expandLayers(manifest, tiny),
         fixture: path.resolve(dir, tiny.onnx),
@@ -256,6 +264,42 @@ describe('backbone plugins (Python exporters)', function () {
     }
   });
 
+  describe('(a) bundled fine-tuned fixtures', () => {
+    for (const c of CASES) {
+      for (const v of c.finetuned) {
+        it(`[${c.id}] export.py --variant ${v.name} --random-init: fine-tuned from ${v.finetune?.from}, equal to the committed fixture`, async function () {
+          this.timeout(FINETUNE_TIMEOUT_MS + 60_000);
+          assert.ok(v.onnx, `${c.id}/${v.name}: a bundled variant names its fixture`);
+          const fixture = path.resolve(c.dir, v.onnx);
+          const out = path.join(TMP, `${c.id}-${v.name}.onnx`);
+          const r = python([path.join(c.dir, 'export.py'), '--variant', v.name, '--random-init', '--out', out, '--log-every', '500', '--json'], FINETUNE_TIMEOUT_MS);
+          assert.equal(r.status, 0, describeRun(r));
+          const summary = lastJsonLine(r.stdout);
+          const ft = summary.finetune as Record<string, unknown>;
+          assert.equal(ft.steps, v.finetune?.steps ?? 3000);
+          assert.match(String(summary.weights), new RegExp(`\\(as ${v.finetune?.from}\\), fine-tuned`), 'starts from the weights of its source variant');
+
+          const run = await runOnnx(out, randomInput(2, c.resolution, 9));
+          assert.deepEqual([...run.names], c.layers.map((l) => l.output));
+          const source = await runOnnx(c.fixture, randomInput(2, c.resolution, 9));
+          const last = c.layers[c.layers.length - 1].output;
+          const t0 = source.outputs.get(last);
+          const t1 = run.outputs.get(last);
+          assert.ok(t0 && t1);
+          assert.ok(maxAbsDiff(t0, t1) > 1e-4, 'fine-tuned features equal the source ones');
+
+          assert.ok(existsSync(fixture), `fixture ${fixture} is missing: run ${PYTHON} plugins/${c.id}/export.py --variant ${v.name} --random-init`);
+          assert.equal(
+            sha256(out),
+            sha256(fixture),
+            `the regenerated ${v.name} ONNX differs from ${path.relative(ROOT, fixture)}; if the change is intended (export.py, the fine-tune, ` +
+              `toy_datasets.py or the tiny fixture changed), regenerate it with ${PYTHON} plugins/${c.id}/export.py --variant ${v.name} --random-init and commit it`,
+          );
+        });
+      }
+    }
+  });
+
   describe('(b) official checkpoint keys', () => {
     const checker = path.join(LIB, 'check_official_keys.py');
     for (const c of CASES) {
@@ -294,6 +338,25 @@ describe('backbone plugins (Python exporters)', function () {
   });
 
   describe('(c) fine-tuning', () => {
+    it('toy_datasets.py writes the generated shapes and textures folders, the same bytes on every run', () => {
+      const digest = (dir: string): string => {
+        const h = createHash('sha256');
+        for (const cls of readdirSync(dir).sort()) for (const f of readdirSync(path.join(dir, cls)).sort()) h.update(`${cls}/${f}`).update(readFileSync(path.join(dir, cls, f)));
+        return h.digest('hex');
+      };
+      for (const [name, classes] of [['shapes', 5], ['textures', 6]] as const) {
+        const dirs = [1, 2].map((k) => path.join(TMP, `toy-${name}-${k}`));
+        for (const dir of dirs) {
+          const r = python([path.join(LIB, 'toy_datasets.py'), name, dir, '--per-class', '3']);
+          assert.equal(r.status, 0, describeRun(r));
+          assert.deepEqual(lastJsonLine(r.stdout).classes, readdirSync(dir).sort());
+        }
+        assert.equal(readdirSync(dirs[0]).length, classes);
+        for (const cls of readdirSync(dirs[0])) assert.deepEqual(readdirSync(path.join(dirs[0], cls)), ['000.png', '001.png', '002.png']);
+        assert.equal(digest(dirs[0]), digest(dirs[1]), `${name}: two runs differ`);
+      }
+    });
+
     it('[clip] export.py --tiny --random-init --finetune DIR --steps 3 writes an ONNX with different features', async () => {
       const c = CASES.find((x) => x.id === 'clip');
       assert.ok(c, 'clip plugin not found');

@@ -6,6 +6,13 @@
               [--finetune DIR [--steps N] [--device auto|cpu|cuda] [--log-every N]]
               [--manifest plugin.json] [--json]
 
+A fine-tuned variant ("finetune": {"from": ...}) starts from the weights of its `from`
+variant: --checkpoint takes that variant's file, and --random-init reproduces that variant's
+random init (its seed); the variant's own seed drives the fine-tune. When its manifest names a
+generated dataset ("finetune": {"generated": "shapes"}), --finetune may be left out: the
+folder is generated (toy_datasets.py) into a temporary directory. Bundled fine-tuned variants
+(fixtures that CI regenerates) are fine-tuned in reproducible mode (see finetune.py).
+
 Exit status: 0 done, 2 bad input (the message says what, which file, and the fix).
 """
 from __future__ import annotations
@@ -14,6 +21,7 @@ import argparse
 import hashlib
 import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -24,10 +32,11 @@ from torch import nn
 
 from .checkpoint import backbone_keys, load_checkpoint
 from .errors import EXIT_BAD_INPUT, ExportError, note
-from .finetune import run_finetune, scan_dataset
+from .finetune import ensure_reproducible_process, run_finetune, scan_dataset
 from .manifest import FINETUNE_DEFAULTS, Manifest, Variant, load_manifest
 from .onnx_export import export_onnx, remove_stale
 from .plugin import PluginSpec
+from .toy_datasets import DATASETS, generate
 from .weights import init_tiny_hierarchy
 
 EXAMPLES = """examples:
@@ -35,6 +44,7 @@ EXAMPLES = """examples:
   python3 export.py --variant NAME --checkpoint FILE           # official weights -> ONNX
   python3 export.py --variant NAME --random-init --out x.onnx  # architecture only
   python3 export.py --variant NAME.eurosat --checkpoint FILE --finetune EuroSAT/
+  python3 export.py --variant tiny.shapes --random-init       # bundled fine-tuned fixture (generated data)
 """
 
 
@@ -50,7 +60,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     weights = parser.add_mutually_exclusive_group()
     weights.add_argument("--checkpoint", help="official checkpoint file (see the variant's checkpoint.url)")
     weights.add_argument("--random-init", action="store_true", help="no checkpoint: deterministic random weights")
-    parser.add_argument("--seed", type=int, default=None, help="random-init and fine-tune seed (default: the variant's seed, else 0)")
+    parser.add_argument("--seed", type=int, default=None, help="random-init and fine-tune seed (default: the variant's seed, else 0); "
+                        "a fine-tuned variant's random init always uses the seed of its `from` variant")
     parser.add_argument("--out", help="output .onnx (default: the variant's onnx path, else $BRAINZOO_MODELS/<plugin>/<variant>.onnx)")
     parser.add_argument("--opset", type=int, default=None, help="ONNX opset (default: export.opset of plugin.json)")
     parser.add_argument("--save-state-dict", help="also torch.save the backbone state dict here (for reference.py)")
@@ -87,6 +98,18 @@ def prepare_weights(
     seed: int,
 ) -> str:
     if random_init:
+        if variant.finetune is not None:
+            # start from the `from` variant's own random weights, so that the fine-tune drop
+            # compares the same network before and after
+            source = manifest.variant(str(variant.finetune["from"]))
+            if source.arch != variant.arch:
+                raise ExportError(
+                    f"variant {variant.name} is fine-tuned from {source.name} but their arch differ",
+                    str(manifest.path),
+                    f"copy the arch of {source.name} into {variant.name}",
+                )
+            described = prepare_weights(model, plugin, manifest, source, None, True, int(source.seed or 0))
+            return f"{described} (as {source.name})"
         rng = np.random.default_rng(seed)
         plugin.init(model, rng)
         if variant.raw.get("bundled"):
@@ -121,7 +144,14 @@ def run(script: str, plugin: PluginSpec, argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     manifest = load_manifest(args.manifest or Path(script).resolve().parent / "plugin.json")
     variant = manifest.tiny() if args.tiny else manifest.variant(args.variant)
-    if variant.finetune is not None and not args.finetune:
+    generated = str(variant.finetune.get("generated") or "") if variant.finetune is not None else ""
+    if generated and generated not in DATASETS:
+        raise ExportError(
+            f"variant {variant.name}: unknown generated dataset '{generated}'",
+            str(manifest.path),
+            f"set finetune.generated to one of: {', '.join(sorted(DATASETS))}",
+        )
+    if variant.finetune is not None and not args.finetune and not generated:
         raise ExportError(
             f"variant {variant.name} is fine-tuned from {variant.finetune['from']} on {variant.finetune['dataset']}",
             str(manifest.path),
@@ -136,17 +166,29 @@ def run(script: str, plugin: PluginSpec, argv: list[str] | None = None) -> int:
         if args.steps < 1:
             raise ExportError(f"--steps {args.steps}: fine-tuning needs at least one step", None, "pass --steps N with N >= 1")
         config["steps"] = args.steps
+    reproducible = bool(variant.raw.get("bundled")) and variant.finetune is not None
+    if reproducible:
+        ensure_reproducible_process(argv)
     if args.finetune:
         scan_dataset(args.finetune, int(config["imagesPerClass"]), seed)  # fail before loading weights
 
-    torch.manual_seed(seed)
-    model = build_model(plugin, manifest, variant)
-    weights = prepare_weights(model, plugin, manifest, variant, args.checkpoint, args.random_init, seed)
+    with tempfile.TemporaryDirectory(prefix="brainzoo-dataset-") as tmp:
+        dataset_dir, dataset_label = (args.finetune, Path(args.finetune).name) if args.finetune else (None, "")
+        if dataset_dir is None and generated:
+            dataset_dir, dataset_label = str(Path(tmp) / generated), f"generated {generated}"
+            made = generate(generated, dataset_dir, per_class=int(config["imagesPerClass"]), size=variant.resolution)
+            note(f"generated the {generated} dataset ({len(made['classes'])} classes x {made['perClass']} images, {made['size']} px) in {dataset_dir}")  # type: ignore[arg-type]
 
-    finetuned: dict[str, Any] | None = None
-    if args.finetune:
-        finetuned = run_finetune(model, variant, args.finetune, config, seed, args.device, args.log_every)
-        weights += f", fine-tuned {config['steps']} steps on {Path(args.finetune).name} seed {seed}"
+        torch.manual_seed(seed)
+        model = build_model(plugin, manifest, variant)
+        weights = prepare_weights(model, plugin, manifest, variant, args.checkpoint, args.random_init, seed)
+
+        finetuned: dict[str, Any] | None = None
+        if dataset_dir is not None:
+            finetuned = run_finetune(model, variant, dataset_dir, config, seed, args.device, args.log_every, reproducible)
+            weights += f", fine-tuned {config['steps']} steps on {dataset_label} seed {seed}"
+            if not args.finetune:
+                finetuned["dataset"] = dataset_label
     model.eval()
 
     if args.save_state_dict:

@@ -9,9 +9,17 @@ the backbone.
 
 Dataset layout: DIR/<class>/*.png|jpg|jpeg (like torchvision's ImageFolder), classes sorted
 by name.
+
+Reproducible mode (bundled fine-tuned fixtures, which CI regenerates and compares byte for
+byte): CPU only, one thread, torch.use_deterministic_algorithms, oneDNN off (its JIT kernels
+depend on the instruction set), and ATen's portable kernels (ATEN_CPU_CAPABILITY=default, set
+by re-running the process: it must be set before torch is imported). The same torch build and
+BLAS then give the same bytes on any x86-64 machine.
 """
 from __future__ import annotations
 
+import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +72,39 @@ def scan_dataset(root: str | Path, images_per_class: int, seed: int) -> Dataset:
     return Dataset(root=directory, classes=classes, files=files, labels=labels)
 
 
+REPRODUCIBLE_ENV = {
+    "ATEN_CPU_CAPABILITY": "default",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+}
+_REEXEC_MARK = "BRAINZOO_REPRODUCIBLE_REEXEC"
+
+
+def ensure_reproducible_process(argv: list[str] | None) -> None:
+    """Re-runs this export in a process whose environment pins ATen's CPU kernels and threads.
+
+    Called before any training, so nothing is lost; skipped when the environment already
+    holds REPRODUCIBLE_ENV or when export.py's main() was called with an explicit argv (the
+    caller then owns the environment)."""
+    if all(os.environ.get(k) == v for k, v in REPRODUCIBLE_ENV.items()):
+        return
+    if argv is not None or os.environ.get(_REEXEC_MARK):
+        note("warning: reproducible fine-tune without " + " ".join(f"{k}={v}" for k, v in REPRODUCIBLE_ENV.items()) + "; bytes may differ between machines")
+        return
+    note("reproducible fine-tune: re-running with " + " ".join(f"{k}={v}" for k, v in REPRODUCIBLE_ENV.items()))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    env = {**os.environ, **REPRODUCIBLE_ENV, _REEXEC_MARK: "1"}
+    os.execve(sys.executable, [sys.executable, *sys.argv], env)
+
+
+def reproducible_torch() -> None:
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    torch.backends.mkldnn.enabled = False
+
+
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -80,15 +121,34 @@ def run_finetune(
     seed: int,
     device_name: str = "auto",
     log_every: int = 50,
+    reproducible: bool = False,
 ) -> dict[str, Any]:
     steps = int(config["steps"])
     batch = int(config["batchSize"])
     data = scan_dataset(dataset_dir, int(config["imagesPerClass"]), seed)
-    device = pick_device(device_name)
+    if reproducible:
+        if device_name == "cuda":
+            note("reproducible fine-tune: --device cuda ignored, training on the CPU")
+        reproducible_torch()
+        device = torch.device("cpu")
+    else:
+        device = pick_device(device_name)
+    # Decoded images are kept when they fit in 512 MB (the same arrays either way).
+    size = int(variant.preprocess["resolution"])
+    cache: dict[int, np.ndarray] | None = {} if len(data.files) * 3 * size * size * 4 <= 512 * 2**20 else None
+
+    def image(i: int) -> np.ndarray:
+        if cache is None:
+            return load_image(data.files[i], variant.preprocess)
+        if i not in cache:
+            cache[i] = load_image(data.files[i], variant.preprocess)
+        return cache[i]
+
     layer = variant.layers[-1]
     note(
         f"fine-tuning {variant.name} on {data.root} ({len(data.classes)} classes, {len(data.files)} images) "
         f"for {steps} steps: AdamW lr {config['lr']}, weight decay {config['weightDecay']}, batch {batch}, device {device}"
+        + (" (reproducible: 1 thread, deterministic kernels)" if reproducible else "")
     )
     torch.manual_seed(seed)
     head = nn.Linear(layer.channels, len(data.classes))
@@ -107,7 +167,7 @@ def run_finetune(
             if not order:
                 order = rng.permutation(len(data.files)).tolist()
             idx.append(order.pop())
-        x = torch.from_numpy(np.stack([load_image(data.files[i], variant.preprocess) for i in idx])).to(device)
+        x = torch.from_numpy(np.stack([image(i) for i in idx])).to(device)
         y = torch.tensor([data.labels[i] for i in idx], dtype=torch.long, device=device)
         outputs = model.forward_blocks(x)  # type: ignore[operator]
         logits = head(global_token(outputs[-1], layer.layout))
