@@ -18,7 +18,7 @@ import { bundledDatasetDir } from '../../harness/core/paths.js';
 import { openSubject } from '../../harness/data/algonauts.js';
 import type { RoiIndex } from '../../harness/data/rois.js';
 import {
-  BACKGROUND, CATEGORICAL, CHART_HEIGHT, CHART_WIDTH, HIERARCHY_COLORS, MAP_HEIGHT, MAP_WIDTH, NAN_GREY, PLASMA, VIRIDIS,
+  BACKGROUND, UNIFORM_GREY, confidenceColor, CATEGORICAL, CHART_HEIGHT, CHART_WIDTH, HIERARCHY_COLORS, MAP_HEIGHT, MAP_WIDTH, NAN_GREY, PLASMA, VIRIDIS,
   drawHierarchyBars, drawModelGrid, drawRoiBars, drawRunMaps, gridLayout, gridMapGeometry, hsvToRgb, layerColor, niceCeil,
   positionColor, r2Color, r2ColorMax, roiMeanR2, runHierarchy, runMapGeometry, sizeRank, type MapGeometry, type Rgb,
 } from '../../harness/report/pictures/index.js';
@@ -194,7 +194,13 @@ describe('report: brain pictures', function () {
     assertColor(layer.pixel(3, MAP_HEIGHT / 2), BACKGROUND, 'background');
     assertColor(at(layer, g, vFirst), layerColor(0, alphaL), 'one-hot first layer, full brightness');
     assertColor(at(layer, g, vLast), layerColor(alphaL - 1, alphaL), 'one-hot last layer');
-    assertColor(at(layer, g, vUniform), [0, 0, 0], 'uniform ω: confidence 0 → black');
+    assertColor(at(layer, g, vUniform), UNIFORM_GREY, 'uniform ω: confidence 0 → the uniform grey, not black');
+    // The uniform grey is visible on the background and is not the dropped-voxel grey.
+    const dist = (a: readonly number[], b: readonly number[]): number => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+    assert.ok(dist(UNIFORM_GREY, BACKGROUND) > 80, 'uniform grey stands out from the background');
+    assert.ok(dist(UNIFORM_GREY, NAN_GREY) > 80, 'uniform grey differs from the dropped-voxel grey');
+    // Half confidence: halfway between the grey and the layer colour, computed independently.
+    assert.deepEqual(confidenceColor([255, 0, 100], 0.5), [Math.round(72 + (255 - 72) / 2), Math.round(72 - 72 / 2), Math.round(80 + (100 - 80) / 2)]);
     assertColor(at(layer, g, vNaN), NAN_GREY, 'dropped voxel');
     assertColor(at(position, g, vRight), [255, 0, 0], 'position (1, 0): right = red');
     assertColor(at(position, g, vUp), hsvToRgb(90, 1, 1), 'position (0, −1): up');
@@ -230,7 +236,7 @@ describe('report: brain pictures', function () {
     assertColor(at(img, beta, vFirst), layerColor(0, betaL), 'beta first layer');
     assertColor(at(img, alpha, vLast), layerColor(alphaL - 1, alphaL), 'alpha last layer');
     assertColor(at(img, beta, vLast), layerColor(betaL - 1, betaL), 'beta last layer (same red)');
-    assertColor(at(img, beta, vUniform), [0, 0, 0], 'uniform ω');
+    assertColor(at(img, beta, vUniform), UNIFORM_GREY, 'uniform ω: the uniform grey');
 
     const r2File = drawModelGrid(out, DATASET, '1', 'r2', join(out, 'grid-r2.png'));
     const r2 = await decode(r2File);

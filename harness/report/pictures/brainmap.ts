@@ -6,7 +6,7 @@ import type { SKRSContext2D } from '@napi-rs/canvas';
 import { confidence } from '../../metrics/hierarchy.js';
 import { colorBar, text } from './canvas.js';
 import {
-  FOREGROUND, NAN_GREY, cssRgb, layerColor, layerRampColor, positionColor, r2Color, scaleBrightness, scaleColor,
+  FOREGROUND, NAN_GREY, cssRgb, layerColor, layerRampColor, positionColor, r2Color, confidenceColor, scaleColor, UNIFORM_GREY,
   type Rgb,
 } from './colors.js';
 
@@ -213,11 +213,11 @@ export function argmaxLayer(omega: ArrayLike<number>, L: number): Int32Array {
   return out;
 }
 
-/** Layer-selection colours: hue by arg-max layer, brightness by confidence; non-finite ω grey. */
+/** Layer-selection colours: hue by arg-max layer, mixed with UNIFORM_GREY by 1 − confidence; non-finite ω NAN_GREY. */
 export function layerColors(omega: ArrayLike<number>, L: number): Uint8ClampedArray {
   const best = argmaxLayer(omega, L);
   const conf = confidence(omega, L);
-  return rgbArray(best.length, (i) => (best[i] < 0 ? NAN_GREY : scaleBrightness(layerColor(best[i], L), conf[i])));
+  return rgbArray(best.length, (i) => (best[i] < 0 ? NAN_GREY : confidenceColor(layerColor(best[i], L), conf[i])));
 }
 
 export function positionColors(space: ArrayLike<number>): Uint8ClampedArray {
@@ -235,17 +235,17 @@ export function r2Colors(r2: ArrayLike<number>, vmax: number): Uint8ClampedArray
 // ---------------------------------------------------------------- legends
 
 /**
- * The layer legend: one column per layer (its colour), fading from full brightness (confidence
- * 1, top) to black (confidence 0, bottom); layer numbers (or timesteps) below.
+ * The layer legend: one column per layer (its colour), fading from the full colour (confidence
+ * 1, top) to UNIFORM_GREY (confidence 0, bottom); layer numbers (or timesteps) below.
  */
 export function layerLegend(ctx: SKRSContext2D, x: number, y: number, width: number, height: number, L: number, tickNames: readonly string[], axis: string): void {
-  text(ctx, `arg-max ${axis} (hue) · brightness = confidence 1 − H(ω)/log L`, x, y - 8, { size: 13 });
+  text(ctx, `arg-max ${axis} (hue) · colour strength = confidence 1 − H(ω)/log L (grey: uniform)`, x, y - 8, { size: 13 });
   const colW = width / L;
   for (let l = 0; l < L; l++) {
     const c = layerColor(l, L);
     const grad = ctx.createLinearGradient(0, y, 0, y + height);
     grad.addColorStop(0, cssRgb(c));
-    grad.addColorStop(1, 'rgb(0, 0, 0)');
+    grad.addColorStop(1, cssRgb(UNIFORM_GREY));
     ctx.fillStyle = grad;
     ctx.fillRect(x + l * colW, y, colW + 0.5, height);
   }
@@ -267,7 +267,7 @@ export function depthLegend(ctx: SKRSContext2D, x: number, y: number, width: num
     x, y, width, height,
     color: layerRampColor,
     min: 0, max: 1,
-    title: 'arg-max layer, relative depth (hue) · brightness = confidence',
+    title: 'arg-max layer, relative depth (hue) · colour strength = confidence (grey: uniform)',
     endLabels: ['first layer', 'last layer'],
   });
 }

@@ -4,9 +4,10 @@
  *
  *  - Layer selection (the paper's Fig. 3/5 scheme, Section 3.2): hue by the arg-max layer on a
  *    fixed ramp early = blue → cyan → green → yellow → orange → late = red, every anchor at full
- *    brightness (largest channel 255); the RGB is then multiplied by the selection confidence
- *    1 − H(ω)/log L, so a one-hot ω shows the layer's colour at full brightness and a uniform ω
- *    is black.
+ *    brightness (largest channel 255); the colour is then mixed with a visible neutral grey by
+ *    the selection confidence 1 − H(ω)/log L, so a one-hot ω shows the layer's colour and a
+ *    uniform ω is UNIFORM_GREY — visible on the background and darker than a dropped voxel's
+ *    NAN_GREY, so "uniform selection" never reads as "no data".
  *  - Image position: hue = angle of the selected position as seen in the image
  *    (atan2(−y, x): 0° = right = red, 90° = up = yellow-green, 180° = left = cyan,
  *    270° = down = violet), saturation = eccentricity min(1, √(x² + y²)) (the centre is white),
@@ -19,6 +20,8 @@ export type Rgb = readonly [number, number, number];
 
 /** Dropped voxels (NaN in the run arrays). */
 export const NAN_GREY: Rgb = [128, 128, 128];
+/** A uniform layer selection (confidence 0): visible on BACKGROUND, distinct from NAN_GREY. */
+export const UNIFORM_GREY: Rgb = [72, 72, 80];
 /** Picture background. */
 export const BACKGROUND: Rgb = [14, 14, 18];
 /** Text on the background. */
@@ -72,10 +75,10 @@ export function layerColor(l: number, L: number): Rgb {
   return layerRampColor(L > 1 ? l / (L - 1) : 0);
 }
 
-/** `c` with brightness scaled by `k` in [0, 1] (RGB × k: HSV value × k, hue kept). */
-export function scaleBrightness(c: Rgb, k: number): Rgb {
+/** `c` mixed with UNIFORM_GREY by confidence `k` in [0, 1]: k = 1 gives `c`, k = 0 the grey. */
+export function confidenceColor(c: Rgb, k: number): Rgb {
   const f = clamp01(Number.isFinite(k) ? k : 0);
-  return [Math.round(c[0] * f), Math.round(c[1] * f), Math.round(c[2] * f)];
+  return [0, 1, 2].map((i) => Math.round(UNIFORM_GREY[i] + (c[i] - UNIFORM_GREY[i]) * f)) as unknown as Rgb;
 }
 
 /** HSV (h in degrees, s and v in [0, 1]) to RGB 0..255. */

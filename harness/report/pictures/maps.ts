@@ -30,7 +30,7 @@ export const RUN_MAP_KINDS = ['layer', 'position', 'scale', 'r2'] as const;
 export type RunMapKind = (typeof RUN_MAP_KINDS)[number];
 
 export const SCHEME_TEXT: Record<RunMapKind, string> = {
-  layer: 'voxel hue = arg-max layer of ω (blue = first … red = last); brightness = confidence 1 − H(ω)/log L (black = uniform ω); grey = dropped voxel',
+  layer: 'voxel hue = arg-max layer of ω (blue = first … red = last); colour strength = confidence 1 − H(ω)/log L (dark grey = uniform ω); light grey = dropped voxel',
   position: 'voxel hue = direction of the selected image position from the image centre (right red, up yellow-green, left cyan, down violet); saturation = eccentricity (white = centre); grey = dropped voxel',
   scale: 'voxel colour = local(0)/global(1) scale s, viridis; grey = dropped voxel',
   r2: 'voxel colour = test R², plasma over [0, vmax] (negative clipped to 0); grey = dropped voxel (NaN)',
@@ -188,7 +188,7 @@ export function gridMapGeometry(xy: Float32Array, i: number, panels: number): Ma
 
 /**
  * One panel per finished run of `subject` under `outDir`/runs (label plugin/variant), drawn with
- * the per-run scheme of `kind`: 'layer' (hue = arg-max layer at its relative depth, brightness =
+ * the per-run scheme of `kind`: 'layer' (hue = arg-max layer at its relative depth, colour strength =
  * confidence) or 'r2' (one colour range for all panels). Writes `file`; returns its path.
  */
 export function drawModelGrid(outDir: string, datasetDir: string, subject: string, kind: 'layer' | 'r2', file: string, opts: DrawOptions = {}): string {
@@ -209,7 +209,7 @@ export function drawModelGrid(outDir: string, datasetDir: string, subject: strin
   header(
     ctx,
     `${kind === 'layer' ? 'layer selection' : 'test R²'} · ${subj} · ${runs.length} run${runs.length === 1 ? '' : 's'}`,
-    kind === 'layer' ? 'hue = arg-max layer (blue first … red last), brightness = confidence 1 − H(ω)/log L' : `voxel test R², one colour range for all panels (0 … ${vmax})`,
+    kind === 'layer' ? 'hue = arg-max layer (blue first … red last), colour strength = confidence 1 − H(ω)/log L (dark grey = uniform)' : `voxel test R², one colour range for all panels (0 … ${vmax})`,
     layout.width,
   );
   runs.forEach((run, i) => {
