@@ -6,7 +6,7 @@
 import { resolve } from 'node:path';
 import type { RoiIndex } from '../../data/rois.js';
 import { fitHierarchy, layerIndex, levelVoxels } from '../../metrics/hierarchy.js';
-import { readRunMetrics, readRunSelections, type RunMetrics } from '../../runs/store.js';
+import { readRunMetrics, readRunSelections, type RunMetrics, type RunSelections } from '../../runs/store.js';
 
 export { listRuns, type RunRef } from '../../runs/store.js';
 
@@ -22,19 +22,10 @@ export interface RunInfo {
   testR2?: number;
 }
 
-export interface RunArrays {
+/** A run's per-voxel arrays (the run store's RunSelections) with its folder and metadata. */
+export interface RunArrays extends RunSelections {
   dir: string;
   info: RunInfo;
-  /** Voxels (lh then rh). */
-  n: number;
-  /** Layers (or timesteps) L. */
-  L: number;
-  r2: Float32Array;
-  /** [n, L] row-major. */
-  omega: Float32Array;
-  /** [n, 2] (x right, y down) in [−1, 1]. */
-  space: Float32Array;
-  scale: Float32Array;
 }
 
 /** The ROIs the bar charts show, in the paper's order, when the subject has them. */
