@@ -17,6 +17,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import { expectedOutputDims } from '../../harness/plugins/manifest.js';
+import { checkManifestFile, resolveVariant } from '../../harness/plugins/validate.js';
 
 const PYTHON = process.env.BRAINZOO_PYTHON ?? '/usr/bin/python3';
 const PY_TIMEOUT_MS = 90_000;
@@ -94,32 +96,17 @@ function lastJsonLine(stdout: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-function layoutDims(layout: TokenLayout, channels: number, batch: number): number[] {
-  assert.ok(layout.grid, 'tokenLayout.grid is required');
-  const [rows, cols] = layout.grid;
-  if (layout.format === 'NLC') {
-    const prefix = (layout.cls ? 1 : 0) + (layout.registers ?? 0);
-    return [batch, prefix + rows * cols, channels];
-  }
-  if (layout.format === 'NHWC') return [batch, rows, cols, channels];
-  return [batch, channels, rows, cols];
-}
-
-function expandLayers(manifest: ManifestJson, variant: VariantJson): ExpectedLayer[] {
-  const base = { ...manifest.tokenLayout, ...variant.tokenLayout } as TokenLayout;
-  const spec = variant.layers;
-  assert.ok(spec, `${manifest.id}/${variant.name}: no layers`);
-  if (Array.isArray(spec)) {
-    return spec.map((l) => {
-      const layout = { ...base, ...l.tokenLayout } as TokenLayout;
-      return { name: l.name, output: l.output, dims: (b: number) => layoutDims(layout, l.channels, b) };
-    });
-  }
-  return Array.from({ length: spec.count }, (_, i) => ({
-    name: spec.name.replace('{i}', String(i)),
-    output: spec.output.replace('{i}', String(i)),
-    dims: (b: number) => layoutDims(base, spec.channels, b),
-  }));
+/**
+ * The layers a variant promises, resolved by the harness itself (checkManifestFile +
+ * resolveVariant + expectedOutputDims): the conformance test checks the exported ONNX against
+ * the same rules `zoo extract` applies, not against a copy of them.
+ */
+function expectedLayers(file: string, variant: string): ExpectedLayer[] {
+  const check = checkManifestFile(file);
+  assert.ok(check.manifest, `${file}: ${check.problems.map((p) => `${p.path} ${p.message}`).join('; ')}`);
+  assert.deepEqual(check.problems, [], `${file} has manifest problems`);
+  const resolved = resolveVariant(check.manifest, path.dirname(file), variant);
+  return resolved.layers.map((l) => ({ name: l.name, output: l.output, dims: (b: number) => [b, ...expectedOutputDims(l)] }));
 }
 
 function keyListVariant(file: string): string {
@@ -157,7 +144,7 @@ function loadCases(): PluginCase[] {
         tiny,
         finetuned: manifest.variants.filter((v) => v.bundled === true && v.finetune !== undefined),
         resolution,
-        layers: expandLayers(manifest, tiny),
+        layers: expectedLayers(path.join(dir, 'plugin.json'), tiny.name),
         fixture: path.resolve(dir, tiny.onnx),
         keyLists,
       };
