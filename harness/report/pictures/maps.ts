@@ -68,8 +68,9 @@ function tickNames(run: RunArrays): string[] {
   return run.info.layers.map((l, i) => (l.timestep !== undefined ? String(l.timestep) : String(i + 1)));
 }
 
+/** plugin/variant, marked where the run is not a trained network or not a finished result. */
 function runLabel(run: RunArrays): string {
-  return `${run.info.plugin}/${run.info.variant}`;
+  return `${run.info.plugin}/${run.info.variant}${run.info.randomInit ? ' (random init)' : ''}${run.info.converged ? '' : ' (not converged)'}`;
 }
 
 function header(ctx: SKRSContext2D, title: string, subtitle: string, width: number): void {

@@ -18,6 +18,10 @@ export interface RunInfo {
   seed: number;
   device: RunMetrics['device'];
   layers: { name: string; channels: number; timestep?: number }[];
+  /** The backbone's weights were random-init (its ONNX metadata says so). */
+  randomInit: boolean;
+  /** The run converged (see harness/fit/convergence.ts); false for runs that predate the check. */
+  converged: boolean;
   selectionAxis: 'layers' | 'timesteps';
   testR2?: number;
 }
@@ -39,6 +43,8 @@ function infoOf(m: RunMetrics): RunInfo {
     seed: m.seed,
     device: m.device,
     layers: m.layers,
+    randomInit: m.weights?.randomInit === true,
+    converged: m.convergence?.converged === true,
     selectionAxis: m.selectionAxis === 'timesteps' ? 'timesteps' : 'layers',
     testR2: typeof m.testR2 === 'number' ? m.testR2 : undefined,
   };
