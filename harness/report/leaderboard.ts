@@ -74,6 +74,11 @@ export interface BuildLeaderboardOptions {
   /** Matrix-product engine of the image bootstrap. */
   engine?: SumsEngine;
   log?: (line: string) => void;
+  /**
+   * Which runs to score (default: all, one per model and subject: the lowest seed, cpu first).
+   * `zoo bench` scores exactly the runs it fit: its seed, device and subjects.
+   */
+  select?: { seed?: number; device?: string; subjects?: readonly string[] };
   /** Creation time (tests). */
   now?: Date;
 }
@@ -383,7 +388,9 @@ export async function buildLeaderboard(outDir: string, datasetDir: string, opts:
   const { unfinished } = runs;
   for (const u of unfinished) log(`leaderboard: skipping unfinished run ${relative(out, u.dir)} (no metrics.json)`);
   // One entry per model and subject: the lowest seed (cpu first) of each.
-  const { kept: finished, skipped } = onePerModel(runs.finished);
+  const sel = opts.select ?? {};
+  const chosen = runs.finished.filter((r) => (sel.seed === undefined || r.seed === sel.seed) && (sel.device === undefined || r.device === sel.device) && (sel.subjects === undefined || sel.subjects.includes(r.subject)));
+  const { kept: finished, skipped } = onePerModel(chosen);
   for (const s of skipped) log(`leaderboard: skipping ${relative(out, s.dir)} (another seed or device of a run already on the board)`);
   if (finished.length === 0) {
     throw new ZooError('E_ARGS', `no finished runs under ${join(out, 'runs')}`, { file: join(out, 'runs'), fix: 'run `zoo bench --out OUT` (or `zoo fit`) first; a run is finished when its metrics.json exists' });

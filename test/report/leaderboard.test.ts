@@ -305,5 +305,19 @@ describe('report/leaderboard', () => {
     writeNpy(join(dataset, 'subj01', 'noise_ceiling.npy'), nc.subarray(0, N - 1), [N - 1]);
     await assert.rejects(buildLeaderboard(out, dataset, { replicates: 0 }), (err: unknown) => err instanceof ZooError && /noise_ceiling\.npy has shape/.test(err.message) && (err.file ?? '').endsWith('noise_ceiling.npy'));
   });
+
+  it('scores the selected runs only: subjects, and the seed a bench just fit (not the lowest seed on disk)', async () => {
+    const one = await buildLeaderboard(fx.out, fx.dataset, { replicates: 0, select: { subjects: ['subj01'] } });
+    assert.deepEqual([...new Set(one.entries.map((e) => e.subject))], ['subj01']);
+    const dataset = tmp('lb-sel-data');
+    const out = tmp('lb-sel-out');
+    const y = writeSubject(dataset, 'subj01');
+    const r2 = Array.from({ length: N }, (_, v) => 0.1 + 0.01 * v);
+    for (const seed of [0, 1]) writeRun(out, dataset, { plugin: 'mae', variant: 'vit-b-16.in1k', subject: 'subj01', seed, r2: r2.map((x) => x + 0.1 * seed), omega: oneHot(new Array<number>(N).fill(2), 3), L: 3 }, y);
+    assert.deepEqual((await buildLeaderboard(out, dataset, { replicates: 0 })).entries.map((e) => e.seed), [0]);
+    const seed1 = await buildLeaderboard(out, dataset, { replicates: 0, select: { seed: 1 } });
+    assert.deepEqual(seed1.entries.map((e) => e.seed), [1]);
+    assert.ok(Math.abs((seed1.entries[0].meanR2.value ?? NaN) - (mean(r2) + 0.1)) < 1e-6, 'the seed-1 run’s R² map is the one scored');
+  });
 });
 

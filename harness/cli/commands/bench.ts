@@ -71,7 +71,7 @@ export function registerBench(program: Command, ctx: CommandContext): void {
       // The leaderboard (with bootstrap intervals) and the pictures are renderings of the runs.
       const { buildLeaderboard, writeLeaderboard } = await import('../../report/leaderboard.js');
       const { renderTerminal } = await import('../../report/terminal.js');
-      const lb = await buildLeaderboard(out, dataset, { seed, log: (l) => ctx.io.err(l) });
+      const lb = await buildLeaderboard(out, dataset, { seed, select: { seed, device, subjects }, log: (l) => ctx.io.err(l) });
       const files = writeLeaderboard(out, lb);
       for (const line of renderTerminal(lb)) ctx.io.out(line);
       await drawOutputs({ from: out, dataset }, { ...ctx.io, out: (l) => ctx.io.err(l) });

@@ -23,6 +23,7 @@ export interface LeaderboardSourceOpts {
   levels?: string;
   plugins?: string[];
   quiet?: boolean;
+  subjects?: string;
 }
 
 /** The options that building a leaderboard takes, shared by publish and report. */
@@ -35,6 +36,7 @@ export function addLeaderboardOptions(cmd: Command): Command {
     .option('--rois <list>', 'comma-separated ROIs to report; "V2+V3" joins ROIs (default: V1,V2,V3,V4,EBA,FBA,OFA,FFA,OPA,PPA,OWFA,VWFA)')
     .option('--levels <spec>', 'hierarchy levels as ROI:level pairs (default: "V1:0,V2+V3:1/3,OPA:2/3,EBA:1")')
     .option('--plugins <dirs...>', 'extra plugin folders (for sizes and fine-tune sources)')
+    .option('--subjects <list>', 'comma-separated subjects to score (default: every subject with runs)')
     .option('--quiet', 'no progress lines');
 }
 
@@ -61,6 +63,7 @@ export function leaderboardBuildOptions(opts: LeaderboardSourceOpts, ctx: Comman
     rois,
     roiLevels,
     registry: new PluginRegistry({ extraDirs: opts.plugins }),
+    ...(opts.subjects ? { select: { subjects: opts.subjects.split(',').map((x) => x.trim()).filter(Boolean) } } : {}),
     log: opts.quiet ? undefined : (l) => ctx.io.err(l),
   };
 }
