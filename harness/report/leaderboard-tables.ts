@@ -23,6 +23,8 @@ export interface TableSpec {
   rows: Cell[][];
   /** Shown instead of the table when it has no rows. */
   empty?: string;
+  /** Columns of text (left-aligned); the first column always is, numbers are right-aligned. */
+  textColumns?: number;
 }
 
 const SIZE_ORDER = ['tiny', 'S', 'B', 'L', 'H', 'G'];
@@ -222,6 +224,7 @@ export function provenanceTable(lb: Leaderboard): TableSpec {
     head,
     rows,
     empty: 'No runs.',
+    textColumns: head.length,
   };
 }
 

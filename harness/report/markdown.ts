@@ -9,7 +9,7 @@ function escapeCell(text: string): string {
 export function markdownTable(t: TableSpec): string {
   if (t.rows.length === 0) return `## ${t.title}\n\n_${t.empty ?? 'Nothing to show.'}_\n`;
   const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
-  const align = t.head.map((_, i) => (i === 0 ? ':---' : '---:'));
+  const align = t.head.map((_, i) => (i < Math.max(1, t.textColumns ?? 1) ? ':---' : '---:'));
   const body = t.rows.map((r) => line(r.map((c) => (c.best && c.text !== '–' ? `**${escapeCell(c.text)}**` : escapeCell(c.text)))));
   return [`## ${t.title}`, '', t.note, '', line(t.head.map(escapeCell)), line(align), ...body, ''].join('\n');
 }
