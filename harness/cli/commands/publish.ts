@@ -95,12 +95,13 @@ export function registerPublish(program: Command, ctx: CommandContext): void {
     .action(async (opts: PublishOpts) => {
       const { lb, built, from } = await leaderboardFrom(opts, ctx);
       const written: string[] = [];
-      if (built) {
+      // OUT/leaderboard.json describes all of OUT's runs: a --subjects selection goes to --out only.
+      if (built && !opts.subjects) {
         const w = writeLeaderboard(from, lb);
         written.push(w.json, w.markdown);
       }
       const dest = resolve(ctx.io.cwd, opts.out);
-      if (!built || dest !== from) {
+      if (!built || dest !== from || opts.subjects) {
         const w = writeLeaderboard(dest, lb);
         written.push(w.json, w.markdown);
       }
