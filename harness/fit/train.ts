@@ -62,7 +62,7 @@ export interface FitResult {
  * regulariser schedule, stopping rule, initialisation): it is part of the run key, so `fit`
  * and `bench` re-fit runs made by an older training instead of reusing them.
  *   1: the first recorded version.
- *   2: regulariser decays over min(2,000 steps, 10 epochs); early stopping armed after it;
+ *   2: regulariser decays over min(2,000 steps, 25 epochs); early stopping armed after it;
  *      the kept parameters are the best epoch after the regulariser is off.
  */
 export const TRAINING_VERSION = 2;

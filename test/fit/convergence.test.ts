@@ -3,18 +3,18 @@ import { assessConvergence, patienceArmed, regulariserOffStep } from '../../harn
 import { DEFAULT_CONFIG, regDecayStepsFor, regWeightAt } from '../../harness/model/config.js';
 
 describe('fit: regulariser schedule and convergence', () => {
-  it('the warm-up lasts the authors\' 2,000 steps on NSD-sized epochs and 10 epochs on small data', () => {
+  it('the warm-up lasts the authors\' 2,000 steps on NSD-sized epochs and 25 epochs on small data', () => {
     assert.equal(regDecayStepsFor(DEFAULT_CONFIG, 984), 2000); // NSD subj01: 7,872 training images / batch 8
-    assert.equal(regDecayStepsFor(DEFAULT_CONFIG, 30), 300); // the bundled brain: 240 training images
+    assert.equal(regDecayStepsFor(DEFAULT_CONFIG, 30), 750); // the bundled brain: 240 training images
     assert.equal(regDecayStepsFor({ ...DEFAULT_CONFIG, regDecayEpochs: 0 }, 30), 2000);
     const schedule = { ...DEFAULT_CONFIG, regDecaySteps: regDecayStepsFor(DEFAULT_CONFIG, 30) };
     assert.equal(regWeightAt(schedule, 0), 0.1);
-    assert.ok(Math.abs(regWeightAt(schedule, 150) - 0.05) < 1e-12);
-    assert.equal(regWeightAt(schedule, 300), 0);
-    assert.equal(regulariserOffStep(schedule), 300);
+    assert.ok(Math.abs(regWeightAt(schedule, 375) - 0.05) < 1e-12);
+    assert.equal(regWeightAt(schedule, 750), 0);
+    assert.equal(regulariserOffStep(schedule), 750);
     assert.equal(regulariserOffStep({ ...schedule, regWeight: 0 }), 0);
-    assert.equal(patienceArmed(schedule, 299), false);
-    assert.equal(patienceArmed(schedule, 300), true);
+    assert.equal(patienceArmed(schedule, 749), false);
+    assert.equal(patienceArmed(schedule, 750), true);
   });
 
   const config = { ...DEFAULT_CONFIG, regDecaySteps: 300, maxEpochs: 30 };
