@@ -30,11 +30,11 @@ import {
  * Default absolute tolerance of the hierarchy metrics (slope, b0, b1, slopeChange): a bound on
  * their seed-to-seed spread. Measured on the bundled bench (16 runs, seeds 0 and 1, each seed
  * with its own split and initialisation): the largest change of the 78 slope/b0/b1/slopeChange
- * values (runs, subject means, fine-tune drops) was 0.091 (dinov2/tiny b1 on subj02; random-init
+ * values (runs, subject means, fine-tune drops) was 0.101 (sam/tiny b1 on subj02; random-init
  * backbones with low selection confidence move most), the generating backbone's slope moved
- * 0.007. 0.12 is that largest change with a third of margin, as two seeds only sample the spread.
+ * 0.003. 0.13 is that largest change with 30% margin, as two seeds only sample the spread.
  */
-export const HIERARCHY_TOLERANCE = 0.12;
+export const HIERARCHY_TOLERANCE = 0.13;
 
 /** Metrics compared with `hierarchyTolerance`, never with their (voxel-sampling) interval. */
 export const HIERARCHY_METRICS: readonly MetricName[] = ['slope', 'b0', 'b1', 'slopeChange'];
@@ -60,7 +60,7 @@ export interface Regression {
   current: number | null;
   /** current − baseline */
   change: number | null;
-  /** What was allowed: "±0.010", "±0.120 (hierarchy)" or "CI [lo, hi]". */
+  /** What was allowed: "±0.010", "±0.130 (hierarchy)" or "CI [lo, hi]". */
   allowed: string;
   reason: 'worse' | 'missing';
 }

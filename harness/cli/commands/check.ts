@@ -1,5 +1,5 @@
 /**
- * zoo check --baseline A.json --current B.json [--tolerance 0.01] [--use-ci] [--hierarchy-tolerance 0.12]: fails (exit 1)
+ * zoo check --baseline A.json --current B.json [--tolerance 0.01] [--use-ci] [--hierarchy-tolerance 0.13]: fails (exit 1)
  * with a table of the metrics that regressed; exit 0 with a one-line summary otherwise; a file
  * that is not a valid leaderboard is refused (exit 2) naming the file and the JSON path.
  */
