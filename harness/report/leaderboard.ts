@@ -14,8 +14,7 @@ import { join, relative, resolve, isAbsolute } from 'node:path';
 import { ZooError } from '../core/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../core/fsutil.js';
 import { packageRoot } from '../core/paths.js';
-import { sha256Files } from '../core/hash.js';
-import { openSubject, type Subject } from '../data/algonauts.js';
+import { openSubject } from '../data/algonauts.js';
 import { Rng } from '../data/random.js';
 import { MERGED_ROI_NAMES } from '../data/rois.js';
 import type { RunMetrics } from '../fit/train.js';
@@ -125,11 +124,6 @@ function scaleMetric(m: Metric, by: number): Metric {
 }
 
 const ALL = '\u0000all';
-
-/** sha256 of a subject's fMRI files, computed as `zoo fit` records it (streamed). */
-export function responsesSha256(subject: Subject): string {
-  return sha256Files([subject.fmriFiles.lh, subject.fmriFiles.rh]);
-}
 
 function harnessVersion(): string {
   return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
