@@ -312,11 +312,8 @@ function fingerprint(dir: string, meta: FeatureMeta): string {
 }
 
 function markVerified(dir: string, partialDir: string, meta: FeatureMeta): void {
-  // The partial folder's files just hashed: same files (and mtimes) after the rename.
-  verified.set(dir, Object.keys(meta.files).sort().map((name) => {
-    const st = statSync(join(partialDir, name));
-    return `${name}:${st.size}:${st.mtimeMs}`;
-  }).join('|'));
+  // The partial folder's files were just hashed: the same files (and mtimes) after the rename.
+  verified.set(dir, fingerprint(partialDir, meta));
 }
 
 /** Checks the files' sha256 against meta.json, once per process per entry (again if a file changed). */
