@@ -7,12 +7,19 @@ export interface CliIo {
   err(text: string): void;
   /** Working directory for relative paths. */
   cwd: string;
+  /**
+   * Opts the command in to a clean stop on Ctrl-C (SIGINT): the returned signal aborts on the
+   * first Ctrl-C instead of the process dying there. Commands that never call it die at once.
+   */
+  interruptible?: () => AbortSignal;
 }
 
 /** Exit codes (ESLint's convention): 0 ok, 1 problems found (regression, invalid plugin), 2 bad input or crash. */
 export const EXIT_OK = 0;
 export const EXIT_PROBLEMS = 1;
 export const EXIT_ERROR = 2;
+/** Stopped by Ctrl-C (128 + SIGINT, the shell's convention). */
+export const EXIT_INTERRUPTED = 130;
 
 export interface CommandContext {
   io: CliIo;

@@ -25,6 +25,7 @@ import { writeJsonAtomic } from '../core/fsutil.js';
 import { NpyFile, NpyRowWriter } from '../core/npy.js';
 import { fromFloat16 } from '../core/fp16.js';
 import type { ResolvedTokenLayout } from '../plugins/manifest.js';
+import { pidAlive } from '../core/liveness.js';
 
 /** 2: meta.json records each file's size and sha256. */
 export const CACHE_FORMAT = 2;
@@ -110,7 +111,7 @@ export class CacheEntryWriter {
   private takeLock(): void {
     if (existsSync(this.lockPath)) {
       const pid = Number.parseInt(readFileSync(this.lockPath, 'utf8'), 10);
-      if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) {
+      if (Number.isInteger(pid) && pid !== process.pid && pidAlive(pid)) {
         throw new ZooError('E_CACHE', `another zoo process (pid ${pid}) is extracting this entry`, {
           file: this.partialDir,
           fix: 'wait for it to finish, or stop it; a lock of a dead process is taken over automatically',
@@ -173,14 +174,6 @@ export class CacheEntryWriter {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Read access to a finished entry. Reads go by offset (NpyFile), so a training loop can pull

@@ -10,7 +10,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { sha256, sha256File, stableJson } from '../core/hash.js';
 import { toFloat16 } from '../core/fp16.js';
-import { progressBar } from '../core/progress.js';
+import { progressBar, type ProgressSink } from '../core/progress.js';
 import { ZooError } from '../core/errors.js';
 import type { ResolvedVariant } from '../plugins/manifest.js';
 import { CACHE_FORMAT, CacheEntryWriter, FeatureStore, entryDir, isCacheDamaged, type FeatureMeta } from './cache.js';
@@ -34,6 +34,8 @@ export interface ExtractOptions {
   batchSize?: number;
   threads?: number;
   quiet?: boolean;
+  /** Receives progress events instead of a terminal bar. */
+  sink?: ProgressSink;
   /** Test hook: stop (as if killed) after this many batches. */
   stopAfterBatches?: number;
   log?: (line: string) => void;
@@ -79,6 +81,16 @@ export function imageSetHash(images: readonly ImageRef[]): string {
   return sha256(parts.join('\n'));
 }
 
+/** The error for a variant whose ONNX file is not there, with how to make it. */
+export function missingOnnxError(variant: ResolvedVariant): ZooError {
+  return new ZooError('E_ONNX_MISSING', `ONNX model for ${variant.pluginId}/${variant.name} not found`, {
+    file: variant.onnxPath,
+    fix: variant.bundled
+      ? `regenerate the fixture: /usr/bin/python3 plugins/${variant.pluginId}/export.py --tiny --random-init`
+      : `export it: zoo export --plugin ${variant.pluginId} --variant ${variant.name} --checkpoint <official weights>${variant.checkpoint ? ` (from ${variant.checkpoint.url})` : ''}`,
+  });
+}
+
 export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResult> {
   const { variant, images } = opts;
   const G = opts.G ?? 8;
@@ -87,14 +99,7 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
   const log = opts.log ?? (() => undefined);
   const t0 = performance.now();
   if (images.length === 0) throw new ZooError('E_DATASET', 'no images to extract', { fix: 'point --dataset at a folder with training_split/training_images/*.png' });
-  if (!existsSync(variant.onnxPath)) {
-    throw new ZooError('E_ONNX_MISSING', `ONNX model for ${variant.pluginId}/${variant.name} not found`, {
-      file: variant.onnxPath,
-      fix: variant.bundled
-        ? `regenerate the fixture: /usr/bin/python3 plugins/${variant.pluginId}/export.py --tiny --random-init`
-        : `export it: zoo export --plugin ${variant.pluginId} --variant ${variant.name} --checkpoint <official weights>${variant.checkpoint ? ` (from ${variant.checkpoint.url})` : ''}`,
-    });
-  }
+  if (!existsSync(variant.onnxPath)) throw missingOnnxError(variant);
   const onnxSha = sha256File(variant.onnxPath);
   const imageSetSha = imageSetHash(images);
   const key = featureKey(variant, onnxSha, imageSetSha, G, device);
@@ -118,7 +123,7 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
     const startAt = writer.done;
     if (startAt > 0) log(`features: resuming ${dir} at image ${startAt}/${images.length}`);
     const R = variant.preprocess.resolution;
-    const bar = progressBar(`extract ${variant.pluginId}/${variant.name}`, images.length, { quiet: opts.quiet, start: startAt });
+    const bar = progressBar(`extract ${variant.pluginId}/${variant.name}`, images.length, { quiet: opts.quiet, start: startAt, sink: opts.sink });
     const prepare = async (start: number): Promise<Float32Array> => {
       const n = Math.min(batchSize, images.length - start);
       const pixels = new Float32Array(n * 3 * R * R);

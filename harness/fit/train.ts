@@ -14,12 +14,12 @@ import { cleanRunLeftovers, commitRun, createPartialRun, discardPartialRun, insp
 import { sha256, sha256Files, stableJson } from '../core/hash.js';
 import { writeNpy } from '../core/npy.js';
 import { toFloat16 } from '../core/fp16.js';
-import { progressBar } from '../core/progress.js';
+import { progressBar, type ProgressSink } from '../core/progress.js';
 import { openSubject, type Subject } from '../data/algonauts.js';
 import { normalizeCoords } from '../data/coords.js';
 import { Rng } from '../data/random.js';
 import { ensureSplit } from '../data/split.js';
-import { extractFeatures } from '../features/extract.js';
+import { extractFeatures, type ImageRef } from '../features/extract.js';
 import { weightsSource } from '../features/onnx-metadata.js';
 import type { FeatureStore } from '../features/cache.js';
 import { ort, type Device } from '../features/session.js';
@@ -46,6 +46,10 @@ export interface FitOptions {
   quiet?: boolean;
   /** Re-fit even when a finished run with the same key exists. */
   force?: boolean;
+  /** ONNX Runtime intra-op threads (default: ORT's, all cores); the bench gives each job its share. */
+  threads?: number;
+  /** Receives progress events instead of a terminal bar (the bench's worker pool). */
+  progress?: ProgressSink;
   log?: (line: string) => void;
 }
 
@@ -81,6 +85,11 @@ export interface RunKeyInputs {
 export function runKey(k: RunKeyInputs): string {
   const { featureKey, responsesSha256, config, seed, device, subject } = k;
   return sha256(stableJson({ feature: featureKey, responsesSha256, config, seed, device, subject, training: k.trainingVersion ?? TRAINING_VERSION })).slice(0, 16);
+}
+
+/** A subject's images as the feature cache names them (file name without .png). */
+export function subjectImages(subject: Pick<Subject, 'images'>): ImageRef[] {
+  return subject.images.map((e) => ({ id: e.file.split(/[\\/]/).pop()?.replace(/\.png$/, '') ?? String(e.row), path: e.file }));
 }
 
 /** Feature batch as graph inputs local_l [B, G·G, C] and global_l [B, C] (rows may repeat: padding). */
@@ -124,8 +133,8 @@ export async function fitSubject(opts: FitOptions): Promise<FitResult> {
   try {
     const runDir = runDirFor(opts.outDir, { plugin: variant.pluginId, variant: variant.name, subject: subject.id, seed, device });
     for (const line of cleanRunLeftovers(runDir)) log(`fit: ${line}`);
-    const images = subject.images.map((e) => ({ id: e.file.split(/[\\/]/).pop()?.replace(/\.png$/, '') ?? String(e.row), path: e.file }));
-    const { store } = await extractFeatures({ variant, images, cacheRoot: opts.cacheRoot, device, quiet: opts.quiet, log });
+    const images = subjectImages(subject);
+    const { store } = await extractFeatures({ variant, images, cacheRoot: opts.cacheRoot, device, threads: opts.threads, quiet: opts.quiet, sink: opts.progress, log });
     try {
       const responsesSha256 = sha256Files([subject.fmriFiles.lh, subject.fmriFiles.rh]);
       const key = runKey({ featureKey: store.meta.key, responsesSha256, config, seed, device, subject: subject.id });
@@ -142,7 +151,7 @@ export async function fitSubject(opts: FitOptions): Promise<FitResult> {
       const partial = createPartialRun(runDir);
       let metrics: RunMetrics;
       try {
-        metrics = await train({ subject, store, variant, runDir: partial, config, seed, device, key, responsesSha256, quiet: opts.quiet, log, t0 });
+        metrics = await train({ subject, store, variant, runDir: partial, config, seed, device, key, responsesSha256, threads: opts.threads, quiet: opts.quiet, sink: opts.progress, log, t0 });
         commitRun(partial, runDir);
       } catch (err) {
         discardPartialRun(partial);
@@ -168,7 +177,9 @@ interface TrainContext {
   device: Device;
   key: string;
   responsesSha256: string;
+  threads?: number;
   quiet?: boolean;
+  sink?: ProgressSink;
   log: (line: string) => void;
   t0: number;
 }
@@ -206,7 +217,7 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
     const y = subject.readResponses(rows, voxelIdx);
     for (let r = 0; r < rows.length; r++) for (let n = 0; n < N; n++) meanY[n] += y[r * N + n];
   }
-  const runner = await StepRunner.create(dims, config, encoding, device);
+  const runner = await StepRunner.create(dims, config, encoding, device, ctx.threads);
   const specs = runner.specs;
   let params = initParams(specs, seed, Float32Array.from(meanY, (s) => s / trainRows.length));
   let m: Params = new Map(specs.map((s) => [s.name, new Float32Array(numel(s.shape))]));
@@ -240,7 +251,7 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
   while (epoch < config.maxEpochs && stale < config.patience && !(config.maxSteps > 0 && step >= config.maxSteps)) {
     epoch++;
     const order = rng.shuffle([...trainRows]);
-    const bar = progressBar(`fit ${ctx.variant.pluginId}/${ctx.variant.name} ${subject.id} epoch ${epoch}`, stepsPerEpoch, { quiet: ctx.quiet });
+    const bar = progressBar(`fit ${ctx.variant.pluginId}/${ctx.variant.name} ${subject.id} epoch ${epoch}`, stepsPerEpoch, { quiet: ctx.quiet, sink: ctx.sink });
     let lossSum = 0;
     let lossCount = 0;
     for (let i = 0; i + B <= order.length; i += B) {

@@ -75,9 +75,9 @@ export interface BuildLeaderboardOptions {
   log?: (line: string) => void;
   /**
    * Which runs to score (default: all, one per model and subject: the lowest seed, cpu first).
-   * `zoo bench` scores exactly the runs it fit: its seed, device and subjects.
+   * `zoo bench` scores exactly the runs of its plan that finished (`runDirs`).
    */
-  select?: { seed?: number; device?: string; subjects?: readonly string[] };
+  select?: { seed?: number; device?: string; subjects?: readonly string[]; runDirs?: readonly string[] };
   /** Creation time (tests). */
   now?: Date;
 }
@@ -383,7 +383,8 @@ export async function buildLeaderboard(outDir: string, datasetDir: string, opts:
   for (const u of unfinished) log(`leaderboard: skipping unfinished run ${relative(out, u.dir)} (no metrics.json)`);
   // One entry per model and subject: the lowest seed (cpu first) of each.
   const sel = opts.select ?? {};
-  const chosen = runs.finished.filter((r) => (sel.seed === undefined || r.seed === sel.seed) && (sel.device === undefined || r.device === sel.device) && (sel.subjects === undefined || sel.subjects.includes(r.subject)));
+  const runDirs = new Set((sel.runDirs ?? []).map((d) => resolve(d)));
+  const chosen = runs.finished.filter((r) => (sel.seed === undefined || r.seed === sel.seed) && (sel.device === undefined || r.device === sel.device) && (sel.subjects === undefined || sel.subjects.includes(r.subject)) && (sel.runDirs === undefined || runDirs.has(resolve(r.dir))));
   const { kept: finished, skipped } = onePerModel(chosen);
   for (const s of skipped) log(`leaderboard: skipping ${relative(out, s.dir)} (another seed or device of a run already on the board)`);
   if (finished.length === 0) {

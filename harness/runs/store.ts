@@ -27,6 +27,7 @@ import { readNpy } from '../core/npy.js';
 import { sha256FilesMemo } from '../core/hash.js';
 import type { FactorTopyConfig } from '../model/config.js';
 import type { Convergence } from '../fit/convergence.js';
+import { pidAlive } from '../core/liveness.js';
 
 export type RunDevice = 'cpu' | 'webgpu' | 'cuda';
 const RUN_DEVICES: readonly RunDevice[] = ['cpu', 'webgpu', 'cuda'];
@@ -379,15 +380,6 @@ export function readTestPredictions(run: RunRef | string): TestPredictions | und
 const PARTIAL = '.partial-';
 const OLD = '.old-';
 
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** `.seed0.cpu.partial-<pid>-<hex>` → pid. */
 function ownerPid(name: string, marker: string): number | undefined {
@@ -401,6 +393,16 @@ function ownerPid(name: string, marker: string): number | undefined {
  * old folders moved aside (restored when the process died between the two renames of a commit).
  * Returns a line per thing done.
  */
+/** Whether a fit is (or was, until killed) building this run aside. */
+export function hasPartialRun(finalDir: string): boolean {
+  const prefix = `.${basename(finalDir)}${PARTIAL}`;
+  try {
+    return readdirSync(dirname(finalDir)).some((e) => e.startsWith(prefix));
+  } catch {
+    return false;
+  }
+}
+
 export function cleanRunLeftovers(finalDir: string): string[] {
   const parent = dirname(finalDir);
   const name = basename(finalDir);
@@ -415,13 +417,13 @@ export function cleanRunLeftovers(finalDir: string): string[] {
     const path = join(parent, e);
     if (e.startsWith(`.${name}${PARTIAL}`)) {
       const pid = ownerPid(e, PARTIAL);
-      if (pid === undefined || !isAlive(pid) || pid === process.pid) {
+      if (pid === undefined || !pidAlive(pid) || pid === process.pid) {
         rmSync(path, { recursive: true, force: true });
         done.push(`removed the unfinished run ${path} (left by an interrupted fit)`);
       }
     } else if (e.startsWith(`.${name}${OLD}`)) {
       const pid = ownerPid(e, OLD);
-      if (pid !== undefined && pid !== process.pid && isAlive(pid)) continue;
+      if (pid !== undefined && pid !== process.pid && pidAlive(pid)) continue;
       if (!existsSync(finalDir) && existsSync(join(path, METRICS_FILE))) {
         renameSync(path, finalDir);
         done.push(`restored the finished run ${finalDir} (an interrupted re-fit had moved it aside)`);

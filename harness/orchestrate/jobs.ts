@@ -1,0 +1,99 @@
+/**
+ * The bench's job graph as plain data, so that any executor (the local worker pool, a SLURM
+ * array) can run it and `zoo bench --plan --json` can print it:
+ *   extract (variant × image set × device)  →  fit (variant × subject × seed × device)  →  merge
+ * A job names what to compute, never how: the worker re-resolves the variant from the plugin
+ * registry options in the context.
+ */
+import type { Device } from '../features/session.js';
+import type { FactorTopyConfig } from '../model/config.js';
+
+/** What every job of one bench shares. */
+export interface BenchContext {
+  datasetDir: string;
+  outDir: string;
+  cacheRoot: string;
+  device: Device;
+  seed: number;
+  /** Hyperparameters given on the command line (the rest are DEFAULT_CONFIG). */
+  config: Partial<FactorTopyConfig>;
+  /** ONNX Runtime intra-op threads per job. */
+  threads: number;
+  /** Plugin discovery, as given to the command (absolute paths). */
+  registry: { extraDirs?: string[]; models?: string };
+}
+
+/** done: nothing to compute (finished run with the same key / complete cache entry); todo: run it. */
+export type JobState = 'done' | 'todo';
+
+interface JobBase {
+  id: string;
+  dependsOn: string[];
+  state: JobState;
+}
+
+export interface ExtractJob extends JobBase {
+  kind: 'extract';
+  plugin: string;
+  variant: string;
+  /** Subjects that share this image set; the images are read from the first. */
+  subjects: string[];
+  featureKey: string;
+}
+
+export interface FitJob extends JobBase {
+  kind: 'fit';
+  plugin: string;
+  variant: string;
+  subject: string;
+  runDir: string;
+  runKey: string;
+  /** Why a todo fit runs: no run yet, its inputs changed, or its files are damaged. */
+  why?: 'new' | 'stale' | 'damaged';
+  /** A done fit's result, from its metrics.json. */
+  finished?: { testR2: number; converged: boolean };
+}
+
+export interface MergeJob extends JobBase {
+  kind: 'merge';
+}
+
+export type Job = ExtractJob | FitJob | MergeJob;
+
+/** A variant that cannot run here, and what to do about it. */
+export interface UnavailableVariant {
+  plugin: string;
+  variant: string;
+  reason: string;
+  fix: string;
+}
+
+export interface Plan {
+  format: 1;
+  context: BenchContext;
+  subjects: string[];
+  jobs: Job[];
+  unavailable: UnavailableVariant[];
+}
+
+export const MERGE_JOB_ID = 'merge';
+
+export function extractJobId(plugin: string, variant: string, featureKey: string): string {
+  return `extract:${plugin}/${variant}@${featureKey.slice(0, 8)}`;
+}
+
+export function fitJobId(plugin: string, variant: string, subject: string, seed: number, device: Device): string {
+  return `fit:${plugin}/${variant}/${subject}/seed${seed}.${device}`;
+}
+
+/** A file-name-safe form of a job id (log files). */
+export function jobFileName(id: string): string {
+  return id.replace(/[^A-Za-z0-9._@-]+/g, '_');
+}
+
+/** The job's one-line description for progress and tables. */
+export function describeJob(job: Job): string {
+  if (job.kind === 'extract') return `extract ${job.plugin}/${job.variant} (${job.subjects.join(',')})`;
+  if (job.kind === 'fit') return `fit ${job.plugin}/${job.variant} ${job.subject}`;
+  return 'merge (leaderboard, markdown, pictures)';
+}

@@ -1,0 +1,138 @@
+/**
+ * Plans a bench: which extract and fit jobs exist and which are already done. Done-ness comes
+ * from the run store and the cache alone (content keys computed from the ONNX file, the image
+ * set and the fMRI files), so a resumed bench on a machine with a cleaned cache extracts only
+ * what its unfinished fits need.
+ */
+import { existsSync } from 'node:fs';
+import { sha256FilesMemo } from '../core/hash.js';
+import { openSubject } from '../data/algonauts.js';
+import { entryDir, readEntryMeta } from '../features/cache.js';
+import { featureKey, imageSetHash, missingOnnxError } from '../features/extract.js';
+import { sha256File } from '../core/hash.js';
+import { runKey, subjectImages } from '../fit/train.js';
+import { DEFAULT_CONFIG } from '../model/config.js';
+import type { ResolvedVariant } from '../plugins/manifest.js';
+import { inspectRunMetrics, runDirFor } from '../runs/store.js';
+import { MERGE_JOB_ID, extractJobId, fitJobId, type BenchContext, type ExtractJob, type FitJob, type Job, type Plan, type UnavailableVariant } from './jobs.js';
+
+/** The local grid every fit uses (the authors' G = 8). */
+const GRID = 8;
+
+export interface PlanInput {
+  context: BenchContext;
+  variants: readonly ResolvedVariant[];
+  subjects: readonly string[];
+}
+
+interface SubjectFacts {
+  id: string;
+  imageSetSha: string;
+  responsesSha256: string;
+}
+
+function subjectFacts(datasetDir: string, id: string): SubjectFacts {
+  const subject = openSubject(datasetDir, id);
+  try {
+    return { id: subject.id, imageSetSha: imageSetHash(subjectImages(subject)), responsesSha256: sha256FilesMemo([subject.fmriFiles.lh, subject.fmriFiles.rh]) };
+  } finally {
+    subject.close();
+  }
+}
+
+/** A variant without its ONNX file is listed, not run (the rest of the zoo still runs). */
+function unavailable(v: ResolvedVariant): UnavailableVariant | undefined {
+  if (existsSync(v.onnxPath)) return undefined;
+  const err = missingOnnxError(v);
+  return { plugin: v.pluginId, variant: v.name, reason: `no ONNX file at ${v.onnxPath}`, fix: err.fix ?? '' };
+}
+
+function cacheEntryComplete(dir: string): boolean {
+  if (!existsSync(dir)) return false;
+  try {
+    readEntryMeta(dir);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function planBench(input: PlanInput): Plan {
+  const { context } = input;
+  const config = { ...DEFAULT_CONFIG, ...context.config };
+  const subjects = input.subjects.map((s) => subjectFacts(context.datasetDir, s));
+  // Subjects with the same images share one extraction.
+  const imageSets = new Map<string, string[]>();
+  for (const s of subjects) imageSets.set(s.imageSetSha, [...(imageSets.get(s.imageSetSha) ?? []), s.id]);
+
+  const jobs: Job[] = [];
+  const missing: UnavailableVariant[] = [];
+  for (const variant of input.variants) {
+    const gap = unavailable(variant);
+    if (gap) {
+      missing.push(gap);
+      continue;
+    }
+    const onnxSha = sha256File(variant.onnxPath);
+    const extractByImageSet = new Map<string, ExtractJob>();
+    for (const [imageSetSha, ids] of imageSets) {
+      const key = featureKey(variant, onnxSha, imageSetSha, GRID, context.device);
+      extractByImageSet.set(imageSetSha, {
+        kind: 'extract',
+        id: extractJobId(variant.pluginId, variant.name, key),
+        dependsOn: [],
+        state: cacheEntryComplete(entryDir(context.cacheRoot, variant.pluginId, variant.name, key)) ? 'done' : 'todo',
+        plugin: variant.pluginId,
+        variant: variant.name,
+        subjects: ids,
+        featureKey: key,
+      });
+    }
+    const fits: FitJob[] = subjects.map((s) => {
+      const extract = extractByImageSet.get(s.imageSetSha) as ExtractJob;
+      const runDir = runDirFor(context.outDir, { plugin: variant.pluginId, variant: variant.name, subject: s.id, seed: context.seed, device: context.device });
+      const key = runKey({ featureKey: extract.featureKey, responsesSha256: s.responsesSha256, config, seed: context.seed, device: context.device, subject: s.id });
+      const prior = inspectRunMetrics(runDir);
+      const done = prior.state === 'finished' && prior.metrics.key === key;
+      const why = done ? undefined : prior.state === 'damaged' ? 'damaged' : prior.state === 'finished' ? 'stale' : 'new';
+      return {
+        kind: 'fit',
+        id: fitJobId(variant.pluginId, variant.name, s.id, context.seed, context.device),
+        dependsOn: [extract.id],
+        state: done ? 'done' : 'todo',
+        ...(why ? { why } : {}),
+        ...(done && prior.state === 'finished' ? { finished: { testR2: prior.metrics.testR2, converged: prior.metrics.convergence?.converged ?? false } } : {}),
+        plugin: variant.pluginId,
+        variant: variant.name,
+        subject: s.id,
+        runDir,
+        runKey: key,
+      };
+    });
+    // An extraction is a job only while a fit still needs it.
+    for (const extract of extractByImageSet.values()) {
+      if (fits.some((f) => f.state === 'todo' && f.dependsOn.includes(extract.id))) jobs.push(extract);
+    }
+    for (const f of fits) {
+      if (!jobs.some((j) => j.id === f.dependsOn[0])) f.dependsOn = [];
+      jobs.push(f);
+    }
+  }
+  const fitIds = jobs.filter((j) => j.kind === 'fit').map((j) => j.id);
+  jobs.push({ kind: 'merge', id: MERGE_JOB_ID, dependsOn: fitIds, state: 'todo' });
+  return { format: 1, context, subjects: subjects.map((s) => s.id), jobs, unavailable: missing };
+}
+
+/** Text rendering of a plan for `zoo bench --plan`. */
+export function renderPlan(plan: Plan): string[] {
+  const lines: string[] = [];
+  const count = (kind: Job['kind'], state?: Job['state']): number => plan.jobs.filter((j) => j.kind === kind && (!state || j.state === state)).length;
+  lines.push(`plan: ${count('extract', 'todo')} extract, ${count('fit', 'todo')} fit (${count('fit', 'done')} already done), 1 merge; out ${plan.context.outDir}`);
+  for (const job of plan.jobs) {
+    const deps = job.kind === 'merge' ? `after ${job.dependsOn.length} fits` : job.dependsOn.length ? `after ${job.dependsOn.join(', ')}` : '';
+    const why = job.kind === 'fit' && job.why && job.why !== 'new' ? ` (${job.why})` : '';
+    lines.push(`  ${job.state === 'done' ? 'done' : 'todo'}  ${job.id}${why}${deps ? `  ${deps}` : ''}`);
+  }
+  for (const u of plan.unavailable) lines.push(`  not run  ${u.plugin}/${u.variant}: ${u.reason} — ${u.fix}`);
+  return lines;
+}

@@ -1,0 +1,68 @@
+/**
+ * Runs one extract or fit job in this process. Every executor ends here: the local pool's
+ * worker processes and a SLURM array task alike. A job's outcome is data (never a throw), with
+ * the error formatted as the CLI would print it.
+ */
+import { ioError, isZooError } from '../core/errors.js';
+import type { ProgressSink } from '../core/progress.js';
+import { openSubject } from '../data/algonauts.js';
+import { extractFeatures } from '../features/extract.js';
+import { fitSubject, subjectImages } from '../fit/train.js';
+import { PluginRegistry } from '../plugins/registry.js';
+import type { BenchContext, ExtractJob, FitJob } from './jobs.js';
+
+export interface JobResult {
+  ok: boolean;
+  /** One line for the terminal (the fit's test R², or the extraction's image count). */
+  summary: string;
+  /** Fit only: test R², steps, seconds, converged, reused. */
+  fit?: { testR2: number; steps: number; seconds: number; converged: boolean; reused: boolean };
+  /** The error as the CLI prints it (code, file, fix). */
+  error?: { code: string; text: string };
+}
+
+export interface JobHooks {
+  log: (line: string) => void;
+  progress?: ProgressSink;
+}
+
+function failure(err: unknown): JobResult {
+  const zoo = isZooError(err) ? err : ioError(err);
+  if (zoo) return { ok: false, summary: zoo.message, error: { code: zoo.code, text: zoo.format() } };
+  const e = err as Error;
+  return { ok: false, summary: e?.message ?? String(err), error: { code: 'E_INTERNAL', text: `internal error: ${e?.stack ?? String(err)}` } };
+}
+
+export async function runJob(job: ExtractJob | FitJob, context: BenchContext, hooks: JobHooks): Promise<JobResult> {
+  try {
+    const registry = new PluginRegistry({ extraDirs: context.registry.extraDirs, models: context.registry.models });
+    const variant = registry.variant(job.plugin, job.variant);
+    if (job.kind === 'extract') {
+      const subject = openSubject(context.datasetDir, job.subjects[0]);
+      try {
+        const r = await extractFeatures({ variant, images: subjectImages(subject), cacheRoot: context.cacheRoot, device: context.device, threads: context.threads, sink: hooks.progress, log: hooks.log });
+        r.store.close();
+        if (r.store.meta.key !== job.featureKey) {
+          // The plan and the extraction disagree on the cache key: a planner bug, not bad input.
+          return failure(new Error(`planned feature key ${job.featureKey} but extracted ${r.store.meta.key}`));
+        }
+        return { ok: true, summary: r.reused ? 'features reused' : `${r.computed} images in ${r.seconds.toFixed(0)} s` };
+      } finally {
+        subject.close();
+      }
+    }
+    const r = await fitSubject({
+      variant, datasetDir: context.datasetDir, subject: job.subject, outDir: context.outDir, cacheRoot: context.cacheRoot,
+      device: context.device, seed: context.seed, config: context.config, threads: context.threads, progress: hooks.progress, log: hooks.log,
+    });
+    const m = r.metrics;
+    const converged = m.convergence?.converged ?? false;
+    return {
+      ok: true,
+      summary: `test R² ${m.testR2.toFixed(4)}${r.reused ? ' (reused)' : ` (${m.steps} steps, ${m.seconds.toFixed(0)} s)`}${converged ? '' : ' — NOT CONVERGED'}`,
+      fit: { testR2: m.testR2, steps: m.steps, seconds: m.seconds, converged, reused: r.reused },
+    };
+  } catch (err) {
+    return failure(err);
+  }
+}
