@@ -1,7 +1,9 @@
 /** zoo plugins list | validate PATH | new NAME */
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import Table from 'cli-table3';
+import { ZooError } from '../../core/errors.js';
 import { bundledPluginsDir } from '../../core/paths.js';
 import { PluginRegistry } from '../../plugins/registry.js';
 import { checkManifestFile, expandLayers } from '../../plugins/validate.js';
@@ -48,8 +50,7 @@ export function registerPlugins(program: Command, ctx: CommandContext): void {
     .description('check a manifest against the schema and its meaning; lists every problem with its JSON path')
     .option('--json', 'machine-readable output')
     .action((path: string, opts: { json?: boolean }) => {
-      const abs = resolve(ctx.io.cwd, path);
-      const file = abs.endsWith('.json') ? abs : join(abs, 'plugin.json');
+      const file = manifestFileOf(resolve(ctx.io.cwd, path));
       const check = checkManifestFile(file);
       if (opts.json) ctx.io.out(JSON.stringify({ file, valid: check.problems.length === 0, problems: check.problems }, null, 2));
       else if (check.problems.length === 0) ctx.io.out(`${file}: valid (${check.manifest?.variants.length} variants)`);
@@ -73,3 +74,18 @@ export function registerPlugins(program: Command, ctx: CommandContext): void {
     });
 }
 
+
+/** The plugin.json of a PATH given on the command line (a plugin folder or the file); a path that is neither is bad input. */
+function manifestFileOf(abs: string): string {
+  if (!existsSync(abs)) {
+    throw new ZooError('E_ARGS', `plugin path ${abs} does not exist`, {
+      file: abs,
+      fix: 'pass a plugin folder (the one holding plugin.json) or its plugin.json; `zoo plugins list --json` shows where each plugin lives',
+    });
+  }
+  const file = statSync(abs).isDirectory() ? join(abs, 'plugin.json') : abs;
+  if (!existsSync(file)) {
+    throw new ZooError('E_ARGS', `${abs} has no plugin.json`, { file: abs, fix: 'pass a plugin folder (the one holding plugin.json); `zoo plugins new NAME --dir DIR` makes one' });
+  }
+  return file;
+}
