@@ -211,6 +211,17 @@ function layoutProblems(layout: TokenLayoutSpec | undefined, path: string): Mani
   const out: ManifestProblem[] = [];
   if (!layout) return out;
   if (!layout.grid) out.push({ path: `${path}/grid`, message: 'token layout has no grid', fix: 'add "grid": [rows, cols]' });
+  if (layout.format === 'NLC' && layout.grid && layout.grid[0] !== layout.grid[1]) {
+    // The decoder reshapes the patch tokens row-major into rows × cols; the count alone cannot
+    // tell 14×14 from 7×28, the geometry can: the input is square, and so are its patches.
+    const [rows, cols] = layout.grid;
+    const side = Math.sqrt(rows * cols);
+    out.push({
+      path: `${path}/grid`,
+      message: `NLC token grid ${rows}×${cols} is not square, but the input is a square image (preprocess.resolution on each side) cut into square patches`,
+      fix: `${Number.isInteger(side) ? `"grid": [${side}, ${side}] (the same ${rows * cols} tokens); ` : ''}rows = cols = resolution / patch size`,
+    });
+  }
   if (layout.format !== 'NLC' && (layout.cls || (layout.registers ?? 0) > 0)) {
     out.push({ path, message: `${layout.format} maps have no CLS or register tokens`, fix: 'remove "cls"/"registers", or use format NLC' });
   }

@@ -140,13 +140,16 @@ describe('plugins: discovery', () => {
 });
 
 describe('plugins: zoo plugins new', () => {
-  it('scaffolds a plugin that validates', async () => {
+  it('scaffolds a plugin whose manifest validates; the full check asks for its tiny fixture', async () => {
     const dir = tempDir('new');
     const run = await zoo(['plugins', 'new', 'my-net', '--dir', dir]);
     assert.equal(run.code, 0, run.stderr);
-    const check = await zoo(['plugins', 'validate', join(dir, 'my-net')]);
+    const check = await zoo(['plugins', 'validate', join(dir, 'my-net'), '--no-onnx']);
     assert.equal(check.code, 0, check.stdout);
-    assert.match(check.stdout, /valid/);
+    assert.match(check.stdout, /valid \(2 variants; ONNX files not checked \(--no-onnx\)\)/);
+    const full = await zoo(['plugins', 'validate', join(dir, 'my-net')]);
+    assert.equal(full.code, 1, full.stdout);
+    assert.match(full.stdout, /\/variants\/1\/onnx: bundled fixture .*my-net\/tiny\.onnx does not exist\n +fix: write it: zoo export --plugin my-net --variant tiny --random-init --plugins /);
   });
 
   it('refuses a bad name and an existing folder', async () => {
