@@ -117,9 +117,21 @@ describe('plugins: discovery', () => {
     assert.match(table.stdout, /halfbaked.*BROKEN/s);
   });
 
-  it('the same id from two sources is an error naming both', () => {
+  it('a --plugins copy of a bundled id wins, with a note naming both', () => {
     const root = pluginVariantCopy('imagenet-vit', 'clip', () => undefined);
-    assert.throws(() => new PluginRegistry({ extraDirs: [root] }), (err: unknown) => isZooError(err) && err.code === 'E_PLUGIN_DUPLICATE' && JSON.stringify(err.found).includes(root));
+    const notes: string[] = [];
+    const registry = new PluginRegistry({ extraDirs: [root], log: (l) => notes.push(l) });
+    const entry = registry.get('clip');
+    assert.equal(entry.dir, join(root, 'clip'));
+    assert.equal(entry.source, 'folder');
+    assert.deepEqual(entry.shadows, [{ dir: join(packageRoot(), 'plugins', 'clip'), source: 'bundled' }]);
+    assert.deepEqual(notes, [`note: plugin "clip" comes from ${join(root, 'clip')} (--plugins / $BRAINZOO_PLUGINS); it shadows ${join(packageRoot(), 'plugins', 'clip')} (bundled)`]);
+  });
+
+  it('the same id twice in the --plugins folders is an error naming both', () => {
+    const a = pluginVariantCopy('imagenet-vit', 'twin', () => undefined);
+    const b = pluginVariantCopy('mae', 'twin', () => undefined);
+    assert.throws(() => new PluginRegistry({ extraDirs: [a, b] }), (err: unknown) => isZooError(err) && err.code === 'E_PLUGIN_DUPLICATE' && JSON.stringify(err.found).includes(a) && JSON.stringify(err.found).includes(b));
   });
 
   it('finds npm packages with the keyword brainzoo-plugin', () => {

@@ -11,10 +11,9 @@ import { cacheDir } from '../../core/paths.js';
 import { ensureWritableDir } from '../../core/fsutil.js';
 import { parseDevice } from '../../features/session.js';
 import { fitSubject } from '../../fit/train.js';
-import { PluginRegistry } from '../../plugins/registry.js';
 import { resolveDataset, resolveSubjects } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
-import { addRuntimeOptions } from '../options.js';
+import { addRuntimeOptions, commandRegistry } from '../options.js';
 import { addHyperparameterOptions, hyperparameters } from './fit.js';
 import { drawOutputs } from './draw.js';
 
@@ -45,7 +44,7 @@ export function registerBench(program: Command, ctx: CommandContext): void {
   addHyperparameterOptions(cmd)
     .addHelpText('after', '\nExamples:\n  zoo bench --all\n  zoo bench clip mae --dataset ~/algonauts2023 --subjects subj01,subj02 --device webgpu')
     .action(async (names: string[], opts: BenchOpts) => {
-      const registry = new PluginRegistry({ extraDirs: opts.plugins, models: opts.models });
+      const registry = commandRegistry(ctx, opts);
       if (!opts.all && names.length === 0) throw new ZooError('E_ARGS', 'name the plugins to bench, or pass --all', { fix: `zoo bench --all, or zoo bench ${registry.ids().slice(0, 2).join(' ')}` });
       const plugins = opts.all ? registry.list().filter((e) => e.manifest).map((e) => e.id) : names;
       if (opts.all) for (const b of registry.list().filter((e) => !e.manifest)) ctx.io.err(`skipping broken plugin ${b.id}: ${b.problems[0]?.path} ${b.problems[0]?.message} (zoo plugins validate ${b.dir})`);

@@ -5,11 +5,11 @@ import type { Command } from 'commander';
 import Table from 'cli-table3';
 import { ZooError } from '../../core/errors.js';
 import { bundledPluginsDir } from '../../core/paths.js';
-import { PluginRegistry } from '../../plugins/registry.js';
 import { checkManifestFile, expandLayers } from '../../plugins/validate.js';
 import { scaffoldPlugin } from '../../plugins/scaffold.js';
 import type { VariantOnnxCheck } from '../../plugins/onnx-check.js';
 import { EXIT_PROBLEMS, type CommandContext } from '../io.js';
+import { commandRegistry } from '../options.js';
 
 export function registerPlugins(program: Command, ctx: CommandContext): void {
   const plugins = program.command('plugins').description('list, validate and create backbone plugins');
@@ -20,13 +20,14 @@ export function registerPlugins(program: Command, ctx: CommandContext): void {
     .option('--json', 'machine-readable output')
     .option('--plugins <dirs...>', 'extra plugin folders')
     .action((opts: { json?: boolean; plugins?: string[] }) => {
-      const registry = new PluginRegistry({ extraDirs: opts.plugins });
+      const registry = commandRegistry(ctx, { plugins: opts.plugins });
       const rows = registry.list().map((e) => ({
         id: e.id,
         family: e.manifest?.family ?? null,
         version: e.manifest?.version ?? null,
         source: e.source,
         dir: e.dir,
+        shadows: e.shadows,
         status: e.manifest ? 'ok' : 'broken',
         selectionAxis: e.manifest?.selectionAxis ?? (e.manifest ? 'layers' : null),
         variants: e.manifest?.variants.map((v) => ({ name: v.name, size: v.size, bundled: Boolean(v.bundled), finetune: v.finetune?.dataset ?? null, layers: expandLayers(v.layers)?.length ?? null })) ?? [],

@@ -9,10 +9,10 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ZooError } from '../../core/errors.js';
 import { parseRoiLevels } from '../../metrics/hierarchy.js';
-import { PluginRegistry } from '../../plugins/registry.js';
 import { DEFAULT_REPLICATES, buildLeaderboard, readLeaderboard, writeLeaderboard, type BuildLeaderboardOptions, type Leaderboard } from '../../report/leaderboard.js';
 import { resolveDataset } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
+import { commandRegistry } from '../options.js';
 
 export interface LeaderboardSourceOpts {
   from: string;
@@ -62,7 +62,7 @@ export function leaderboardBuildOptions(opts: LeaderboardSourceOpts, ctx: Comman
     seed: nonNegativeInt(opts.seed, '--seed', '0'),
     rois,
     roiLevels,
-    registry: new PluginRegistry({ extraDirs: opts.plugins }),
+    registry: commandRegistry(ctx, { plugins: opts.plugins }),
     ...(opts.subjects ? { select: { subjects: opts.subjects.split(',').map((x) => x.trim()).filter(Boolean) } } : {}),
     log: opts.quiet ? undefined : (l) => ctx.io.err(l),
   };
