@@ -1,5 +1,7 @@
 /** Options that every command touching backbones shares, declared once. */
 import type { Command } from 'commander';
+import { PluginRegistry } from '../plugins/registry.js';
+import type { CommandContext } from './io.js';
 
 export interface RuntimeOptions {
   device?: string;
@@ -16,4 +18,9 @@ export function addRuntimeOptions(cmd: Command): Command {
     .option('--models <dir>', 'exported ONNX folder (default: $BRAINZOO_MODELS or ~/.cache/brainzoo/models)')
     .option('--plugins <dirs...>', 'extra plugin folders')
     .option('--quiet', 'no progress bars');
+}
+
+/** The plugin registry as a command sees it: discovery from the command's working directory, notes on stderr. */
+export function commandRegistry(ctx: CommandContext, opts: { plugins?: string[]; models?: string }): PluginRegistry {
+  return new PluginRegistry({ extraDirs: opts.plugins, models: opts.models, cwd: ctx.io.cwd, log: (line) => ctx.io.err(line) });
 }

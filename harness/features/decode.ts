@@ -14,11 +14,15 @@ export interface DecodedLayer {
   global: Float32Array;
 }
 
-export function checkLayerDims(dims: readonly number[], layer: ResolvedLayer, onnxPath: string): void {
+/**
+ * Undefined when an output of shape `dims` (batch first) fits the layer's declared layout;
+ * otherwise "has shape [..] but the manifest promises [..] (…)", with the grid the tokens would make.
+ */
+export function layerShapeMismatch(dims: readonly number[], layer: ResolvedLayer): string | undefined {
   const want = expectedOutputDims(layer);
   const got = dims.slice(1);
   const same = got.length === want.length && got.every((d, i) => d === want[i]);
-  if (same) return;
+  if (same) return undefined;
   const { format, grid } = layer.layout;
   let hint = `the manifest promises [batch, ${want.join(', ')}] (${format}, grid ${grid.join('×')}, ${layer.channels} channels)`;
   if (format === 'NLC' && got.length === 2) {
@@ -26,10 +30,14 @@ export function checkLayerDims(dims: readonly number[], layer: ResolvedLayer, on
     const side = Math.sqrt(patches);
     hint += `; ${got[0]} tokens − ${prefixTokens(layer.layout)} prefix = ${patches} patches${Number.isInteger(side) ? ` = ${side}×${side}` : ', not a square grid'}`;
   }
-  throw new ZooError('E_LAYOUT', `output "${layer.output}" (layer ${layer.name}) has shape [${dims.join(', ')}] but ${hint}`, {
-    file: onnxPath,
-    fix: 'fix the layer\'s "tokenLayout" (grid, cls, registers) or "channels" in plugin.json, or re-export the model',
-  });
+  return `has shape [${dims.join(', ')}] but ${hint}`;
+}
+
+export const LAYOUT_FIX = 'fix the layer\'s "tokenLayout" (grid, cls, registers) or "channels" in plugin.json, or re-export the model';
+
+export function checkLayerDims(dims: readonly number[], layer: ResolvedLayer, onnxPath: string): void {
+  const mismatch = layerShapeMismatch(dims, layer);
+  if (mismatch) throw new ZooError('E_LAYOUT', `output "${layer.output}" (layer ${layer.name}) ${mismatch}`, { file: onnxPath, fix: LAYOUT_FIX });
 }
 
 export function decodeLayer(data: Float32Array, dims: readonly number[], layer: ResolvedLayer, G: number, onnxPath: string): DecodedLayer {

@@ -1,7 +1,7 @@
 /**
  * ONNX Runtime sessions and device resolution. `--device` names an execution provider:
  * cpu (always), webgpu (bundled Dawn; on a machine without a GPU it needs Mesa lavapipe), or
- * cuda (needs `npm install onnxruntime-node --onnxruntime-node-install=cuda12`). Like
+ * cuda (needs the CUDA provider: README "Devices"). Like
  * onnxruntime-common's backend resolution, a failure reports what was tried and why.
  */
 import { existsSync, statSync } from 'node:fs';
@@ -21,7 +21,7 @@ const DEVICE_FIX: Record<Device, string> = {
   cpu: 'reinstall dependencies: npm ci',
   webgpu:
     'WebGPU needs a Vulkan driver: on a GPU machine the vendor driver and libvulkan1; without a GPU install Mesa lavapipe (Debian: apt-get install -t bookworm-backports mesa-vulkan-drivers) and set VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.json; or use --device cpu',
-  cuda: 'install the CUDA provider: npm install onnxruntime-node --onnxruntime-node-install=cuda12 (needs CUDA 12 and cuDNN 9); or use --device cpu',
+  cuda: 'install the CUDA provider (needs CUDA 12 and cuDNN 9), from the project folder: ONNXRUNTIME_NODE_INSTALL=cuda12 node -e "require(\'onnxruntime-node/script/install\')"; or use --device cpu',
 };
 
 export function sessionOptions(device: Device, threads?: number): ort.InferenceSession.SessionOptions {

@@ -19,8 +19,8 @@ export interface BenchContext {
   config: Partial<FactorTopyConfig>;
   /** ONNX Runtime intra-op threads per job. */
   threads: number;
-  /** Plugin discovery, as given to the command (absolute paths). */
-  registry: { extraDirs?: string[]; models?: string };
+  /** Plugin discovery, as given to the command (absolute paths; npm plugins are found from cwd up). */
+  registry: { extraDirs?: string[]; models?: string; cwd: string };
 }
 
 /** done: nothing to compute (finished run with the same key / complete cache entry); todo: run it. */

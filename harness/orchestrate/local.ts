@@ -104,7 +104,7 @@ export async function runLocal(jobs: readonly RunnableJob[], context: BenchConte
           if (failedDep) {
             pending.delete(job.id);
             finish(job, { id: job.id, status: 'skipped', description: describeJob(job), note: `needs ${failedDep}, which did not finish` }, `${describeJob(job)}: skipped (needs ${failedDep})`);
-          } else if (deps.every((o) => o?.status === 'done')) {
+          } else if (deps.every((o) => o?.status === 'done') && inFlight.size < opts.workers) {
             pending.delete(job.id);
             launch(job);
           }

@@ -35,7 +35,7 @@ function failure(err: unknown): JobResult {
 
 export async function runJob(job: ExtractJob | FitJob, context: BenchContext, hooks: JobHooks): Promise<JobResult> {
   try {
-    const registry = new PluginRegistry({ extraDirs: context.registry.extraDirs, models: context.registry.models });
+    const registry = new PluginRegistry({ extraDirs: context.registry.extraDirs, models: context.registry.models, cwd: context.registry.cwd });
     const variant = registry.variant(job.plugin, job.variant);
     if (job.kind === 'extract') {
       const subject = openSubject(context.datasetDir, job.subjects[0]);

@@ -7,7 +7,7 @@ export type SelectionAxis = 'layers' | 'timesteps';
 export type TokenFormat = 'NLC' | 'NCHW' | 'NHWC';
 export type ResizeMode = 'center-crop' | 'squash' | 'pad';
 export type Interpolation = 'bilinear' | 'bicubic' | 'nearest';
-export type VariantSize = 'tiny' | 'S' | 'B' | 'L' | 'H' | 'G';
+export type VariantSize = 'tiny' | 'Ti' | 'S' | 'B' | 'L' | 'H' | 'G';
 
 export interface PreprocessSpec {
   resolution?: number;

@@ -1,15 +1,20 @@
 /**
- * The plugin registry: one map from id to plugin, filled by discovery in a fixed order
- *   1. bundled plugins/<id>/            (this package)
- *   2. extra folders: --plugins DIR, $BRAINZOO_PLUGINS (path-separated)
- *   3. npm packages in node_modules whose package.json has the keyword "brainzoo-plugin"
- *      (plugin.json at the package root, or folders listed in "brainzoo": {"plugins": [...]})
+ * The plugin registry: one map from id to plugin, filled by discovery from three sources, the
+ * more specific first:
+ *   1. extra folders: --plugins DIR, $BRAINZOO_PLUGINS (path-separated), relative to the cwd
+ *   2. npm packages whose package.json has the keyword "brainzoo-plugin" (plugin.json at the
+ *      package root, or folders listed in "brainzoo": {"plugins": [...]}), in every node_modules
+ *      folder from the cwd up to the file-system root, nearest first (as Node resolves modules),
+ *      then those above the brainzoo package itself
+ *   3. bundled plugins/<id>/            (this package)
  * Folders are walked in sorted order. A broken plugin is kept, with its problems, so that
- * `zoo plugins list` shows it instead of silently skipping it; the same id from two sources is
+ * `zoo plugins list` shows it instead of silently skipping it. The same id from a more specific
+ * source shadows the other copy (a local checkout of an installed plugin wins), with a note that
+ * names both; the same id twice within one source (two --plugins folders, one node_modules) is
  * an error naming both.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { ZooError, suggest } from '../core/errors.js';
 import { bundledPluginsDir, packageRoot } from '../core/paths.js';
 import type { PluginManifest, ResolvedVariant } from './manifest.js';
@@ -25,14 +30,32 @@ export interface PluginEntry {
   /** Present when the manifest passed both checks. */
   manifest?: PluginManifest;
   problems: ManifestProblem[];
+  /** Copies of the same id from less specific sources, which this one hides. */
+  shadows: { dir: string; source: PluginSource }[];
 }
 
 export interface RegistryOptions {
-  /** Extra plugin folders (each either a plugin or a folder of plugins). */
+  /** Extra plugin folders (each either a plugin or a folder of plugins), relative to `cwd`. */
   extraDirs?: string[];
-  /** node_modules to scan for npm plugins (default: <cwd>/node_modules and the package's own). */
+  /** node_modules to scan for npm plugins, nearest first (default: every node_modules from `cwd` up, then above the package). */
   nodeModulesDirs?: string[];
   models?: string;
+  /** Where discovery starts (default: the process's working directory). */
+  cwd?: string;
+  /** Receives notes, e.g. which copy of a plugin shadows which. */
+  log?: (line: string) => void;
+}
+
+const SOURCE_NAME: Record<PluginSource, string> = { folder: '--plugins / $BRAINZOO_PLUGINS', npm: 'npm package', bundled: 'bundled' };
+
+/** Every existing node_modules folder from `start` up to the file-system root, nearest first (Node's lookup order). */
+export function ancestorNodeModules(start: string): string[] {
+  const out: string[] = [];
+  for (let dir = resolve(start); ; dir = dirname(dir)) {
+    const nm = join(dir, 'node_modules');
+    if (basename(dir) !== 'node_modules' && existsSync(nm)) out.push(nm);
+    if (dirname(dir) === dir) return out;
+  }
 }
 
 function isPluginDir(dir: string): boolean {
@@ -70,35 +93,42 @@ function npmPluginDirs(nodeModules: string): string[] {
 
 export class PluginRegistry {
   private readonly entries = new Map<string, PluginEntry>();
+  /** Which source level (or node_modules folder) each id came from: a second copy there is ambiguous. */
+  private readonly scopes = new Map<string, string>();
 
   constructor(private readonly options: RegistryOptions = {}) {
-    const add = (dir: string, source: PluginSource): void => {
+    const cwd = options.cwd ?? process.cwd();
+    // Most specific first: a later copy of a known id is shadowed, never replaces it.
+    const add = (dir: string, source: PluginSource, scope: string): void => {
       const manifestPath = join(dir, 'plugin.json');
       const check = checkManifestFile(manifestPath);
       const rawId = check.manifest?.id ?? readIdLoosely(manifestPath) ?? dir.split(/[\\/]/).pop() ?? dir;
       const prior = this.entries.get(rawId);
-      if (prior) {
-        throw new ZooError('E_PLUGIN_DUPLICATE', `plugin id "${rawId}" is declared twice`, {
+      if (prior && resolve(prior.dir) === resolve(dir)) return;
+      if (prior && this.scopes.get(rawId) === scope) {
+        throw new ZooError('E_PLUGIN_DUPLICATE', `plugin id "${rawId}" is declared twice in ${scope}`, {
           file: manifestPath,
           found: { first: prior.manifestPath, second: manifestPath },
-          fix: 'rename one of the plugins (its folder and "id"), or remove the duplicate source',
+          fix: 'rename one of the plugins (its folder and "id"), or remove the duplicate',
         });
       }
-      this.entries.set(rawId, { id: rawId, dir, manifestPath, source, manifest: check.problems.length ? undefined : check.manifest, problems: check.problems });
+      if (prior) {
+        prior.shadows.push({ dir, source });
+        options.log?.(`note: plugin "${rawId}" comes from ${prior.dir} (${SOURCE_NAME[prior.source]}); it shadows ${dir} (${SOURCE_NAME[source]})`);
+        return;
+      }
+      this.scopes.set(rawId, scope);
+      this.entries.set(rawId, { id: rawId, dir, manifestPath, source, manifest: check.problems.length ? undefined : check.manifest, problems: check.problems, shadows: [] });
     };
-    for (const dir of subdirs(bundledPluginsDir())) if (isPluginDir(dir)) add(dir, 'bundled');
     const extra = [...(options.extraDirs ?? []), ...(process.env.BRAINZOO_PLUGINS?.split(delimiter).filter(Boolean) ?? [])];
     for (const root of extra) {
-      const abs = resolve(root);
+      const abs = resolve(cwd, root);
       if (!existsSync(abs)) throw new ZooError('E_ARGS', `plugin folder ${abs} does not exist`, { file: abs, fix: 'check --plugins / $BRAINZOO_PLUGINS' });
-      for (const dir of isPluginDir(abs) ? [abs] : subdirs(abs).filter(isPluginDir)) add(dir, 'folder');
+      for (const dir of isPluginDir(abs) ? [abs] : subdirs(abs).filter(isPluginDir)) add(dir, 'folder', 'the --plugins / $BRAINZOO_PLUGINS folders');
     }
-    const nm = options.nodeModulesDirs ?? [...new Set([join(process.cwd(), 'node_modules'), join(packageRoot(), 'node_modules')])];
-    for (const modules of nm) for (const dir of npmPluginDirs(modules)) if (isPluginDir(dir) && !this.hasDir(dir)) add(dir, 'npm');
-  }
-
-  private hasDir(dir: string): boolean {
-    return [...this.entries.values()].some((e) => resolve(e.dir) === resolve(dir));
+    const nm = options.nodeModulesDirs ?? [...new Set([...ancestorNodeModules(cwd), ...ancestorNodeModules(packageRoot())])];
+    for (const modules of nm) for (const dir of npmPluginDirs(modules)) if (isPluginDir(dir)) add(dir, 'npm', modules);
+    for (const dir of subdirs(bundledPluginsDir())) if (isPluginDir(dir)) add(dir, 'bundled', 'the bundled plugins/');
   }
 
   /** All plugins, natural sort by id, broken ones included. */

@@ -1,5 +1,6 @@
 /**
- * `zoo plugins new NAME`: a plugin folder that validates from the first minute — a manifest
+ * `zoo plugins new NAME`: a plugin folder whose manifest validates from the first minute (the
+ * tiny fixture it names is written by its export.py; until then validate says so) — a manifest
  * for a ViT-style backbone with one real variant and the bundled tiny variant, and an
  * export.py built on the shared exporter library (plugins/_lib/brainzoo_export).
  */

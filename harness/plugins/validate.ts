@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { ZooError } from '../core/errors.js';
+import { ZooError, shortRepr } from '../core/errors.js';
 import { modelsDir, schemaPath } from '../core/paths.js';
 import {
   FINETUNE_DEFAULTS,
@@ -27,42 +27,201 @@ export interface ManifestProblem {
   fix?: string;
 }
 
-let compiled: ValidateFunction | undefined;
+let compiled: { validate: ValidateFunction; schema: SchemaNode } | undefined;
 
-function schemaValidator(): ValidateFunction {
+function schemaValidator(): { validate: ValidateFunction; schema: SchemaNode } {
   if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, strict: false });
-    compiled = ajv.compile(JSON.parse(readFileSync(schemaPath('plugin.schema.json'), 'utf8')) as object);
+    // verbose: each error carries the failing value and the sub-schema, for the fix's example.
+    const ajv = new Ajv({ allErrors: true, strict: false, verbose: true });
+    const schema = JSON.parse(readFileSync(schemaPath('plugin.schema.json'), 'utf8')) as SchemaNode;
+    compiled = { validate: ajv.compile(schema), schema };
   }
   return compiled;
 }
 
-/** Rewrites one ajv error into a path and a fix a person can act on (ESLint's habit). */
-function rewriteAjvError(err: ErrorObject): ManifestProblem {
+/** The parts of a JSON Schema (draft-07) node that the fixes read. */
+export interface SchemaNode {
+  $ref?: string;
+  type?: string | string[];
+  enum?: unknown[];
+  pattern?: string;
+  examples?: unknown[];
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  exclusiveMinimum?: number;
+  minItems?: number;
+  maxItems?: number;
+  minLength?: number;
+  items?: SchemaNode;
+  properties?: Record<string, SchemaNode>;
+  required?: string[];
+  oneOf?: SchemaNode[];
+  definitions?: Record<string, SchemaNode>;
+}
+
+/** Plain words for each pattern of schemas/plugin.schema.json (a test checks that none lacks them). */
+export const PATTERN_WORDS: Record<string, string> = {
+  '^[a-z][a-z0-9-]*$': 'lower-case letters, digits and dashes, starting with a letter',
+  '^\\d+\\.\\d+\\.\\d+$': 'a version of three dot-separated numbers, MAJOR.MINOR.PATCH',
+  '\\{i\\}': 'a name with "{i}" where the block index goes',
+  '^[0-9a-f]{64}$': '64 lower-case hexadecimal digits (the first word of `sha256sum FILE`)',
+  '^[a-z0-9][a-z0-9._-]*$': 'lower-case letters, digits, dots, dashes and underscores, starting with a letter or digit',
+};
+
+/** Follows a local "#/definitions/NAME" reference. */
+export function deref(node: SchemaNode, root: SchemaNode): SchemaNode {
+  let n = node;
+  for (let hops = 0; n.$ref && hops < 8; hops++) {
+    const name = n.$ref.replace(/^#\/definitions\//, '');
+    const target = root.definitions?.[name];
+    if (!target) break;
+    n = target;
+  }
+  return n;
+}
+
+/**
+ * A value that the sub-schema accepts, for a fix to show: the schema's own `examples` first, then
+ * its default or first enum value, else one built from the type and limits (objects from their
+ * required properties). Undefined only for a string without examples (a test keeps that from happening).
+ */
+export function exampleOf(node: SchemaNode, root: SchemaNode): unknown {
+  const n = deref(node, root);
+  if (n.examples?.length) return n.examples[0];
+  if (n.default !== undefined) return n.default;
+  if (n.enum?.length) return n.enum[0];
+  if (n.oneOf?.length) return exampleOf(n.oneOf[0], root);
+  const type = Array.isArray(n.type) ? n.type[0] : n.type;
+  switch (type) {
+    case 'integer':
+      return n.exclusiveMinimum !== undefined ? Math.floor(n.exclusiveMinimum) + 1 : Math.max(n.minimum ?? 1, Math.min(1, n.maximum ?? 1));
+    case 'number':
+      return n.exclusiveMinimum !== undefined ? n.exclusiveMinimum + 0.5 : (n.minimum ?? 0.5);
+    case 'boolean':
+      return true;
+    case 'array': {
+      const item = n.items ? exampleOf(n.items, root) : undefined;
+      return item === undefined ? [] : Array.from({ length: Math.max(1, n.minItems ?? 1) }, () => item);
+    }
+    case 'object': {
+      const out: Record<string, unknown> = {};
+      for (const key of n.required ?? []) {
+        const value = n.properties?.[key] ? exampleOf(n.properties[key], root) : undefined;
+        if (value === undefined) return undefined;
+        out[key] = value;
+      }
+      return out;
+    }
+    default:
+      return undefined;
+  }
+}
+
+/** "a list of {"name", "output", "channels"} objects", "an object with "count", "name"": one branch of a oneOf in words. */
+function formOf(node: SchemaNode, root: SchemaNode): string {
+  const n = deref(node, root);
+  const keys = (m: SchemaNode): string => (m.required ?? Object.keys(m.properties ?? {})).map((k) => `"${k}"`).join(', ');
+  if (n.type === 'array' && n.items) {
+    const item = deref(n.items, root);
+    return item.type === 'object' ? `a list of {${keys(item)}} objects` : `a list of ${String(item.type)}s`;
+  }
+  if (n.type === 'object') return `an object with ${keys(n)}`;
+  return article(String(n.type ?? 'value'));
+}
+
+const article = (type: string): string => (/^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`);
+
+/** `"key": value` when the path ends in a property name, else the value alone. */
+function exampleText(instancePath: string, example: unknown): string {
+  const key = instancePath.split('/').pop() ?? '';
+  const value = JSON.stringify(example);
+  return key && !/^\d+$/.test(key) ? `"${key}": ${value}` : value;
+}
+
+function foundText(data: unknown): string {
+  return data === undefined ? '' : ` (found ${shortRepr(data, 60)})`;
+}
+
+/** Rewrites one ajv error into the path, the problem and a fix with an example (ESLint's habit). */
+function rewriteAjvError(err: ErrorObject, root: SchemaNode): ManifestProblem {
   const path = err.instancePath || '/';
   const params = err.params as Record<string, unknown>;
+  const sub = (err.parentSchema ?? {}) as SchemaNode;
+  const example = exampleOf(sub, root);
+  const eg = example === undefined ? '' : `, e.g. ${exampleText(err.instancePath, example)}`;
+  const found = foundText(err.data);
   switch (err.keyword) {
     case 'additionalProperties': {
       const extra = String(params.additionalProperty);
-      return { path: `${err.instancePath}/${extra}`, message: `unexpected property "${extra}"`, fix: `remove "${extra}" or check its spelling against schemas/plugin.schema.json` };
+      const expected = Object.keys(deref(sub, root).properties ?? {}).map((k) => `"${k}"`).join(', ');
+      return { path: `${err.instancePath}/${extra}`, message: `unexpected property "${extra}"`, fix: `remove "${extra}" or check its spelling; expected properties: ${expected}` };
     }
-    case 'required':
-      return { path, message: `missing required property "${String(params.missingProperty)}"`, fix: `add "${String(params.missingProperty)}"` };
+    case 'required': {
+      const missing = String(params.missingProperty);
+      const value = deref(sub, root).properties?.[missing];
+      const ex = value ? exampleOf(value, root) : undefined;
+      return { path, message: `missing required property "${missing}"`, fix: `add "${missing}"${ex === undefined ? '' : `, e.g. "${missing}": ${JSON.stringify(ex)}`}` };
+    }
     case 'enum':
-      return { path, message: `must be one of ${JSON.stringify(params.allowedValues)}`, fix: `use one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
-    case 'type':
-      return { path, message: `must be ${String(params.type)}` };
-    case 'pattern':
-      return { path, message: `must match ${String(params.pattern)}` };
+      return { path, message: `must be one of ${JSON.stringify(params.allowedValues)}${found}`, fix: `use one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
+    case 'type': {
+      const types = String(params.type).split(',');
+      const what = types.map(article).join(' or ');
+      return { path, message: `must be ${what}${found}`, fix: `write ${what}${eg}` };
+    }
+    case 'pattern': {
+      const pattern = String(params.pattern);
+      return { path, message: `does not match ${pattern}${found}`, fix: `use ${PATTERN_WORDS[pattern] ?? `a string matching ${pattern}`}${eg}` };
+    }
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+      return { path, message: `must be ${String(params.comparison)} ${String(params.limit)}${found}`, fix: `use a number ${String(params.comparison)} ${String(params.limit)}${eg}` };
+    case 'minItems':
+    case 'maxItems': {
+      const n = deref(sub, root);
+      const count = n.minItems !== undefined && n.minItems === n.maxItems ? `exactly ${n.minItems}` : err.keyword === 'minItems' ? `at least ${String(params.limit)}` : `at most ${String(params.limit)}`;
+      return { path, message: `must have ${count} item${params.limit === 1 ? '' : 's'}${found}`, fix: `give ${count}${eg}` };
+    }
+    case 'minLength':
+      return { path, message: 'must not be empty', fix: `write some text${eg}` };
+    case 'oneOf': {
+      const forms = (deref(sub, root).oneOf ?? []).map((b) => formOf(b, root));
+      return { path, message: `matches none of the allowed forms${found}`, fix: `write ${forms.join(' or ')}${eg}` };
+    }
     default:
-      return { path, message: err.message ?? err.keyword };
+      return { path, message: `${err.message ?? err.keyword}${found}`, fix: `see schemas/plugin.schema.json at ${err.schemaPath}${eg}` };
   }
+}
+
+/**
+ * ajv's errors as problems. Where a value matched no branch of a oneOf, the branches whose type
+ * did not fit are dropped, and the summary too when the fitting branch says what is wrong.
+ */
+function schemaProblems(errors: readonly ErrorObject[], root: SchemaNode): ManifestProblem[] {
+  const oneOfAt = new Set(errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath));
+  const kept = errors.filter((e) => !(e.keyword === 'type' && oneOfAt.has(e.instancePath)));
+  const specific = (at: string): boolean => kept.some((e) => e.keyword !== 'oneOf' && (e.instancePath === at || e.instancePath.startsWith(`${at}/`)));
+  return kept.filter((e) => !(e.keyword === 'oneOf' && specific(e.instancePath))).map((e) => rewriteAjvError(e, root));
 }
 
 function layoutProblems(layout: TokenLayoutSpec | undefined, path: string): ManifestProblem[] {
   const out: ManifestProblem[] = [];
   if (!layout) return out;
   if (!layout.grid) out.push({ path: `${path}/grid`, message: 'token layout has no grid', fix: 'add "grid": [rows, cols]' });
+  if (layout.format === 'NLC' && layout.grid && layout.grid[0] !== layout.grid[1]) {
+    // The decoder reshapes the patch tokens row-major into rows × cols; the count alone cannot
+    // tell 14×14 from 7×28, the geometry can: the input is square, and so are its patches.
+    const [rows, cols] = layout.grid;
+    const side = Math.sqrt(rows * cols);
+    out.push({
+      path: `${path}/grid`,
+      message: `NLC token grid ${rows}×${cols} is not square, but the input is a square image (preprocess.resolution on each side) cut into square patches`,
+      fix: `${Number.isInteger(side) ? `"grid": [${side}, ${side}] (the same ${rows * cols} tokens); ` : ''}rows = cols = resolution / patch size`,
+    });
+  }
   if (layout.format !== 'NLC' && (layout.cls || (layout.registers ?? 0) > 0)) {
     out.push({ path, message: `${layout.format} maps have no CLS or register tokens`, fix: 'remove "cls"/"registers", or use format NLC' });
   }
@@ -152,8 +311,8 @@ export function checkManifestFile(file: string): ManifestCheck {
   } catch (err) {
     return { file, problems: [{ path: '/', message: `invalid JSON: ${(err as Error).message}`, fix: 'fix the JSON syntax' }] };
   }
-  const validate = schemaValidator();
-  if (!validate(json)) return { file, problems: (validate.errors ?? []).map(rewriteAjvError) };
+  const { validate, schema } = schemaValidator();
+  if (!validate(json)) return { file, problems: schemaProblems(validate.errors ?? [], schema) };
   const manifest = json as PluginManifest;
   return { file, manifest, problems: meaningProblems(manifest, resolve(file, '..')) };
 }

@@ -27,7 +27,7 @@ export interface TableSpec {
   textColumns?: number;
 }
 
-const SIZE_ORDER = ['tiny', 'S', 'B', 'L', 'H', 'G'];
+const SIZE_ORDER = ['tiny', 'Ti', 'S', 'B', 'L', 'H', 'G'];
 
 /** Below this many test images per subject, the tables warn that the R² intervals are wide. */
 export const SMALL_TEST_SET = 50;

@@ -117,9 +117,21 @@ describe('plugins: discovery', () => {
     assert.match(table.stdout, /halfbaked.*BROKEN/s);
   });
 
-  it('the same id from two sources is an error naming both', () => {
+  it('a --plugins copy of a bundled id wins, with a note naming both', () => {
     const root = pluginVariantCopy('imagenet-vit', 'clip', () => undefined);
-    assert.throws(() => new PluginRegistry({ extraDirs: [root] }), (err: unknown) => isZooError(err) && err.code === 'E_PLUGIN_DUPLICATE' && JSON.stringify(err.found).includes(root));
+    const notes: string[] = [];
+    const registry = new PluginRegistry({ extraDirs: [root], log: (l) => notes.push(l) });
+    const entry = registry.get('clip');
+    assert.equal(entry.dir, join(root, 'clip'));
+    assert.equal(entry.source, 'folder');
+    assert.deepEqual(entry.shadows, [{ dir: join(packageRoot(), 'plugins', 'clip'), source: 'bundled' }]);
+    assert.deepEqual(notes, [`note: plugin "clip" comes from ${join(root, 'clip')} (--plugins / $BRAINZOO_PLUGINS); it shadows ${join(packageRoot(), 'plugins', 'clip')} (bundled)`]);
+  });
+
+  it('the same id twice in the --plugins folders is an error naming both', () => {
+    const a = pluginVariantCopy('imagenet-vit', 'twin', () => undefined);
+    const b = pluginVariantCopy('mae', 'twin', () => undefined);
+    assert.throws(() => new PluginRegistry({ extraDirs: [a, b] }), (err: unknown) => isZooError(err) && err.code === 'E_PLUGIN_DUPLICATE' && JSON.stringify(err.found).includes(a) && JSON.stringify(err.found).includes(b));
   });
 
   it('finds npm packages with the keyword brainzoo-plugin', () => {
@@ -140,13 +152,16 @@ describe('plugins: discovery', () => {
 });
 
 describe('plugins: zoo plugins new', () => {
-  it('scaffolds a plugin that validates', async () => {
+  it('scaffolds a plugin whose manifest validates; the full check asks for its tiny fixture', async () => {
     const dir = tempDir('new');
     const run = await zoo(['plugins', 'new', 'my-net', '--dir', dir]);
     assert.equal(run.code, 0, run.stderr);
-    const check = await zoo(['plugins', 'validate', join(dir, 'my-net')]);
+    const check = await zoo(['plugins', 'validate', join(dir, 'my-net'), '--no-onnx']);
     assert.equal(check.code, 0, check.stdout);
-    assert.match(check.stdout, /valid/);
+    assert.match(check.stdout, /valid \(2 variants; ONNX files not checked \(--no-onnx\)\)/);
+    const full = await zoo(['plugins', 'validate', join(dir, 'my-net')]);
+    assert.equal(full.code, 1, full.stdout);
+    assert.match(full.stdout, /\/variants\/1\/onnx: bundled fixture .*my-net\/tiny\.onnx does not exist\n +fix: write it: zoo export --plugin my-net --variant tiny --random-init --plugins /);
   });
 
   it('refuses a bad name and an existing folder', async () => {

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { registerPublish } from '../../harness/cli/commands/publish.js';
 import { registerReport } from '../../harness/cli/commands/report.js';
@@ -13,12 +13,15 @@ describe('cli/publish and report', () => {
     fx = makeFixture();
   });
 
-  it('zoo publish writes OUT/leaderboard.{json,md} and the same into --out, best values in bold', async () => {
+  it('zoo publish writes leaderboard.{json,md} into --out only, best values in bold', async () => {
     const dest = tmp('publish');
     const r = await runCommand(registerPublish, ['publish', '--from', fx.out, '--dataset', fx.dataset, '--out', dest, '--bootstrap', '30', '--quiet']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /publish: 6 runs, 3 models, 1 fine-tune drops/);
-    for (const dir of [fx.out, dest]) for (const f of ['leaderboard.json', 'leaderboard.md']) assert.ok(existsSync(join(dir, f)), `${dir}/${f}`);
+    assert.match(r.stdout, /publish: 6 runs, 3 models, 1 fine-tune drops → \S+leaderboard\.json, \S+leaderboard\.md$/);
+    for (const f of ['leaderboard.json', 'leaderboard.md']) {
+      assert.ok(existsSync(join(dest, f)), `${dest}/${f}`);
+      assert.ok(!existsSync(join(fx.out, f)), `${fx.out}/${f} was written, but --from is only read`);
+    }
     const lb = readLeaderboard(join(dest, 'leaderboard.json'));
     assert.equal(lb.bootstrap.replicates, 30);
     const md = readFileSync(join(dest, 'leaderboard.md'), 'utf8');
@@ -33,6 +36,25 @@ describe('cli/publish and report', () => {
     const again = await runCommand(registerPublish, ['publish', '--from', join(dest, 'leaderboard.json'), '--out', dest2]);
     assert.equal(again.code, 0, again.stderr);
     assert.equal(readFileSync(join(dest2, 'leaderboard.md'), 'utf8'), md);
+  });
+
+  it('zoo publish --out X leaves the --from folder\'s own leaderboard untouched', async () => {
+    const out = tmp('publish-from');
+    cpSync(fx.out, out, { recursive: true });
+    const save = await runCommand(registerPublish, ['publish', '--from', out, '--out', out, '--dataset', fx.dataset, '--bootstrap', '0', '--quiet']);
+    assert.equal(save.code, 0, save.stderr);
+    const before = { json: readFileSync(join(out, 'leaderboard.json')), md: readFileSync(join(out, 'leaderboard.md')), mtime: statSync(join(out, 'leaderboard.json')).mtimeMs };
+    const dest = tmp('publish-dest');
+    const r = await runCommand(registerPublish, ['publish', '--from', out, '--out', dest, '--dataset', fx.dataset, '--bootstrap', '20', '--subjects', 'subj01', '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!r.stdout.includes(join(out, 'leaderboard')), r.stdout);
+    assert.deepEqual(readFileSync(join(out, 'leaderboard.json')), before.json);
+    assert.deepEqual(readFileSync(join(out, 'leaderboard.md')), before.md);
+    assert.equal(statSync(join(out, 'leaderboard.json')).mtimeMs, before.mtime);
+    assert.equal(readLeaderboard(join(dest, 'leaderboard.json')).bootstrap.replicates, 20);
+    const full = await runCommand(registerPublish, ['publish', '--from', out, '--out', tmp('publish-dest2'), '--dataset', fx.dataset, '--bootstrap', '20', '--quiet']);
+    assert.equal(full.code, 0, full.stderr);
+    assert.deepEqual(readFileSync(join(out, 'leaderboard.json')), before.json, 'without --subjects too');
   });
 
   it('zoo publish: bad options and a missing --from exit 2 with the fix', async () => {
@@ -71,7 +93,7 @@ describe('cli/publish and report', () => {
     const stale = await runCommand(registerReport, ['report', '--from', out, '--dataset', fx.dataset, '--bootstrap', '0']);
     assert.equal(stale.code, 0, stale.stderr);
     assert.match(stale.stderr, /leaderboard\.json is stale \(.*was re-fitted after the leaderboard was built/);
-    assert.match(stale.stderr, /zoo publish --from/);
+    assert.match(stale.stderr, /zoo publish --from \S+ --out \S+` saves the new one/);
     assert.match(stale.stdout, /Brain score \(Table 1\)/);
   });
 });

@@ -14,10 +14,9 @@ import { cacheDir } from '../../core/paths.js';
 import { ensureWritableDir } from '../../core/fsutil.js';
 import { parseDevice, type Device } from '../../features/session.js';
 import type { BenchContext } from '../../orchestrate/jobs.js';
-import { PluginRegistry } from '../../plugins/registry.js';
 import { resolveDataset, resolveSubjects } from '../dataset-args.js';
 import { EXIT_INTERRUPTED, EXIT_PROBLEMS, type CommandContext } from '../io.js';
-import { addRuntimeOptions } from '../options.js';
+import { addRuntimeOptions, commandRegistry } from '../options.js';
 import { addHyperparameterOptions, hyperparameters } from './fit.js';
 import { drawOutputs } from './draw.js';
 import { positiveInt } from './extract.js';
@@ -82,7 +81,7 @@ export function registerBench(program: Command, ctx: CommandContext): void {
         else for (const line of renderState(state)) ctx.io.out(line);
         return;
       }
-      const registry = new PluginRegistry({ extraDirs: opts.plugins, models: opts.models });
+      const registry = commandRegistry(ctx, opts);
       if (!opts.all && names.length === 0) throw new ZooError('E_ARGS', 'name the plugins to bench, or pass --all', { fix: `zoo bench --all, or zoo bench ${registry.ids().slice(0, 2).join(' ')}` });
       const plugins = opts.all ? registry.list().filter((e) => e.manifest).map((e) => e.id) : names;
       if (opts.all) for (const b of registry.list().filter((e) => !e.manifest)) ctx.io.err(`skipping broken plugin ${b.id}: ${b.problems[0]?.path} ${b.problems[0]?.message} (zoo plugins validate ${b.dir})`);
@@ -98,7 +97,7 @@ export function registerBench(program: Command, ctx: CommandContext): void {
       const workers = opts.workers ? positiveInt(opts.workers, '--workers') : defaultWorkers(device, threads);
       const context: BenchContext = {
         datasetDir: dataset, outDir: out, cacheRoot: cacheDir(opts.cache), device, seed, config: hyperparameters(opts), threads,
-        registry: { extraDirs: opts.plugins?.map((p) => resolve(ctx.io.cwd, p)), models: opts.models ? resolve(ctx.io.cwd, opts.models) : undefined },
+        registry: { extraDirs: opts.plugins?.map((p) => resolve(ctx.io.cwd, p)), models: opts.models ? resolve(ctx.io.cwd, opts.models) : undefined, cwd: ctx.io.cwd },
       };
 
       const { planBench, renderPlan } = await import('../../orchestrate/plan.js');

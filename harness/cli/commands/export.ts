@@ -5,8 +5,8 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ZooError } from '../../core/errors.js';
 import { packageRoot, pythonExecutable } from '../../core/paths.js';
-import { PluginRegistry } from '../../plugins/registry.js';
 import type { CommandContext } from '../io.js';
+import { commandRegistry } from '../options.js';
 
 interface ExportOpts {
   plugin: string;
@@ -37,7 +37,7 @@ export function registerExport(program: Command, ctx: CommandContext): void {
     .option('--plugins <dirs...>', 'extra plugin folders')
     .addHelpText('after', '\nExamples:\n  zoo export --plugin clip --variant vit-b-16.openai --checkpoint ~/Downloads/ViT-B-16.pt\n  zoo export --plugin clip --variant vit-b-16.openai.eurosat --checkpoint ViT-B-16.pt --finetune ~/data/EuroSAT\n  zoo export --plugin dinov2 --variant tiny --random-init --out /tmp/dinov2-tiny.onnx')
     .action((opts: ExportOpts) => {
-      const registry = new PluginRegistry({ extraDirs: opts.plugins, models: opts.models });
+      const registry = commandRegistry(ctx, opts);
       const entry = registry.get(opts.plugin);
       const variant = registry.variant(opts.plugin, opts.variant);
       if (!opts.checkpoint && !opts.randomInit) {

@@ -7,10 +7,9 @@ import { cacheDir } from '../../core/paths.js';
 import { ensureWritableDir } from '../../core/fsutil.js';
 import { extractFeatures, type ImageRef } from '../../features/extract.js';
 import { parseDevice } from '../../features/session.js';
-import { PluginRegistry } from '../../plugins/registry.js';
 import { datasetImages, resolveDataset, resolveSubjects } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
-import { addRuntimeOptions } from '../options.js';
+import { addRuntimeOptions, commandRegistry } from '../options.js';
 
 const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff']);
 
@@ -51,7 +50,7 @@ export function registerExtract(program: Command, ctx: CommandContext): void {
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: all cores)')
     .addHelpText('after', '\nExamples:\n  zoo extract --plugin clip --variant tiny\n  zoo extract --plugin dinov2 --variant vit-b-14.reg --dataset ~/algonauts2023 --subjects subj01 --device webgpu\n  zoo extract --plugin mae --variant tiny --images ./my-images')
     .action(async (opts: ExtractOpts) => {
-      const registry = new PluginRegistry({ extraDirs: opts.plugins, models: opts.models });
+      const registry = commandRegistry(ctx, opts);
       const variant = registry.variant(opts.plugin, opts.variant);
       const device = parseDevice(opts.device);
       const G = positiveInt(opts.grid, '--grid');

@@ -6,10 +6,9 @@ import { ensureWritableDir } from '../../core/fsutil.js';
 import { parseDevice } from '../../features/session.js';
 import { fitSubject } from '../../fit/train.js';
 import { DEFAULT_CONFIG, type FactorTopyConfig } from '../../model/config.js';
-import { PluginRegistry } from '../../plugins/registry.js';
 import { resolveDataset, resolveSubjects } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
-import { addRuntimeOptions } from '../options.js';
+import { addRuntimeOptions, commandRegistry } from '../options.js';
 import { resolve } from 'node:path';
 
 /** Hyperparameter flags: one per FactorTopyConfig field, defaults the authors'. */
@@ -105,7 +104,7 @@ export function registerFit(program: Command, ctx: CommandContext): void {
   addHyperparameterOptions(cmd)
     .addHelpText('after', '\nExamples:\n  zoo fit --plugin clip --variant tiny --subject subj01\n  zoo fit --plugin dinov2 --variant vit-b-14.lvd142m --dataset ~/algonauts2023 --subject subj01 --device cuda --out results')
     .action(async (opts: FitOpts) => {
-      const registry = new PluginRegistry({ extraDirs: opts.plugins, models: opts.models });
+      const registry = commandRegistry(ctx, opts);
       const variant = registry.variant(opts.plugin, opts.variant);
       const dataset = resolveDataset(opts.dataset, ctx.io.cwd);
       const seed = Number(opts.seed);

@@ -1,12 +1,15 @@
 /** zoo plugins list | validate PATH | new NAME */
-import { join, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import Table from 'cli-table3';
+import { ZooError } from '../../core/errors.js';
 import { bundledPluginsDir } from '../../core/paths.js';
-import { PluginRegistry } from '../../plugins/registry.js';
 import { checkManifestFile, expandLayers } from '../../plugins/validate.js';
 import { scaffoldPlugin } from '../../plugins/scaffold.js';
+import type { VariantOnnxCheck } from '../../plugins/onnx-check.js';
 import { EXIT_PROBLEMS, type CommandContext } from '../io.js';
+import { commandRegistry } from '../options.js';
 
 export function registerPlugins(program: Command, ctx: CommandContext): void {
   const plugins = program.command('plugins').description('list, validate and create backbone plugins');
@@ -17,13 +20,14 @@ export function registerPlugins(program: Command, ctx: CommandContext): void {
     .option('--json', 'machine-readable output')
     .option('--plugins <dirs...>', 'extra plugin folders')
     .action((opts: { json?: boolean; plugins?: string[] }) => {
-      const registry = new PluginRegistry({ extraDirs: opts.plugins });
+      const registry = commandRegistry(ctx, { plugins: opts.plugins });
       const rows = registry.list().map((e) => ({
         id: e.id,
         family: e.manifest?.family ?? null,
         version: e.manifest?.version ?? null,
         source: e.source,
         dir: e.dir,
+        shadows: e.shadows,
         status: e.manifest ? 'ok' : 'broken',
         selectionAxis: e.manifest?.selectionAxis ?? (e.manifest ? 'layers' : null),
         variants: e.manifest?.variants.map((v) => ({ name: v.name, size: v.size, bundled: Boolean(v.bundled), finetune: v.finetune?.dataset ?? null, layers: expandLayers(v.layers)?.length ?? null })) ?? [],
@@ -45,19 +49,36 @@ export function registerPlugins(program: Command, ctx: CommandContext): void {
   plugins
     .command('validate')
     .argument('<path>', 'plugin folder or its plugin.json')
-    .description('check a manifest against the schema and its meaning; lists every problem with its JSON path')
+    .description('check a manifest against the schema and its meaning, then against its ONNX files; lists every problem with its JSON path')
     .option('--json', 'machine-readable output')
-    .action((path: string, opts: { json?: boolean }) => {
-      const abs = resolve(ctx.io.cwd, path);
-      const file = abs.endsWith('.json') ? abs : join(abs, 'plugin.json');
+    .option('--models <dir>', 'exported ONNX folder (default: $BRAINZOO_MODELS or ~/.cache/brainzoo/models)')
+    .option('--no-onnx', 'skip the checks against the ONNX files (schema and meaning only)')
+    .addHelpText('after', '\nExamples:\n  zoo plugins validate plugins/my-net\n  zoo plugins validate node_modules/brainzoo-plugin-resnet --models ~/models --json')
+    .action(async (path: string, opts: { json?: boolean; models?: string; onnx: boolean }) => {
+      const file = manifestFileOf(resolve(ctx.io.cwd, path));
       const check = checkManifestFile(file);
-      if (opts.json) ctx.io.out(JSON.stringify({ file, valid: check.problems.length === 0, problems: check.problems }, null, 2));
-      else if (check.problems.length === 0) ctx.io.out(`${file}: valid (${check.manifest?.variants.length} variants)`);
-      else {
-        ctx.io.out(`${file}: ${check.problems.length} problem${check.problems.length > 1 ? 's' : ''}`);
-        for (const p of check.problems) ctx.io.out(`  ${p.path}: ${p.message}${p.fix ? `\n      fix: ${p.fix}` : ''}`);
+      const problems = [...check.problems];
+      let onnx: VariantOnnxCheck[] | null = null;
+      if (check.manifest && !problems.length && opts.onnx) {
+        const { checkPluginOnnx } = await import('../../plugins/onnx-check.js');
+        const result = await checkPluginOnnx(check.manifest, dirname(file), opts.models === undefined ? undefined : resolve(ctx.io.cwd, opts.models));
+        problems.push(...result.problems);
+        onnx = result.variants;
       }
-      if (check.problems.length) ctx.exitCode = EXIT_PROBLEMS;
+      if (opts.json) ctx.io.out(JSON.stringify({ file, valid: problems.length === 0, problems, onnx }, null, 2));
+      else {
+        const byStatus = (status: string): string[] => (onnx ?? []).filter((v) => v.status === status).map((v) => v.variant);
+        const onnxNote = !opts.onnx ? 'ONNX files not checked (--no-onnx)'
+          : onnx === null ? 'ONNX files not checked: fix the manifest first'
+          : `ONNX checked: ${byStatus('checked').join(', ') || 'none'}${byStatus('not exported').length ? `; not exported: ${byStatus('not exported').join(', ')}` : ''}`;
+        if (problems.length === 0) ctx.io.out(`${file}: valid (${check.manifest?.variants.length} variants; ${onnxNote})`);
+        else {
+          ctx.io.out(`${file}: ${problems.length} problem${problems.length > 1 ? 's' : ''}`);
+          for (const p of problems) ctx.io.out(`  ${p.path}: ${p.message}${p.fix ? `\n      fix: ${p.fix}` : ''}`);
+          ctx.io.out(`  (${onnxNote})`);
+        }
+      }
+      if (problems.length) ctx.exitCode = EXIT_PROBLEMS;
     });
 
   plugins
@@ -65,11 +86,26 @@ export function registerPlugins(program: Command, ctx: CommandContext): void {
     .argument('<name>', 'plugin id (lower-case, digits, dashes)')
     .option('--dir <dir>', 'where to create it (default: the bundled plugins/ folder)')
     .option('--family <family>', 'display family')
-    .description('scaffold a plugin folder (plugin.json + export.py) that validates')
+    .description('scaffold a plugin folder (plugin.json + export.py) whose manifest validates; export.py --tiny --random-init writes its fixture')
     .action((name: string, opts: { dir?: string; family?: string }) => {
       const parent = resolve(ctx.io.cwd, opts.dir ?? bundledPluginsDir());
       const dir = scaffoldPlugin(parent, name, { family: opts.family });
-      ctx.io.out(`created ${dir}\nnext: edit plugin.json and export.py, then run\n  zoo plugins validate ${dir}\n  /usr/bin/python3 ${join(dir, 'export.py')} --tiny --random-init`);
+      ctx.io.out(`created ${dir}\nnext: edit plugin.json and export.py, then run\n  /usr/bin/python3 ${join(dir, 'export.py')} --tiny --random-init\n  zoo plugins validate ${dir}`);
     });
 }
 
+
+/** The plugin.json of a PATH given on the command line (a plugin folder or the file); a path that is neither is bad input. */
+function manifestFileOf(abs: string): string {
+  if (!existsSync(abs)) {
+    throw new ZooError('E_ARGS', `plugin path ${abs} does not exist`, {
+      file: abs,
+      fix: 'pass a plugin folder (the one holding plugin.json) or its plugin.json; `zoo plugins list --json` shows where each plugin lives',
+    });
+  }
+  const file = statSync(abs).isDirectory() ? join(abs, 'plugin.json') : abs;
+  if (!existsSync(file)) {
+    throw new ZooError('E_ARGS', `${abs} has no plugin.json`, { file: abs, fix: 'pass a plugin folder (the one holding plugin.json); `zoo plugins new NAME --dir DIR` makes one' });
+  }
+  return file;
+}

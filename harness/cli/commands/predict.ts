@@ -9,10 +9,9 @@ import { cacheDir } from '../../core/paths.js';
 import { extractFeatures } from '../../features/extract.js';
 import { openSession, ort, parseDevice } from '../../features/session.js';
 import { encoderPath, readRunMetrics, readRunVoxels } from '../../runs/store.js';
-import { PluginRegistry } from '../../plugins/registry.js';
 import { datasetImages, resolveDataset, resolveSubjects } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
-import { addRuntimeOptions } from '../options.js';
+import { addRuntimeOptions, commandRegistry } from '../options.js';
 import { folderImages } from './extract.js';
 
 interface PredictOpts {
@@ -47,7 +46,7 @@ export function registerPredict(program: Command, ctx: CommandContext): void {
       ensureWritableFile(file, '--out');
       const cacheRoot = cacheDir(opts.cache);
       ensureWritableDir(cacheRoot, '--cache');
-      const variant = new PluginRegistry({ extraDirs: opts.plugins, models: opts.models }).variant(metrics.plugin, metrics.variant);
+      const variant = commandRegistry(ctx, opts).variant(metrics.plugin, metrics.variant);
       let images;
       if (opts.images) images = folderImages(resolve(ctx.io.cwd, opts.images));
       else {

@@ -1,18 +1,18 @@
 /**
  * zoo publish [--from OUT|FILE] [--out DIR] [--dataset D]: scores every finished run under
- * OUT/runs into a leaderboard, writes OUT/leaderboard.json + OUT/leaderboard.md, and the same
- * two files into DIR (default leaderboards/) for publishing. With --from FILE (a
- * leaderboard.json) it only re-renders that file into DIR.
+ * OUT/runs into a leaderboard and writes leaderboard.json + leaderboard.md into DIR (default
+ * leaderboards/), and nowhere else: the --from folder is only read (`--out OUT` saves it there).
+ * With --from FILE (a leaderboard.json) it only re-renders that file into DIR.
  */
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ZooError } from '../../core/errors.js';
 import { parseRoiLevels } from '../../metrics/hierarchy.js';
-import { PluginRegistry } from '../../plugins/registry.js';
 import { DEFAULT_REPLICATES, buildLeaderboard, readLeaderboard, writeLeaderboard, type BuildLeaderboardOptions, type Leaderboard } from '../../report/leaderboard.js';
 import { resolveDataset } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
+import { commandRegistry } from '../options.js';
 
 export interface LeaderboardSourceOpts {
   from: string;
@@ -62,7 +62,7 @@ export function leaderboardBuildOptions(opts: LeaderboardSourceOpts, ctx: Comman
     seed: nonNegativeInt(opts.seed, '--seed', '0'),
     rois,
     roiLevels,
-    registry: new PluginRegistry({ extraDirs: opts.plugins }),
+    registry: commandRegistry(ctx, { plugins: opts.plugins }),
     ...(opts.subjects ? { select: { subjects: opts.subjects.split(',').map((x) => x.trim()).filter(Boolean) } } : {}),
     log: opts.quiet ? undefined : (l) => ctx.io.err(l),
   };
@@ -90,21 +90,12 @@ interface PublishOpts extends LeaderboardSourceOpts {
 export function registerPublish(program: Command, ctx: CommandContext): void {
   addLeaderboardOptions(program.command('publish'))
     .description('score the finished runs into a leaderboard and write leaderboard.json + leaderboard.md (paper-style tables)')
-    .option('--out <dir>', 'folder to publish into', 'leaderboards')
-    .addHelpText('after', '\nExamples:\n  zoo publish --from out --out leaderboards\n  zoo publish --from results --dataset ~/algonauts2023 --bootstrap 1000 --out leaderboards/nsd\n  zoo publish --from out/leaderboard.json --out docs/leaderboard')
+    .option('--out <dir>', 'folder to publish into (the only one written; --out OUT saves OUT/leaderboard.json)', 'leaderboards')
+    .addHelpText('after', '\nExamples:\n  zoo publish --from out --out leaderboards\n  zoo publish --from out --out out\n  zoo publish --from results --dataset ~/algonauts2023 --bootstrap 1000 --out leaderboards/nsd\n  zoo publish --from out/leaderboard.json --out docs/leaderboard')
     .action(async (opts: PublishOpts) => {
-      const { lb, built, from } = await leaderboardFrom(opts, ctx);
-      const written: string[] = [];
-      // OUT/leaderboard.json describes all of OUT's runs: a --subjects selection goes to --out only.
-      if (built && !opts.subjects) {
-        const w = writeLeaderboard(from, lb);
-        written.push(w.json, w.markdown);
-      }
-      const dest = resolve(ctx.io.cwd, opts.out);
-      if (!built || dest !== from || opts.subjects) {
-        const w = writeLeaderboard(dest, lb);
-        written.push(w.json, w.markdown);
-      }
-      ctx.io.out(`publish: ${lb.entries.length} runs, ${lb.models.length} models, ${lb.finetune.length} fine-tune drops → ${written.join(', ')}`);
+      const { lb } = await leaderboardFrom(opts, ctx);
+      // Only --out is written: the --from folder (runs, and a leaderboard.json of its own) is input.
+      const w = writeLeaderboard(resolve(ctx.io.cwd, opts.out), lb);
+      ctx.io.out(`publish: ${lb.entries.length} runs, ${lb.models.length} models, ${lb.finetune.length} fine-tune drops → ${w.json}, ${w.markdown}`);
     });
 }

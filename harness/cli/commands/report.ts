@@ -31,7 +31,7 @@ export function registerReport(program: Command, ctx: CommandContext): void {
         const stale = leaderboardStaleness(from, lb);
         if (stale.length > 0) {
           const more = stale.length > 3 ? ` and ${stale.length - 3} more` : '';
-          ctx.io.err(`report: ${saved} is stale (${stale.slice(0, 3).join('; ')}${more}): scoring the runs again; \`zoo publish --from ${opts.from}\` saves the new one`);
+          ctx.io.err(`report: ${saved} is stale (${stale.slice(0, 3).join('; ')}${more}): scoring the runs again; \`zoo publish --from ${opts.from} --out ${opts.from}\` saves the new one`);
           // Score against the dataset the saved leaderboard names, unless --dataset says otherwise.
           const recorded = resolve(packageRoot(), lb.dataset.path);
           if (opts.dataset === undefined && existsSync(recorded)) opts.dataset = recorded;

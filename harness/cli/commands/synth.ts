@@ -4,10 +4,9 @@ import type { Command } from 'commander';
 import { ZooError } from '../../core/errors.js';
 import { cacheDir } from '../../core/paths.js';
 import { parseDevice } from '../../features/session.js';
-import { PluginRegistry } from '../../plugins/registry.js';
 import { synthesizeDataset } from '../../synth/generate.js';
 import type { CommandContext } from '../io.js';
-import { addRuntimeOptions } from '../options.js';
+import { addRuntimeOptions, commandRegistry } from '../options.js';
 
 interface SynthOpts {
   out: string;
@@ -47,7 +46,7 @@ export function registerSynth(program: Command, ctx: CommandContext): void {
     .option('--seed <s>', 'random seed', '0')
     .addHelpText('after', '\nExamples:\n  zoo synth --out /tmp/brain\n  zoo synth --out /tmp/flat --flat --voxels 4000 --images 600 --plugin dinov2 --variant tiny')
     .action(async (opts: SynthOpts) => {
-      const registry = new PluginRegistry({ extraDirs: opts.plugins });
+      const registry = commandRegistry(ctx, { plugins: opts.plugins });
       const variant = registry.variant(opts.plugin, opts.variant);
       const out = resolve(ctx.io.cwd, opts.out);
       const results = await synthesizeDataset({

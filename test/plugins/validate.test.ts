@@ -1,0 +1,113 @@
+/** harness/plugins/validate.ts: every schema problem of a plugin.json has its path and a fix with an example. */
+import { strict as assert } from 'node:assert';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv } from 'ajv';
+import { packageRoot, schemaPath } from '../../harness/core/paths.js';
+import { PATTERN_WORDS, checkManifestFile, exampleOf, type ManifestProblem, type SchemaNode } from '../../harness/plugins/validate.js';
+import { tempDir, zoo } from '../helpers.js';
+
+type Manifest = Record<string, unknown> & { variants: Record<string, unknown>[]; paper: Record<string, unknown>; preprocess: Record<string, unknown> };
+
+function problemsOf(edit: (m: Manifest) => void): ManifestProblem[] {
+  const dir = join(tempDir('schema'), 'imagenet-vit');
+  cpSync(join(packageRoot(), 'plugins', 'imagenet-vit'), dir, { recursive: true });
+  const m = JSON.parse(readFileSync(join(dir, 'plugin.json'), 'utf8')) as Manifest;
+  edit(m);
+  writeFileSync(join(dir, 'plugin.json'), JSON.stringify(m));
+  return checkManifestFile(join(dir, 'plugin.json')).problems;
+}
+
+describe('plugins/validate: schema problems name the fix, with an example', () => {
+  // [case, edit, JSON path, message, fix]
+  const cases: [string, (m: Manifest) => void, string, RegExp, RegExp][] = [
+    ['pattern (version)', (m) => { m.version = '1.0'; }, '/version', /does not match .*\(found "1\.0"\)/, /MAJOR\.MINOR\.PATCH, e\.g\. "version": "1\.0\.0"/],
+    ['pattern (id)', (m) => { m.id = 'My Net'; }, '/id', /does not match/, /lower-case letters, digits and dashes.*e\.g\. "id": "my-vit"/],
+    ['pattern (variant name)', (m) => { m.variants[0].name = 'ViT B'; }, '/variants/0/name', /does not match/, /e\.g\. "name": "vit-b-16\.openai"/],
+    ['pattern (layer pattern without {i})', (m) => { (m.variants[0].layers as Record<string, unknown>).output = 'block'; }, '/variants/0/layers/output', /does not match/, /"\{i\}" where the block index goes, e\.g\. "output": "block_\{i\}"/],
+    ['pattern (sha256)', (m) => { m.variants[0].checkpoint = { url: 'https://example.org/w.pth', sha256: 'abc' }; }, '/variants/0/checkpoint/sha256', /found "abc"/, /64 lower-case hexadecimal digits.*e\.g\. "sha256": "[0-9a-f]{64}"/],
+    ['type (integer)', (m) => { m.paper.year = 'last year'; }, '/paper/year', /must be an integer \(found "last year"\)/, /write an integer, e\.g\. "year": 2023/],
+    ['type (string)', (m) => { m.family = 7; }, '/family', /must be a string \(found 7\)/, /write a string, e\.g\. "family": "DINOv2"/],
+    ['type (object)', (m) => { m.variants[0].checkpoint = 'https://example.org/w.pth'; }, '/variants/0/checkpoint', /must be an object/, /e\.g\. "checkpoint": \{"url":/],
+    ['minimum', (m) => { (m.variants[0].layers as Record<string, unknown>).channels = -3; }, '/variants/0/layers/channels', /must be >= 1 \(found -3\)/, /a number >= 1, e\.g\. "channels": 768/],
+    ['maximum', (m) => { m.preprocess.resolution = 100000; }, '/preprocess/resolution', /must be <= 4096/, /e\.g\. "resolution": 224/],
+    ['exclusiveMinimum', (m) => { m.preprocess.std = [0.2, 0, 0.2]; }, '/preprocess/std/1', /must be > 0/, /a number > 0, e\.g\. 0\.5/],
+    ['minItems', (m) => { m.preprocess.mean = [0.5, 0.5]; }, '/preprocess/mean', /must have exactly 3 items/, /e\.g\. "mean": \[0\.485,0\.456,0\.406\]/],
+    ['minItems (variants)', (m) => { m.variants = []; }, '/variants', /at least 1 item/, /e\.g\. "variants": \[\{"name":/],
+    ['minLength', (m) => { m.family = ''; }, '/family', /must not be empty/, /e\.g\. "family": "DINOv2"/],
+    ['oneOf (layers neither list nor pattern)', (m) => { m.variants[0].layers = 12; }, '/variants/0/layers', /matches none of the allowed forms \(found 12\)/, /a list of \{"name", "output", "channels"\} objects or an object with "count", "name", "output", "channels", e\.g\. "layers": \{"count":12/],
+    ['required', (m) => { delete m.variants[0].arch; }, '/variants/0', /missing required property "arch"/, /add "arch", e\.g\. "arch": \{"patch_size":16/],
+    ['additionalProperties', (m) => { m.colour = 'red'; }, '/colour', /unexpected property "colour"/, /expected properties: "\$schema", "id", "family"/],
+    ['enum', (m) => { m.variants[0].size = 'XL'; }, '/variants/0/size', /must be one of .*\(found "XL"\)/, /use one of "tiny", "Ti", "S"/],
+  ];
+  for (const [name, edit, path, message, fix] of cases) {
+    it(`[${name}] ${path}`, () => {
+      const problems = problemsOf(edit);
+      const p = problems.find((x) => x.path === path);
+      assert.ok(p, `no problem at ${path}: ${JSON.stringify(problems)}`);
+      assert.match(p.message, message);
+      assert.match(p.fix ?? '', fix);
+    });
+  }
+
+  it('a oneOf value whose list branch fits reports only that branch\'s problem', () => {
+    const problems = problemsOf((m) => { m.variants[0].layers = [{ name: 'blocks.0', output: 'block_0' }]; });
+    assert.deepEqual(problems.map((p) => p.path), ['/variants/0/layers/0'], JSON.stringify(problems));
+    assert.match(problems[0].fix ?? '', /add "channels", e\.g\. "channels": 768/);
+  });
+
+  it('every problem of a thoroughly broken manifest has a fix', () => {
+    const problems = problemsOf((m) => {
+      m.version = 2; m.id = ''; m.family = ''; m.paper = { title: '', year: 1066 }; m.preprocess = { resolution: 1, mean: [1], std: [0, 0, 0], resize: 'zoom' };
+      m.variants[0] = { name: '', size: 'M', params: -1, arch: 'vit', layers: [] };
+      m.tokenLayout = { format: 'NLC', cls: 'yes', grid: [14] };
+    });
+    assert.ok(problems.length >= 12, JSON.stringify(problems));
+    for (const p of problems) assert.ok(p.fix && p.fix.length > 10, `${p.path}: ${p.message} has no fix`);
+  });
+
+  it('every field of the schema has an example that the field itself accepts, and every pattern has words', () => {
+    const root = JSON.parse(readFileSync(schemaPath('plugin.schema.json'), 'utf8')) as SchemaNode & { $id: string };
+    const ajv = new Ajv({ strict: false });
+    ajv.addSchema(root);
+    const fields: string[] = [];
+    const walk = (node: SchemaNode, pointer: string): void => {
+      for (const [key, child] of Object.entries(node.properties ?? {})) {
+        const at = `${pointer}/properties/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+        fields.push(at);
+        walk(child, at);
+        if (child.items) walk(child.items, `${at}/items`);
+      }
+    };
+    walk(root, '');
+    for (const [name, def] of Object.entries(root.definitions ?? {})) walk(def, `/definitions/${name}`);
+    assert.ok(fields.length > 50, `${fields.length} fields`);
+    for (const at of fields) {
+      const node = at.split('/').slice(1).reduce<unknown>((n, k) => (n as Record<string, unknown>)[k.replace(/~1/g, '/').replace(/~0/g, '~')], root) as SchemaNode;
+      const example = exampleOf(node, root);
+      assert.notEqual(example, undefined, `${at} has no example (add "examples" to it in schemas/plugin.schema.json)`);
+      const check = ajv.compile({ $ref: `${root.$id}#${at}` });
+      assert.ok(check(example), `${at}: its example ${JSON.stringify(example)} is rejected: ${JSON.stringify(check.errors)}`);
+      if (node.pattern) assert.ok(PATTERN_WORDS[node.pattern], `${at}: pattern ${node.pattern} has no words in PATTERN_WORDS`);
+    }
+  });
+});
+
+describe('plugins/validate: the path given to zoo plugins validate', () => {
+  it('a missing path exits 2 with E_ARGS naming it', async () => {
+    const missing = join(tempDir('nopath'), 'no-such-plugin');
+    const run = await zoo(['plugins', 'validate', missing]);
+    assert.equal(run.code, 2, run.stdout + run.stderr);
+    assert.match(run.stderr, /error E_ARGS: plugin path .*no-such-plugin does not exist/);
+    assert.match(run.stderr, /fix: +pass a plugin folder/);
+    assert.equal(run.stdout, '');
+  });
+
+  it('a folder without plugin.json exits 2 naming the folder', async () => {
+    const dir = join(tempDir('noplugin'), 'empty');
+    mkdirSync(dir);
+    const run = await zoo(['plugins', 'validate', dir]);
+    assert.equal(run.code, 2, run.stdout + run.stderr);
+    assert.match(run.stderr, new RegExp(`error E_ARGS: ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} has no plugin\\.json`));
+  });
+});
