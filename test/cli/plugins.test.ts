@@ -27,7 +27,8 @@ describe('plugins: the bundled registry', () => {
       const variants = registry.allVariants({ plugins: [id] });
       const tiny = variants.filter((v) => v.bundled && !v.finetune);
       assert.equal(tiny.length, 1);
-      assert.ok(readFileSync(tiny[0].onnxPath).length > 1000);
+      const bytes = readFileSync(tiny[0].onnxPath).length;
+      assert.ok(bytes > 1000 && bytes < 3 * 1024 * 1024, `the tiny fixture is ${bytes} bytes; it must stay under 3 MB`);
       for (const ft of variants.filter((v) => v.bundled && v.finetune)) {
         assert.equal(ft.finetune?.from, tiny[0].name, `${ft.name} is fine-tuned from the bundled tiny variant`);
         assert.ok(readFileSync(ft.onnxPath).length > 1000, `${ft.name}: fixture ${ft.onnxPath}`);
@@ -136,6 +137,91 @@ describe('plugins: discovery', () => {
     assert.equal(entry?.source, 'npm');
     assert.deepEqual(entry?.problems, []);
     assert.equal(registry.variant('myvit', 'tiny').layers.length, 6);
+  });
+});
+
+describe('plugins: zoo plugins test', function () {
+  this.timeout(180_000);
+
+  interface Report { plugin: string; variant: string | null; results: { check: string; status: string; message: string; fix?: string }[]; passed: number; failed: number; skipped: number }
+  const status = (r: Report): Record<string, string> => Object.fromEntries(r.results.map((x) => [x.check, x.status]));
+
+  it('a bundled plugin by id: every check passes, one ✓ line each, exit 0', async () => {
+    const run = await zoo(['plugins', 'test', 'mocov3']);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    for (const id of ['manifest', 'onnx-opens', 'onnx-io', 'onnx-shapes', 'features', 'export', 'fit']) assert.match(run.stdout, new RegExp(`^  ✓ ${id} `, 'm'));
+    assert.match(run.stdout, /mocov3 \(tiny\): 7 passed, 0 failed, 0 skipped/);
+  });
+
+  it('channels that disagree with the ONNX: ✗ onnx-shapes naming the output and the fix, dependants skipped, exit 1', async () => {
+    const root = pluginVariantCopy('imagenet-vit', 'wide-vit', (m) => {
+      const tiny = m.variants.find((v) => v.name === 'tiny');
+      if (tiny?.layers && !Array.isArray(tiny.layers)) tiny.layers.channels = 64;
+    });
+    const run = await zoo(['plugins', 'test', join(root, 'wide-vit')]);
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(run.stdout, /✓ onnx-io /);
+    assert.match(run.stdout, /✗ onnx-shapes .*\n.*6 of 6 outputs disagree with plugin.json: output "block_0" \(layer encoder_layer_0\) has shape \[2, 65, 48\] but the manifest promises \[batch, 65, 64\]/);
+    assert.match(run.stdout, /fix: fix the layers' "channels" or "tokenLayout"/);
+    assert.match(run.stdout, /- features .*\n\s+skipped: needs onnx-shapes, which failed/);
+    assert.match(run.stdout, /- fit .*\n\s+skipped: needs features, which was skipped/);
+    // the exporter itself refuses the manifest: its own words come through
+    assert.match(run.stdout, /✗ export .*\n\s+export.py failed \(exit 2\): variant tiny: layer 0 'encoder_layer_0' \(output block_0\) has shape \[2, 65, 48\]/);
+    assert.match(run.stdout, /wide-vit \(tiny\): 3 passed, 2 failed, 2 skipped/);
+  });
+
+  it('a missing fixture: ✗ onnx-opens with the export command as the fix', async () => {
+    const root = pluginVariantCopy('mae', 'lost-mae', (m) => {
+      const tiny = m.variants.find((v) => v.name === 'tiny');
+      if (tiny) tiny.onnx = 'fixtures/tiny.onnx';
+    });
+    const dir = join(root, 'lost-mae');
+    const run = await zoo(['plugins', 'test', dir, '--json']);
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    const report = JSON.parse(run.stdout) as Report;
+    assert.deepEqual(status(report), { manifest: 'pass', 'onnx-opens': 'fail', 'onnx-io': 'skip', 'onnx-shapes': 'skip', features: 'skip', export: 'skip', fit: 'skip' });
+    const opens = report.results.find((r) => r.check === 'onnx-opens');
+    assert.equal(opens?.message, `no ONNX file at ${join(dir, 'fixtures', 'tiny.onnx')}`);
+    assert.equal(opens?.fix, `make it: zoo export --plugins ${dir} --plugin lost-mae --variant tiny --random-init`);
+  });
+
+  it('a broken manifest: ✗ manifest with its JSON path, everything else skipped, exit 1', async () => {
+    const root = pluginVariantCopy('mae', 'odd-mae', (m) => { (m as unknown as Record<string, unknown>).colour = 'red'; });
+    const run = await zoo(['plugins', 'test', join(root, 'odd-mae'), '--json']);
+    assert.equal(run.code, 1);
+    const report = JSON.parse(run.stdout) as Report;
+    assert.equal(report.variant, null);
+    assert.equal(report.results[0].message, '/colour: unexpected property "colour"');
+    assert.deepEqual([report.passed, report.failed, report.skipped], [0, 1, 6]);
+  });
+
+  it('without Python and torch the export check is a reported skip, not a pass (exit 0)', async () => {
+    const saved = process.env.BRAINZOO_PYTHON;
+    process.env.BRAINZOO_PYTHON = join(tempDir('nopython'), 'python3');
+    try {
+      const text = await zoo(['plugins', 'test', 'mae']);
+      assert.equal(text.code, 0, text.stdout + text.stderr);
+      assert.match(text.stdout, /^  - export .*\n\s+skipped: no python3 torch \(cannot run .*python3 \(ENOENT\)\)\n\s+fix: install Python 3 with PyTorch/m);
+      assert.match(text.stdout, /mae \(tiny\): 6 passed, 0 failed, 1 skipped/);
+    } finally {
+      if (saved === undefined) delete process.env.BRAINZOO_PYTHON;
+      else process.env.BRAINZOO_PYTHON = saved;
+    }
+  });
+
+  it('bad input exits 2: a missing folder, an unknown id, an unknown variant, a folder without plugin.json', async () => {
+    const missing = await zoo(['plugins', 'test', './no/such/plugin']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /error E_ARGS: plugin folder .*no\/such\/plugin does not exist/);
+    const unknown = await zoo(['plugins', 'test', 'dinov']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown plugin "dinov"[\s\S]*Did you mean: dinov2\?/);
+    const variant = await zoo(['plugins', 'test', 'mae', '--variant', 'nope']);
+    assert.equal(variant.code, 2);
+    assert.match(variant.stderr, /E_VARIANT_UNKNOWN: plugin "mae" has no variant "nope"[\s\S]*fix: +use --variant with one of: .*tiny/);
+    const empty = await zoo(['plugins', 'test', tempDir('empty')]);
+    assert.equal(empty.code, 2);
+    assert.match(empty.stderr, /no plugin.json in /);
   });
 });
 

@@ -1,10 +1,9 @@
 /** zoo export --plugin P --variant V (--checkpoint FILE | --random-init) [--finetune DIR] */
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ZooError } from '../../core/errors.js';
-import { packageRoot, pythonExecutable } from '../../core/paths.js';
+import { runExporter } from '../../plugins/exporter.js';
 import { PluginRegistry } from '../../plugins/registry.js';
 import type { CommandContext } from '../io.js';
 
@@ -48,26 +47,18 @@ export function registerExport(program: Command, ctx: CommandContext): void {
       if (opts.checkpoint && !existsSync(resolve(ctx.io.cwd, opts.checkpoint))) {
         throw new ZooError('E_ARGS', 'checkpoint file not found', { file: resolve(ctx.io.cwd, opts.checkpoint), fix: 'check the path' });
       }
-      const script = join(entry.dir, entry.manifest.export.script);
       const out = resolve(ctx.io.cwd, opts.out ?? variant.onnxPath);
-      const args = [script, '--variant', variant.name, '--out', out, '--json'];
-      if (opts.checkpoint) args.push('--checkpoint', resolve(ctx.io.cwd, opts.checkpoint));
-      if (opts.randomInit) args.push('--random-init');
-      if (opts.finetune) args.push('--finetune', resolve(ctx.io.cwd, opts.finetune));
-      if (opts.steps) args.push('--steps', opts.steps);
-      if (opts.seed) args.push('--seed', opts.seed);
-      const python = entry.manifest.export.python ?? pythonExecutable();
-      const run = spawnSync(python, args, {
-        encoding: 'utf8',
-        env: { ...process.env, BRAINZOO_PYLIB: join(packageRoot(), 'plugins', '_lib') },
-        stdio: ['ignore', 'pipe', 'inherit'],
+      const run = runExporter({
+        dir: entry.dir,
+        manifest: entry.manifest,
+        variant,
+        out,
+        checkpoint: opts.checkpoint ? resolve(ctx.io.cwd, opts.checkpoint) : undefined,
+        randomInit: opts.randomInit,
+        finetune: opts.finetune ? resolve(ctx.io.cwd, opts.finetune) : undefined,
+        steps: opts.steps,
+        seed: opts.seed,
       });
-      if (run.error) {
-        throw new ZooError('E_PYTHON', `cannot run ${python}: ${run.error.message}`, { fix: 'install Python 3 with PyTorch and onnx (Debian: apt-get install python3-torch python3-onnx), or set $BRAINZOO_PYTHON' });
-      }
-      if (run.status !== 0) {
-        throw new ZooError('E_PYTHON', `export.py failed (exit ${run.status})`, { file: script, fix: 'read the error above; --checkpoint must be the variant\'s official file' });
-      }
       ctx.io.out(run.stdout.trim());
     });
 }
