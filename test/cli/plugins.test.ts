@@ -1,12 +1,13 @@
 /** The plugin registry and `zoo plugins list | validate | new`. */
 import { strict as assert } from 'node:assert';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isZooError } from '../../harness/core/errors.js';
 import { packageRoot } from '../../harness/core/paths.js';
 import { PluginRegistry } from '../../harness/plugins/registry.js';
 import { checkManifestFile } from '../../harness/plugins/validate.js';
-import { expectedOutputDims } from '../../harness/plugins/manifest.js';
+import { expectedOutputDims, type PluginManifest } from '../../harness/plugins/manifest.js';
 import { pluginVariantCopy, tempDir, zoo } from '../helpers.js';
 
 const PAPER_PLUGINS = ['clip', 'dinov2', 'imagenet-vit', 'mae', 'mocov3', 'sam'];
@@ -225,22 +226,100 @@ describe('plugins: zoo plugins test', function () {
   });
 });
 
-describe('plugins: zoo plugins new', () => {
-  it('scaffolds a plugin that validates', async () => {
+describe('plugins: zoo plugins new', function () {
+  this.timeout(180_000);
+
+  it('scaffolds a plugin folder that validates, its fixture path inside the folder', async () => {
     const dir = tempDir('new');
     const run = await zoo(['plugins', 'new', 'my-net', '--dir', dir]);
     assert.equal(run.code, 0, run.stderr);
     const check = await zoo(['plugins', 'validate', join(dir, 'my-net')]);
     assert.equal(check.code, 0, check.stdout);
     assert.match(check.stdout, /valid/);
+    assert.deepEqual(readdirSync(join(dir, 'my-net')).sort(), ['README.md', 'export.py', 'fixtures', 'plugin.json']);
+    const manifest = JSON.parse(readFileSync(join(dir, 'my-net', 'plugin.json'), 'utf8')) as PluginManifest;
+    assert.equal(manifest.variants.find((v) => v.name === 'tiny')?.onnx, 'fixtures/tiny.onnx');
   });
 
-  it('refuses a bad name and an existing folder', async () => {
+  it('without --dir it writes ./NAME in the current folder, never into brainzoo\'s own plugins/', async () => {
+    const cwd = tempDir('new-cwd');
+    const run = await zoo(['plugins', 'new', 'here-net', '--package'], cwd);
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(existsSync(join(cwd, 'here-net', 'plugin.json')));
+    assert.ok(!existsSync(join(packageRoot(), 'plugins', 'here-net')));
+    assert.match(run.stdout, /^ {2}zoo export --plugins here-net --plugin here-net --variant tiny --random-init$/m);
+  });
+
+  it('refuses a folder inside node_modules (an installed brainzoo\'s plugins/), a bad name, a bad layout and an existing folder', async () => {
     const dir = tempDir('new2');
+    const installed = await zoo(['plugins', 'new', 'lost', '--dir', join(dir, 'node_modules', 'brainzoo', 'plugins')]);
+    assert.equal(installed.code, 2);
+    assert.match(installed.stderr, /inside node_modules/);
+    assert.ok(!existsSync(join(dir, 'node_modules')));
     assert.equal((await zoo(['plugins', 'new', 'My Net', '--dir', dir])).code, 2);
+    const layout = await zoo(['plugins', 'new', 'odd', '--layout', 'rnn', '--dir', dir]);
+    assert.equal(layout.code, 2);
+    assert.match(layout.stderr, /Allowed choices are vit, cnn/);
     await zoo(['plugins', 'new', 'twice', '--dir', dir]);
     const again = await zoo(['plugins', 'new', 'twice', '--dir', dir]);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /already exists/);
+  });
+
+  const expectedShapes: Record<string, RegExp> = {
+    vit: /✓ onnx-shapes .*: 6 outputs: NLC \[65, 48\]/,
+    cnn: /✓ onnx-shapes .*: 4 outputs: NCHW \[16, 16, 16\], NCHW \[32, 8, 8\], NCHW \[48, 4, 4\], NCHW \[64, 2, 2\]/,
+  };
+  for (const layout of ['vit', 'cnn'] as const) {
+    it(`--package --layout ${layout}: an npm package that passes zoo plugins test after its tiny export, and that discovery finds`, async () => {
+      const parent = tempDir(`pkg-${layout}`);
+      const name = `lab-${layout}`;
+      const made = await zoo(['plugins', 'new', name, '--package', '--layout', layout, '--dir', parent]);
+      assert.equal(made.code, 0, made.stderr);
+      const dir = join(parent, name);
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name: string; keywords: string[]; scripts: Record<string, string>; peerDependencies: Record<string, string>; files: string[] };
+      assert.equal(pkg.name, `brainzoo-plugin-${name}`);
+      assert.deepEqual(pkg.keywords, ['brainzoo-plugin']);
+      assert.equal(pkg.scripts.test, 'zoo plugins test .');
+      assert.ok(pkg.peerDependencies.brainzoo, 'brainzoo is a peer dependency');
+      assert.ok(pkg.files.includes('fixtures/tiny.onnx'), 'the tiny fixture is published');
+      const exporter = readFileSync(join(dir, 'export.py'), 'utf8');
+      assert.match(exporter, /^PLUGIN = PluginSpec\(/m);
+      assert.match(exporter, /^from brainzoo_export\.cli import main$/m);
+      assert.ok(!exporter.includes('run_exporter') && !exporter.includes('sys.path'), 'the documented API, no path hacks');
+      assert.match(readFileSync(join(dir, 'README.md'), 'utf8'), new RegExp(`npx zoo export --plugins \\. --plugin ${name} --variant tiny --random-init`));
+
+      const before = await zoo(['plugins', 'test', dir]);
+      assert.equal(before.code, 1, 'before the export there is no ONNX');
+      assert.match(before.stdout, new RegExp(`✗ onnx-opens .*\\n.*no ONNX file at ${join(dir, 'fixtures', 'tiny.onnx')}`));
+
+      const exported = await zoo(['export', '--plugins', dir, '--plugin', name, '--variant', 'tiny', '--random-init']);
+      assert.equal(exported.code, 0, exported.stderr);
+      assert.ok(existsSync(join(dir, 'fixtures', 'tiny.onnx')));
+      const tested = await zoo(['plugins', 'test', dir]);
+      assert.equal(tested.code, 0, tested.stdout + tested.stderr);
+      assert.match(tested.stdout, new RegExp(`${name} \\(tiny\\): 7 passed, 0 failed, 0 skipped`));
+      assert.match(tested.stdout, expectedShapes[layout]);
+
+      const nm = join(tempDir('npm-install'), 'node_modules');
+      cpSync(dir, join(nm, pkg.name), { recursive: true });
+      const entry = new PluginRegistry({ nodeModulesDirs: [nm] }).list().find((e) => e.id === name);
+      assert.equal(entry?.source, 'npm');
+      assert.deepEqual(entry?.problems, []);
+    });
+  }
+
+  it('the package\'s own `npm test` runs zoo plugins test . and passes', async () => {
+    const parent = tempDir('npm-test');
+    assert.equal((await zoo(['plugins', 'new', 'npm-net', '--package', '--layout', 'cnn', '--dir', parent])).code, 0);
+    const dir = join(parent, 'npm-net');
+    assert.equal((await zoo(['export', '--plugins', dir, '--plugin', 'npm-net', '--variant', 'tiny', '--random-init'])).code, 0);
+    // what `npm install` would set up: brainzoo in node_modules and its bin in node_modules/.bin
+    mkdirSync(join(dir, 'node_modules', '.bin'), { recursive: true });
+    symlinkSync(packageRoot(), join(dir, 'node_modules', 'brainzoo'));
+    writeFileSync(join(dir, 'node_modules', '.bin', 'zoo'), `#!/bin/sh\nexec "${process.execPath}" "${join(packageRoot(), 'dist', 'harness', 'bin', 'zoo.js')}" "$@"\n`, { mode: 0o755 });
+    const run = spawnSync('npm', ['test', '--silent'], { cwd: dir, encoding: 'utf8', timeout: 170_000 });
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /npm-net \(tiny\): 7 passed, 0 failed, 0 skipped/);
   });
 });

@@ -36,7 +36,7 @@ export function registerExport(program: Command, ctx: CommandContext): void {
     .option('--plugins <dirs...>', 'extra plugin folders')
     .addHelpText('after', '\nExamples:\n  zoo export --plugin clip --variant vit-b-16.openai --checkpoint ~/Downloads/ViT-B-16.pt\n  zoo export --plugin clip --variant vit-b-16.openai.eurosat --checkpoint ViT-B-16.pt --finetune ~/data/EuroSAT\n  zoo export --plugin dinov2 --variant tiny --random-init --out /tmp/dinov2-tiny.onnx')
     .action((opts: ExportOpts) => {
-      const registry = new PluginRegistry({ extraDirs: opts.plugins, models: opts.models });
+      const registry = new PluginRegistry({ extraDirs: opts.plugins?.map((d) => resolve(ctx.io.cwd, d)), models: opts.models });
       const entry = registry.get(opts.plugin);
       const variant = registry.variant(opts.plugin, opts.variant);
       if (!opts.checkpoint && !opts.randomInit) {

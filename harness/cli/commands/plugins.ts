@@ -1,15 +1,15 @@
 /** zoo plugins list | validate PATH | test PATH|ID | new NAME */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
 import Table from 'cli-table3';
 import { ZooError } from '../../core/errors.js';
-import { bundledPluginsDir } from '../../core/paths.js';
 import { parseDevice } from '../../features/session.js';
 import type { CheckResult, ConformanceReport } from '../../plugins/conformance.js';
 import { PluginRegistry } from '../../plugins/registry.js';
 import { checkManifestFile, expandLayers } from '../../plugins/validate.js';
-import { scaffoldPlugin } from '../../plugins/scaffold.js';
+import { SCAFFOLD_LAYOUTS, scaffoldPlugin, type ScaffoldLayout } from '../../plugins/scaffold.js';
+import { harnessVersion } from '../main.js';
 import { EXIT_PROBLEMS, type CommandContext } from '../io.js';
 
 export function registerPlugins(program: Command, ctx: CommandContext): void {
@@ -95,16 +95,26 @@ export function registerPlugins(program: Command, ctx: CommandContext): void {
   plugins
     .command('new')
     .argument('<name>', 'plugin id (lower-case, digits, dashes)')
-    .option('--dir <dir>', 'where to create it (default: the bundled plugins/ folder)')
+    .option('--package', 'make it an npm package (package.json with the keyword brainzoo-plugin, npm test = zoo plugins test .)')
+    .addOption(new Option('--layout <layout>', 'template: a ViT (NLC tokens) or a CNN (NCHW stages of different sizes)').choices([...SCAFFOLD_LAYOUTS]).default('vit'))
+    .option('--dir <dir>', 'parent folder (default: the current folder)')
     .option('--family <family>', 'display family')
-    .description('scaffold a plugin folder (plugin.json + export.py) that validates')
-    .action((name: string, opts: { dir?: string; family?: string }) => {
-      const parent = resolve(ctx.io.cwd, opts.dir ?? bundledPluginsDir());
-      const dir = scaffoldPlugin(parent, name, { family: opts.family });
-      ctx.io.out(`created ${dir}\nnext: edit plugin.json and export.py, then run\n  zoo plugins validate ${dir}\n  /usr/bin/python3 ${join(dir, 'export.py')} --tiny --random-init`);
+    .description('scaffold a plugin folder (plugin.json, export.py, README.md; package.json with --package) that passes zoo plugins test once its tiny variant is exported')
+    .addHelpText('after', '\nExamples:\n  zoo plugins new my-vit --package\n  zoo plugins new my-resnet --package --layout cnn --dir ~/code')
+    .action((name: string, opts: { dir?: string; family?: string; package?: boolean; layout: ScaffoldLayout }) => {
+      const parent = resolve(ctx.io.cwd, opts.dir ?? '.');
+      const dir = scaffoldPlugin(parent, name, { family: opts.family, layout: opts.layout, package: opts.package, brainzooVersion: harnessVersion() });
+      const plugins = relativeOrAbsolute(ctx.io.cwd, dir);
+      ctx.io.out(
+        [
+          `created ${dir} (${opts.layout === 'cnn' ? 'CNN, NCHW stages' : 'ViT, NLC tokens'}${opts.package ? ', npm package' : ''})`,
+          'next: edit plugin.json and export.py (the architecture, the official names), then',
+          `  zoo export --plugins ${plugins} --plugin ${name} --variant tiny --random-init`,
+          `  zoo plugins test ${plugins}${opts.package ? '          (npm test, in the package)' : ''}`,
+        ].join('\n'),
+      );
     });
 }
-
 
 const MARK: Record<CheckResult['status'], string> = { pass: '✓', fail: '✗', skip: '-' };
 
@@ -153,4 +163,10 @@ function packagePluginDirs(dir: string): string[] {
   }
   const listed = Array.isArray(pkg.brainzoo?.plugins) ? (pkg.brainzoo.plugins as unknown[]).map(String) : [];
   return listed.map((rel) => resolve(dir, rel));
+}
+
+/** A path as the user would type it from `cwd`: relative below it, absolute elsewhere. */
+function relativeOrAbsolute(cwd: string, path: string): string {
+  const rel = relative(cwd, path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
