@@ -31,7 +31,7 @@ import { readRunSelections } from '../runs/store.js';
 import { synthesizeDataset } from '../synth/generate.js';
 import { synthImage } from '../synth/images.js';
 import { PYTHON_FIX, exporterPython, probePython, runExporter } from './exporter.js';
-import { expectedOutputDims, type PluginManifest, type ResolvedVariant } from './manifest.js';
+import { expectedOutputDims, tinyVariantName, type PluginManifest, type ResolvedVariant } from './manifest.js';
 import { checkManifestFile, resolveVariant } from './validate.js';
 
 export type CheckId = 'manifest' | 'onnx-opens' | 'onnx-io' | 'onnx-shapes' | 'features' | 'export' | 'fit';
@@ -127,7 +127,7 @@ export class PluginUnderTest {
       return fail(`${first.path}: ${first.message}${more}`, `${first.fix ? `${first.fix}; ` : ''}zoo plugins validate ${this.dir} lists every problem`, this.manifestPath);
     }
     const m = check.manifest;
-    const name = this.options.variant ?? (m.variants.find((v) => v.name === 'tiny' && v.bundled) ?? m.variants.find((v) => v.bundled))?.name;
+    const name = this.options.variant ?? tinyVariantName(m);
     this.variantValue = resolveVariant(m, this.dir, name, this.options.models);
     this.manifestValue = m;
     return pass(`${m.variants.length} variant${m.variants.length > 1 ? 's' : ''}; testing ${this.variantValue.name}`);

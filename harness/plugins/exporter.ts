@@ -19,7 +19,7 @@ export function pythonLibDir(): string {
 /** The environment an exporter runs in: `base` with plugins/_lib first on PYTHONPATH. */
 export function exporterEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const path = [pythonLibDir(), ...(base.PYTHONPATH ?? '').split(delimiter).filter(Boolean)];
-  return { ...base, PYTHONPATH: path.join(delimiter), BRAINZOO_PYLIB: pythonLibDir() };
+  return { ...base, PYTHONPATH: path.join(delimiter) };
 }
 
 /** The Python that runs a plugin's exporter: the manifest's export.python, $BRAINZOO_PYTHON, /usr/bin/python3, python3. */

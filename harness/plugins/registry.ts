@@ -91,7 +91,8 @@ export class PluginRegistry {
     for (const root of extra) {
       const abs = resolve(root);
       if (!existsSync(abs)) throw new ZooError('E_ARGS', `plugin folder ${abs} does not exist`, { file: abs, fix: 'check --plugins / $BRAINZOO_PLUGINS' });
-      for (const dir of isPluginDir(abs) ? [abs] : subdirs(abs).filter(isPluginDir)) add(dir, 'folder');
+      // a folder that is already registered (a bundled plugin named by its path) is not a second source
+      for (const dir of isPluginDir(abs) ? [abs] : subdirs(abs).filter(isPluginDir)) if (!this.hasDir(dir)) add(dir, 'folder');
     }
     const nm = options.nodeModulesDirs ?? [...new Set([join(process.cwd(), 'node_modules'), join(packageRoot(), 'node_modules')])];
     for (const modules of nm) for (const dir of npmPluginDirs(modules)) if (isPluginDir(dir) && !this.hasDir(dir)) add(dir, 'npm');

@@ -285,7 +285,7 @@ describe('plugins: zoo plugins new', function () {
       assert.ok(pkg.files.includes('fixtures/tiny.onnx'), 'the tiny fixture is published');
       const exporter = readFileSync(join(dir, 'export.py'), 'utf8');
       assert.match(exporter, /^PLUGIN = PluginSpec\(/m);
-      assert.match(exporter, /^from brainzoo_export\.cli import main$/m);
+      assert.match(exporter, /^from brainzoo_export\.cli import main  # noqa: E402$/m);
       assert.ok(!exporter.includes('run_exporter') && !exporter.includes('sys.path'), 'the documented API, no path hacks');
       assert.match(readFileSync(join(dir, 'README.md'), 'utf8'), new RegExp(`npx zoo export --plugins \\. --plugin ${name} --variant tiny --random-init`));
 

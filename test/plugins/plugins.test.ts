@@ -18,6 +18,8 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { expectedOutputDims } from '../../harness/plugins/manifest.js';
 import { checkManifestFile, resolveVariant } from '../../harness/plugins/validate.js';
+import { exporterEnv } from '../../harness/plugins/exporter.js';
+import { zoo } from '../helpers.js';
 
 const PYTHON = process.env.BRAINZOO_PYTHON ?? '/usr/bin/python3';
 const PY_TIMEOUT_MS = 90_000;
@@ -78,7 +80,8 @@ const PLUGINS = path.join(ROOT, 'plugins');
 const LIB = path.join(PLUGINS, '_lib', 'brainzoo_export');
 
 function python(args: string[], timeoutMs: number = PY_TIMEOUT_MS): PyResult {
-  const run = spawnSync(PYTHON, args, { cwd: ROOT, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+  // the environment `zoo export` gives an exporter: brainzoo's plugins/_lib on PYTHONPATH
+  const run = spawnSync(PYTHON, args, { cwd: ROOT, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: exporterEnv() });
   if (run.error) throw run.error;
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
@@ -428,6 +431,55 @@ describe('backbone plugins (Python exporters)', function () {
       const r = python([path.join(withFt.dir, 'export.py'), '--variant', ft.name, '--random-init', '--out', path.join(TMP, 'w.onnx')]);
       assert.equal(r.status, 2, describeRun(r));
       assert.match(r.stderr, /fix: pass --finetune DIR/);
+    });
+  });
+
+  describe('(e) the exporter library (brainzoo_export) is found without environment variables', () => {
+    /** Debian's python with no PYTHONPATH: an exporter run by hand, outside `zoo export`. */
+    function bare(args: string[], cwd: string): PyResult {
+      const env = { ...process.env };
+      delete env.PYTHONPATH;
+      const run = spawnSync(PYTHON, args, { cwd, encoding: 'utf8', timeout: PY_TIMEOUT_MS, env });
+      if (run.error) throw run.error;
+      return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+    }
+
+    /** The command the exporter prints, as `zoo` arguments (no quoting needed: the paths have no spaces). */
+    function suggested(stderr: string): string[] {
+      const line = stderr.split('\n').find((l) => l.trim().startsWith('npx zoo export '));
+      assert.ok(line, `no "npx zoo export" command in:\n${stderr}`);
+      return line.trim().split(/\s+/).slice(2);
+    }
+
+    it('the bundled exporters carry no _lib path hack', () => {
+      for (const c of CASES) assert.ok(!readFileSync(path.join(c.dir, 'export.py'), 'utf8').includes('sys.path'), `${c.id}/export.py edits sys.path`);
+    });
+
+    it('[mae] python3 export.py without the library exits 2 with the exact zoo export command, which makes the fixture\'s bytes', async () => {
+      const c = CASES.find((x) => x.id === 'mae');
+      assert.ok(c, 'mae plugin not found');
+      const out = path.join(TMP, 'mae-by-hand.onnx');
+      const r = bare([path.join(c.dir, 'export.py'), '--tiny', '--random-init', '--out', out], TMP);
+      assert.equal(r.status, 2, describeRun(r));
+      assert.match(r.stderr, /^error: no module named 'brainzoo_export'/m);
+      const args = suggested(r.stderr);
+      assert.deepEqual(args, ['export', '--plugins', c.dir, '--plugin', 'mae', '--tiny', '--random-init', '--out', out]);
+      const run = await zoo(args);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(sha256(out), sha256(c.fixture));
+    });
+
+    it('a scaffolded package outside the repository: the same message, and zoo export runs it from there', async () => {
+      const parent = mkdtempSync(path.join(tmpdir(), 'brainzoo-outside-'));
+      assert.equal((await zoo(['plugins', 'new', 'far-net', '--package', '--layout', 'cnn', '--dir', parent])).code, 0);
+      const dir = path.join(parent, 'far-net');
+      const r = bare(['export.py', '--tiny', '--random-init'], dir);
+      assert.equal(r.status, 2, describeRun(r));
+      const args = suggested(r.stderr);
+      assert.deepEqual(args, ['export', '--plugins', dir, '--plugin', 'far-net', '--tiny', '--random-init']);
+      const run = await zoo(args, dir);
+      assert.equal(run.code, 0, run.stderr);
+      assert.ok(existsSync(path.join(dir, 'fixtures', 'tiny.onnx')));
     });
   });
 });
