@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { cpus } from 'node:os';
 import { packageRoot, pythonExecutable } from '../harness/core/paths.js';
 import { PluginRegistry } from '../harness/plugins/registry.js';
+import { exporterEnv } from '../harness/plugins/exporter.js';
 import { tempDir, writeImages } from '../test/helpers.js';
 
 const { values } = parseArgs({
@@ -38,7 +39,7 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): string {
 }
 
 process.stderr.write(`bench: exporting random-init ${plugin}/${variantName} …\n`);
-run(pythonExecutable(), [join(packageRoot(), 'plugins', plugin, 'export.py'), '--variant', variantName, '--random-init', '--out', onnx, '--save-state-dict', stateDict]);
+run(pythonExecutable(), [join(packageRoot(), 'plugins', plugin, 'export.py'), '--variant', variantName, '--random-init', '--out', onnx, '--save-state-dict', stateDict], exporterEnv());
 const imageDir = join(work, 'images');
 await writeImages(imageDir, Number(values.images), variant.preprocess.resolution + 32, 1);
 

@@ -9,6 +9,7 @@ import { bufferIo } from '../harness/cli/io.js';
 import { packageRoot, pythonExecutable } from '../harness/core/paths.js';
 import { Rng } from '../harness/data/random.js';
 import { synthImage } from '../harness/synth/images.js';
+import { exporterEnv } from '../harness/plugins/exporter.js';
 import type { ImageRef } from '../harness/features/extract.js';
 import type { PluginManifest } from '../harness/plugins/manifest.js';
 
@@ -29,9 +30,9 @@ export async function zoo(args: string[], cwd = packageRoot()): Promise<ZooRun> 
   return { code, stdout: io.stdout.join('\n'), stderr: io.stderr.join('\n') };
 }
 
-/** Runs Debian's python (torch, numpy, onnx) and returns stdout; throws with stderr on failure. */
+/** Runs Debian's python (torch, numpy, onnx) with brainzoo_export importable, as `zoo export` does; returns stdout, throws with stderr on failure. */
 export function python(args: string[], opts: { input?: string; cwd?: string } = {}): string {
-  const run = spawnSync(pythonExecutable(), args, { encoding: 'utf8', input: opts.input, cwd: opts.cwd ?? packageRoot(), maxBuffer: 1 << 28, env: { ...process.env, BRAINZOO_PYLIB: join(packageRoot(), 'plugins', '_lib') } });
+  const run = spawnSync(pythonExecutable(), args, { encoding: 'utf8', input: opts.input, cwd: opts.cwd ?? packageRoot(), maxBuffer: 1 << 28, env: exporterEnv() });
   if (run.status !== 0) throw new Error(`python ${args.join(' ')} failed (${run.status}):\n${run.stderr}`);
   return run.stdout;
 }

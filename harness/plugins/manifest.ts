@@ -138,6 +138,11 @@ export interface ResolvedVariant {
   layers: ResolvedLayer[];
 }
 
+/** The variant that `export.py --tiny` means: "tiny", else the first bundled one (undefined when there is none). */
+export function tinyVariantName(m: Pick<PluginManifest, 'variants'>): string | undefined {
+  return (m.variants.find((v) => v.name === 'tiny') ?? m.variants.find((v) => v.bundled))?.name;
+}
+
 /** Number of tokens before the patch grid in an NLC output. */
 export function prefixTokens(layout: ResolvedTokenLayout): number {
   return layout.format === 'NLC' ? (layout.cls ? 1 : 0) + layout.registers : 0;

@@ -14,14 +14,20 @@ under "state_dict" with keys module.base_encoder.* (exported), module.base_encod
 """
 from __future__ import annotations
 
+import importlib.util
+import json
 import math
+import shlex
 import sys
 from pathlib import Path
 
 import numpy as np
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "_lib"))
+if importlib.util.find_spec("brainzoo_export") is None:  # `zoo export` puts brainzoo's plugins/_lib on PYTHONPATH
+    here = Path(__file__).resolve().parent
+    print(f"error: no module named 'brainzoo_export' (brainzoo's exporter library)\n  file: {__file__}\n  fix: run the exporter through brainzoo:\n    npx zoo export --plugins {here} --plugin {json.loads((here / 'plugin.json').read_text())['id']} {shlex.join(sys.argv[1:])}", file=sys.stderr)
+    sys.exit(2)
 from brainzoo_export import PluginSpec  # noqa: E402
 from brainzoo_export.cli import main  # noqa: E402
 from brainzoo_export.vit_blocks import TimmViT  # noqa: E402

@@ -18,6 +18,9 @@ decoder keys of the checkpoint are ignored; the neck is loaded but not exported.
 """
 from __future__ import annotations
 
+import importlib.util
+import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -26,7 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "_lib"))
+if importlib.util.find_spec("brainzoo_export") is None:  # `zoo export` puts brainzoo's plugins/_lib on PYTHONPATH
+    here = Path(__file__).resolve().parent
+    print(f"error: no module named 'brainzoo_export' (brainzoo's exporter library)\n  file: {__file__}\n  fix: run the exporter through brainzoo:\n    npx zoo export --plugins {here} --plugin {json.loads((here / 'plugin.json').read_text())['id']} {shlex.join(sys.argv[1:])}", file=sys.stderr)
+    sys.exit(2)
 from brainzoo_export import PluginSpec  # noqa: E402
 from brainzoo_export.cli import main  # noqa: E402
 from brainzoo_export.weights import init_default  # noqa: E402

@@ -1,12 +1,13 @@
 /** The plugin registry and `zoo plugins list | validate | new`. */
 import { strict as assert } from 'node:assert';
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isZooError } from '../../harness/core/errors.js';
 import { packageRoot } from '../../harness/core/paths.js';
 import { PluginRegistry } from '../../harness/plugins/registry.js';
 import { checkManifestFile } from '../../harness/plugins/validate.js';
-import { expectedOutputDims } from '../../harness/plugins/manifest.js';
+import { expectedOutputDims, type PluginManifest } from '../../harness/plugins/manifest.js';
 import { pluginVariantCopy, tempDir, zoo } from '../helpers.js';
 
 const PAPER_PLUGINS = ['clip', 'dinov2', 'imagenet-vit', 'mae', 'mocov3', 'sam'];
@@ -27,7 +28,8 @@ describe('plugins: the bundled registry', () => {
       const variants = registry.allVariants({ plugins: [id] });
       const tiny = variants.filter((v) => v.bundled && !v.finetune);
       assert.equal(tiny.length, 1);
-      assert.ok(readFileSync(tiny[0].onnxPath).length > 1000);
+      const bytes = readFileSync(tiny[0].onnxPath).length;
+      assert.ok(bytes > 1000 && bytes < 3 * 1024 * 1024, `the tiny fixture is ${bytes} bytes; it must stay under 3 MB`);
       for (const ft of variants.filter((v) => v.bundled && v.finetune)) {
         assert.equal(ft.finetune?.from, tiny[0].name, `${ft.name} is fine-tuned from the bundled tiny variant`);
         assert.ok(readFileSync(ft.onnxPath).length > 1000, `${ft.name}: fixture ${ft.onnxPath}`);
@@ -151,8 +153,95 @@ describe('plugins: discovery', () => {
   });
 });
 
-describe('plugins: zoo plugins new', () => {
-  it('scaffolds a plugin whose manifest validates; the full check asks for its tiny fixture', async () => {
+describe('plugins: zoo plugins test', function () {
+  this.timeout(180_000);
+
+  interface Report { plugin: string; variant: string | null; results: { check: string; status: string; message: string; fix?: string }[]; passed: number; failed: number; skipped: number }
+  const status = (r: Report): Record<string, string> => Object.fromEntries(r.results.map((x) => [x.check, x.status]));
+
+  it('a bundled plugin by id: every check passes, one ✓ line each, exit 0', async () => {
+    const run = await zoo(['plugins', 'test', 'mocov3']);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    for (const id of ['manifest', 'onnx-opens', 'onnx-io', 'onnx-shapes', 'features', 'export', 'fit']) assert.match(run.stdout, new RegExp(`^  ✓ ${id} `, 'm'));
+    assert.match(run.stdout, /mocov3 \(tiny\): 7 passed, 0 failed, 0 skipped/);
+  });
+
+  it('channels that disagree with the ONNX: ✗ onnx-shapes naming the output and the fix, dependants skipped, exit 1', async () => {
+    const root = pluginVariantCopy('imagenet-vit', 'wide-vit', (m) => {
+      const tiny = m.variants.find((v) => v.name === 'tiny');
+      if (tiny?.layers && !Array.isArray(tiny.layers)) tiny.layers.channels = 64;
+    });
+    const run = await zoo(['plugins', 'test', join(root, 'wide-vit')]);
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(run.stdout, /✓ onnx-io /);
+    assert.match(run.stdout, /✗ onnx-shapes .*\n.*6 of 6 outputs disagree with plugin.json: output "block_0" \(layer encoder_layer_0\) has shape \[2, 65, 48\] but the manifest promises \[batch, 65, 64\]/);
+    assert.match(run.stdout, /fix: fix the layers' "channels" or "tokenLayout"/);
+    assert.match(run.stdout, /- features .*\n\s+skipped: needs onnx-shapes, which failed/);
+    assert.match(run.stdout, /- fit .*\n\s+skipped: needs features, which was skipped/);
+    // the exporter itself refuses the manifest: its own words come through
+    assert.match(run.stdout, /✗ export .*\n\s+export.py failed \(exit 2\): variant tiny: layer 0 'encoder_layer_0' \(output block_0\) has shape \[2, 65, 48\]/);
+    assert.match(run.stdout, /wide-vit \(tiny\): 3 passed, 2 failed, 2 skipped/);
+  });
+
+  it('a missing fixture: ✗ onnx-opens with the export command as the fix', async () => {
+    const root = pluginVariantCopy('mae', 'lost-mae', (m) => {
+      const tiny = m.variants.find((v) => v.name === 'tiny');
+      if (tiny) tiny.onnx = 'fixtures/tiny.onnx';
+    });
+    const dir = join(root, 'lost-mae');
+    const run = await zoo(['plugins', 'test', dir, '--json']);
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    const report = JSON.parse(run.stdout) as Report;
+    assert.deepEqual(status(report), { manifest: 'pass', 'onnx-opens': 'fail', 'onnx-io': 'skip', 'onnx-shapes': 'skip', features: 'skip', export: 'skip', fit: 'skip' });
+    const opens = report.results.find((r) => r.check === 'onnx-opens');
+    assert.equal(opens?.message, `no ONNX file at ${join(dir, 'fixtures', 'tiny.onnx')}`);
+    assert.equal(opens?.fix, `make it: zoo export --plugins ${dir} --plugin lost-mae --variant tiny --random-init`);
+  });
+
+  it('a broken manifest: ✗ manifest with its JSON path, everything else skipped, exit 1', async () => {
+    const root = pluginVariantCopy('mae', 'odd-mae', (m) => { (m as unknown as Record<string, unknown>).colour = 'red'; });
+    const run = await zoo(['plugins', 'test', join(root, 'odd-mae'), '--json']);
+    assert.equal(run.code, 1);
+    const report = JSON.parse(run.stdout) as Report;
+    assert.equal(report.variant, null);
+    assert.equal(report.results[0].message, '/colour: unexpected property "colour"');
+    assert.deepEqual([report.passed, report.failed, report.skipped], [0, 1, 6]);
+  });
+
+  it('without Python and torch the export check is a reported skip, not a pass (exit 0)', async () => {
+    const saved = process.env.BRAINZOO_PYTHON;
+    process.env.BRAINZOO_PYTHON = join(tempDir('nopython'), 'python3');
+    try {
+      const text = await zoo(['plugins', 'test', 'mae']);
+      assert.equal(text.code, 0, text.stdout + text.stderr);
+      assert.match(text.stdout, /^  - export .*\n\s+skipped: no python3 torch \(cannot run .*python3 \(ENOENT\)\)\n\s+fix: install Python 3 with PyTorch/m);
+      assert.match(text.stdout, /mae \(tiny\): 6 passed, 0 failed, 1 skipped/);
+    } finally {
+      if (saved === undefined) delete process.env.BRAINZOO_PYTHON;
+      else process.env.BRAINZOO_PYTHON = saved;
+    }
+  });
+
+  it('bad input exits 2: a missing folder, an unknown id, an unknown variant, a folder without plugin.json', async () => {
+    const missing = await zoo(['plugins', 'test', './no/such/plugin']);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /error E_ARGS: plugin folder .*no\/such\/plugin does not exist/);
+    const unknown = await zoo(['plugins', 'test', 'dinov']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unknown plugin "dinov"[\s\S]*Did you mean: dinov2\?/);
+    const variant = await zoo(['plugins', 'test', 'mae', '--variant', 'nope']);
+    assert.equal(variant.code, 2);
+    assert.match(variant.stderr, /E_VARIANT_UNKNOWN: plugin "mae" has no variant "nope"[\s\S]*fix: +use --variant with one of: .*tiny/);
+    const empty = await zoo(['plugins', 'test', tempDir('empty')]);
+    assert.equal(empty.code, 2);
+    assert.match(empty.stderr, /no plugin.json in /);
+  });
+});
+
+describe('plugins: zoo plugins new', function () {
+  this.timeout(180_000);
+
+  it('scaffolds a plugin folder that validates, its fixture path inside the folder', async () => {
     const dir = tempDir('new');
     const run = await zoo(['plugins', 'new', 'my-net', '--dir', dir]);
     assert.equal(run.code, 0, run.stderr);
@@ -161,15 +250,91 @@ describe('plugins: zoo plugins new', () => {
     assert.match(check.stdout, /valid \(2 variants; ONNX files not checked \(--no-onnx\)\)/);
     const full = await zoo(['plugins', 'validate', join(dir, 'my-net')]);
     assert.equal(full.code, 1, full.stdout);
-    assert.match(full.stdout, /\/variants\/1\/onnx: bundled fixture .*my-net\/tiny\.onnx does not exist\n +fix: write it: zoo export --plugin my-net --variant tiny --random-init --plugins /);
+    assert.match(full.stdout, /\/variants\/1\/onnx: bundled fixture .*my-net\/fixtures\/tiny\.onnx does not exist\n +fix: write it: zoo export --plugin my-net --variant tiny --random-init --plugins /);
+    assert.deepEqual(readdirSync(join(dir, 'my-net')).sort(), ['README.md', 'export.py', 'fixtures', 'plugin.json']);
+    const manifest = JSON.parse(readFileSync(join(dir, 'my-net', 'plugin.json'), 'utf8')) as PluginManifest;
+    assert.equal(manifest.variants.find((v) => v.name === 'tiny')?.onnx, 'fixtures/tiny.onnx');
   });
 
-  it('refuses a bad name and an existing folder', async () => {
+  it('without --dir it writes ./NAME in the current folder, never into brainzoo\'s own plugins/', async () => {
+    const cwd = tempDir('new-cwd');
+    const run = await zoo(['plugins', 'new', 'here-net', '--package'], cwd);
+    assert.equal(run.code, 0, run.stderr);
+    assert.ok(existsSync(join(cwd, 'here-net', 'plugin.json')));
+    assert.ok(!existsSync(join(packageRoot(), 'plugins', 'here-net')));
+    assert.match(run.stdout, /^ {2}zoo export --plugins here-net --plugin here-net --variant tiny --random-init$/m);
+  });
+
+  it('refuses a folder inside node_modules (an installed brainzoo\'s plugins/), a bad name, a bad layout and an existing folder', async () => {
     const dir = tempDir('new2');
+    const installed = await zoo(['plugins', 'new', 'lost', '--dir', join(dir, 'node_modules', 'brainzoo', 'plugins')]);
+    assert.equal(installed.code, 2);
+    assert.match(installed.stderr, /inside node_modules/);
+    assert.ok(!existsSync(join(dir, 'node_modules')));
     assert.equal((await zoo(['plugins', 'new', 'My Net', '--dir', dir])).code, 2);
+    const layout = await zoo(['plugins', 'new', 'odd', '--layout', 'rnn', '--dir', dir]);
+    assert.equal(layout.code, 2);
+    assert.match(layout.stderr, /Allowed choices are vit, cnn/);
     await zoo(['plugins', 'new', 'twice', '--dir', dir]);
     const again = await zoo(['plugins', 'new', 'twice', '--dir', dir]);
     assert.equal(again.code, 2);
     assert.match(again.stderr, /already exists/);
+  });
+
+  const expectedShapes: Record<string, RegExp> = {
+    vit: /✓ onnx-shapes .*: 6 outputs: NLC \[65, 48\]/,
+    cnn: /✓ onnx-shapes .*: 4 outputs: NCHW \[16, 16, 16\], NCHW \[32, 8, 8\], NCHW \[48, 4, 4\], NCHW \[64, 2, 2\]/,
+  };
+  for (const layout of ['vit', 'cnn'] as const) {
+    it(`--package --layout ${layout}: an npm package that passes zoo plugins test after its tiny export, and that discovery finds`, async () => {
+      const parent = tempDir(`pkg-${layout}`);
+      const name = `lab-${layout}`;
+      const made = await zoo(['plugins', 'new', name, '--package', '--layout', layout, '--dir', parent]);
+      assert.equal(made.code, 0, made.stderr);
+      const dir = join(parent, name);
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name: string; keywords: string[]; scripts: Record<string, string>; peerDependencies: Record<string, string>; files: string[] };
+      assert.equal(pkg.name, `brainzoo-plugin-${name}`);
+      assert.deepEqual(pkg.keywords, ['brainzoo-plugin']);
+      assert.equal(pkg.scripts.test, 'zoo plugins test .');
+      assert.ok(pkg.peerDependencies.brainzoo, 'brainzoo is a peer dependency');
+      assert.ok(pkg.files.includes('fixtures/tiny.onnx'), 'the tiny fixture is published');
+      const exporter = readFileSync(join(dir, 'export.py'), 'utf8');
+      assert.match(exporter, /^PLUGIN = PluginSpec\(/m);
+      assert.match(exporter, /^from brainzoo_export\.cli import main  # noqa: E402$/m);
+      assert.ok(!exporter.includes('run_exporter') && !exporter.includes('sys.path'), 'the documented API, no path hacks');
+      assert.match(readFileSync(join(dir, 'README.md'), 'utf8'), new RegExp(`npx zoo export --plugins \\. --plugin ${name} --variant tiny --random-init`));
+
+      const before = await zoo(['plugins', 'test', dir]);
+      assert.equal(before.code, 1, 'before the export there is no ONNX');
+      assert.match(before.stdout, new RegExp(`✗ onnx-opens .*\\n.*no ONNX file at ${join(dir, 'fixtures', 'tiny.onnx')}`));
+
+      const exported = await zoo(['export', '--plugins', dir, '--plugin', name, '--variant', 'tiny', '--random-init']);
+      assert.equal(exported.code, 0, exported.stderr);
+      assert.ok(existsSync(join(dir, 'fixtures', 'tiny.onnx')));
+      const tested = await zoo(['plugins', 'test', dir]);
+      assert.equal(tested.code, 0, tested.stdout + tested.stderr);
+      assert.match(tested.stdout, new RegExp(`${name} \\(tiny\\): 7 passed, 0 failed, 0 skipped`));
+      assert.match(tested.stdout, expectedShapes[layout]);
+
+      const nm = join(tempDir('npm-install'), 'node_modules');
+      cpSync(dir, join(nm, pkg.name), { recursive: true });
+      const entry = new PluginRegistry({ nodeModulesDirs: [nm] }).list().find((e) => e.id === name);
+      assert.equal(entry?.source, 'npm');
+      assert.deepEqual(entry?.problems, []);
+    });
+  }
+
+  it('the package\'s own `npm test` runs zoo plugins test . and passes', async () => {
+    const parent = tempDir('npm-test');
+    assert.equal((await zoo(['plugins', 'new', 'npm-net', '--package', '--layout', 'cnn', '--dir', parent])).code, 0);
+    const dir = join(parent, 'npm-net');
+    assert.equal((await zoo(['export', '--plugins', dir, '--plugin', 'npm-net', '--variant', 'tiny', '--random-init'])).code, 0);
+    // what `npm install` would set up: brainzoo in node_modules and its bin in node_modules/.bin
+    mkdirSync(join(dir, 'node_modules', '.bin'), { recursive: true });
+    symlinkSync(packageRoot(), join(dir, 'node_modules', 'brainzoo'));
+    writeFileSync(join(dir, 'node_modules', '.bin', 'zoo'), `#!/bin/sh\nexec "${process.execPath}" "${join(packageRoot(), 'dist', 'harness', 'bin', 'zoo.js')}" "$@"\n`, { mode: 0o755 });
+    const run = spawnSync('npm', ['test', '--silent'], { cwd: dir, encoding: 'utf8', timeout: 170_000 });
+    assert.equal(run.status, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /npm-net \(tiny\): 7 passed, 0 failed, 0 skipped/);
   });
 });

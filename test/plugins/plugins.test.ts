@@ -1,8 +1,7 @@
-// Conformance tests for the Python side of every backbone plugin (plugins/<id>/export.py),
-// generated from the plugins folder:
-//   (a) export.py --tiny --random-init runs, its ONNX input/outputs match the manifest (run in
-//       onnxruntime-node at batch 2 and 1), and it equals the committed fixture byte for byte;
-//       the bundled fine-tuned fixtures record their recipe, a short fine-tune is deterministic,
+// Tests of the Python side of every backbone plugin (plugins/<id>/export.py) beyond the
+// conformance checks that `zoo plugins test` runs (test/plugins/conformance.test.ts: manifest,
+// ONNX outputs and shapes, features, the tiny export byte for byte, a one-epoch fit):
+//   (a) the bundled fine-tuned fixtures record their recipe, a short fine-tune is deterministic,
 //       and with BRAINZOO_FULL_FIXTURES=1 each is regenerated in full (3,000 steps, minutes each);
 //   (b) the official key lists load strictly (check_official_keys.py) and a corrupted list fails;
 //   (c) fine-tuning (clip): a tiny image folder, 3 steps, different features afterwards;
@@ -12,13 +11,15 @@
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { expectedOutputDims } from '../../harness/plugins/manifest.js';
 import { checkManifestFile, resolveVariant } from '../../harness/plugins/validate.js';
+import { exporterEnv } from '../../harness/plugins/exporter.js';
+import { zoo } from '../helpers.js';
 
 const PYTHON = process.env.BRAINZOO_PYTHON ?? '/usr/bin/python3';
 const PY_TIMEOUT_MS = 90_000;
@@ -79,7 +80,8 @@ const PLUGINS = path.join(ROOT, 'plugins');
 const LIB = path.join(PLUGINS, '_lib', 'brainzoo_export');
 
 function python(args: string[], timeoutMs: number = PY_TIMEOUT_MS): PyResult {
-  const run = spawnSync(PYTHON, args, { cwd: ROOT, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 });
+  // the environment `zoo export` gives an exporter: brainzoo's plugins/_lib on PYTHONPATH
+  const run = spawnSync(PYTHON, args, { cwd: ROOT, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024, env: exporterEnv() });
   if (run.error) throw run.error;
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
@@ -214,41 +216,6 @@ describe('backbone plugins (Python exporters)', function () {
     const withFinetune = CASES.filter((c) => c.manifest.variants.some((v) => (v as { finetune?: unknown }).finetune !== undefined));
     assert.ok(withFinetune.length > 0, 'no plugin has a fine-tuned variant: the "without --finetune exits 2" tests would test nothing');
     assert.ok(existsSync(path.join(LIB, 'cli.py')));
-  });
-
-  describe('(a) tiny export', () => {
-    for (const c of CASES) {
-      it(`[${c.id}] export.py --tiny --random-init: ONNX outputs match the manifest and the committed fixture`, async () => {
-        const out = path.join(TMP, `${c.id}-tiny.onnx`);
-        const sd = path.join(TMP, `${c.id}-tiny.pt`);
-        const r = python([path.join(c.dir, 'export.py'), '--tiny', '--random-init', '--out', out, '--save-state-dict', sd, '--json']);
-        assert.equal(r.status, 0, describeRun(r));
-        const summary = lastJsonLine(r.stdout);
-        assert.equal(summary.out, out);
-        assert.ok(statSync(out).size < 3 * 1024 * 1024, 'tiny ONNX must stay under 3 MB');
-
-        for (const batch of [2, 1]) {
-          const run = await runOnnx(out, randomInput(batch, c.resolution, 7 + batch));
-          assert.deepEqual([...run.inputs], ['pixel_values']);
-          assert.deepEqual([...run.names], c.layers.map((l) => l.output), 'output names and order = manifest layers');
-          for (const layer of c.layers) {
-            const t = run.outputs.get(layer.output);
-            assert.ok(t, `missing output ${layer.output}`);
-            assert.deepEqual([...t.dims], layer.dims(batch), `${layer.output} (${layer.name}) at batch ${batch}`);
-            const data = t.data as Float32Array;
-            assert.ok(data.every((v) => Number.isFinite(v)), `${layer.output} has non-finite values`);
-          }
-        }
-
-        assert.ok(existsSync(c.fixture), `fixture ${c.fixture} is missing: run ${PYTHON} plugins/${c.id}/export.py --tiny --random-init`);
-        assert.equal(
-          sha256(out),
-          sha256(c.fixture),
-          `the regenerated tiny ONNX differs from ${path.relative(ROOT, c.fixture)}; if the change is intended, ` +
-            `regenerate it with ${PYTHON} plugins/${c.id}/export.py --tiny --random-init and commit it`,
-        );
-      });
-    }
   });
 
   describe('(a) bundled fine-tuned fixtures', () => {
@@ -464,6 +431,55 @@ describe('backbone plugins (Python exporters)', function () {
       const r = python([path.join(withFt.dir, 'export.py'), '--variant', ft.name, '--random-init', '--out', path.join(TMP, 'w.onnx')]);
       assert.equal(r.status, 2, describeRun(r));
       assert.match(r.stderr, /fix: pass --finetune DIR/);
+    });
+  });
+
+  describe('(e) the exporter library (brainzoo_export) is found without environment variables', () => {
+    /** Debian's python with no PYTHONPATH: an exporter run by hand, outside `zoo export`. */
+    function bare(args: string[], cwd: string): PyResult {
+      const env = { ...process.env };
+      delete env.PYTHONPATH;
+      const run = spawnSync(PYTHON, args, { cwd, encoding: 'utf8', timeout: PY_TIMEOUT_MS, env });
+      if (run.error) throw run.error;
+      return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+    }
+
+    /** The command the exporter prints, as `zoo` arguments (no quoting needed: the paths have no spaces). */
+    function suggested(stderr: string): string[] {
+      const line = stderr.split('\n').find((l) => l.trim().startsWith('npx zoo export '));
+      assert.ok(line, `no "npx zoo export" command in:\n${stderr}`);
+      return line.trim().split(/\s+/).slice(2);
+    }
+
+    it('the bundled exporters carry no _lib path hack', () => {
+      for (const c of CASES) assert.ok(!readFileSync(path.join(c.dir, 'export.py'), 'utf8').includes('sys.path'), `${c.id}/export.py edits sys.path`);
+    });
+
+    it('[mae] python3 export.py without the library exits 2 with the exact zoo export command, which makes the fixture\'s bytes', async () => {
+      const c = CASES.find((x) => x.id === 'mae');
+      assert.ok(c, 'mae plugin not found');
+      const out = path.join(TMP, 'mae-by-hand.onnx');
+      const r = bare([path.join(c.dir, 'export.py'), '--tiny', '--random-init', '--out', out], TMP);
+      assert.equal(r.status, 2, describeRun(r));
+      assert.match(r.stderr, /^error: no module named 'brainzoo_export'/m);
+      const args = suggested(r.stderr);
+      assert.deepEqual(args, ['export', '--plugins', c.dir, '--plugin', 'mae', '--tiny', '--random-init', '--out', out]);
+      const run = await zoo(args);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(sha256(out), sha256(c.fixture));
+    });
+
+    it('a scaffolded package outside the repository: the same message, and zoo export runs it from there', async () => {
+      const parent = mkdtempSync(path.join(tmpdir(), 'brainzoo-outside-'));
+      assert.equal((await zoo(['plugins', 'new', 'far-net', '--package', '--layout', 'cnn', '--dir', parent])).code, 0);
+      const dir = path.join(parent, 'far-net');
+      const r = bare(['export.py', '--tiny', '--random-init'], dir);
+      assert.equal(r.status, 2, describeRun(r));
+      const args = suggested(r.stderr);
+      assert.deepEqual(args, ['export', '--plugins', dir, '--plugin', 'far-net', '--tiny', '--random-init']);
+      const run = await zoo(args, dir);
+      assert.equal(run.code, 0, run.stderr);
+      assert.ok(existsSync(path.join(dir, 'fixtures', 'tiny.onnx')));
     });
   });
 });

@@ -1,16 +1,29 @@
-/** zoo export --plugin P --variant V (--checkpoint FILE | --random-init) [--finetune DIR] */
-import { spawnSync } from 'node:child_process';
+/**
+ * zoo export --plugin P (--variant V | --tiny) (--checkpoint FILE | --random-init) [--finetune DIR]
+ * Runs the plugin's export.py with brainzoo's Python library on PYTHONPATH. It takes every flag
+ * of export.py under the same name, so that `python3 export.py ARGS` and
+ * `zoo export --plugins DIR --plugin ID ARGS` are the same export (export.py prints the latter
+ * when it is run without the library on its path).
+ */
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ZooError } from '../../core/errors.js';
 import { packageRoot, pythonExecutable } from '../../core/paths.js';
+import { runExporter } from '../../plugins/exporter.js';
+import { tinyVariantName, type PluginManifest } from '../../plugins/manifest.js';
+import { PluginRegistry } from '../../plugins/registry.js';
 import type { CommandContext } from '../io.js';
 import { commandRegistry } from '../options.js';
 
 interface ExportOpts {
   plugin: string;
   variant?: string;
+  tiny?: boolean;
+  opset?: string;
+  saveStateDict?: string;
+  device?: string;
+  logEvery?: string;
   checkpoint?: string;
   randomInit?: boolean;
   finetune?: string;
@@ -27,6 +40,7 @@ export function registerExport(program: Command, ctx: CommandContext): void {
     .description('export a backbone to ONNX with every block as an output (runs the plugin\'s export.py under Python with PyTorch)')
     .requiredOption('--plugin <id>', 'plugin id')
     .option('--variant <name>', 'variant tag')
+    .option('--tiny', 'the tiny variant (the same as export.py --tiny)')
     .option('--checkpoint <file>', 'the official checkpoint file you downloaded (see the variant\'s checkpoint.url)')
     .option('--random-init', 'random weights (tests, smoke runs)')
     .option('--finetune <dir>', 'fine-tune first on an image-folder dataset (the paper\'s recipe)')
@@ -35,11 +49,17 @@ export function registerExport(program: Command, ctx: CommandContext): void {
     .option('--out <file>', 'ONNX path (default: <models dir>/<plugin>/<variant>.onnx)')
     .option('--models <dir>', 'models folder (default: $BRAINZOO_MODELS or ~/.cache/brainzoo/models)')
     .option('--plugins <dirs...>', 'extra plugin folders')
-    .addHelpText('after', '\nExamples:\n  zoo export --plugin clip --variant vit-b-16.openai --checkpoint ~/Downloads/ViT-B-16.pt\n  zoo export --plugin clip --variant vit-b-16.openai.eurosat --checkpoint ViT-B-16.pt --finetune ~/data/EuroSAT\n  zoo export --plugin dinov2 --variant tiny --random-init --out /tmp/dinov2-tiny.onnx')
+    .option('--opset <n>', 'ONNX opset (default: the manifest\'s export.opset)')
+    .option('--save-state-dict <file>', 'also save the backbone state dict (torch.save)')
+    .option('--device <device>', 'fine-tuning device: auto | cpu | cuda')
+    .option('--log-every <n>', 'print the fine-tune loss every N steps')
+    .option('--json', 'accepted for export.py\'s sake: the summary on stdout is always JSON')
+    .addHelpText('after', '\nExamples:\n  zoo export --plugin clip --variant vit-b-16.openai --checkpoint ~/Downloads/ViT-B-16.pt\n  zoo export --plugin clip --variant vit-b-16.openai.eurosat --checkpoint ViT-B-16.pt --finetune ~/data/EuroSAT\n  zoo export --plugin dinov2 --variant tiny --random-init --out /tmp/dinov2-tiny.onnx\n  zoo export --plugins ./my-net --plugin my-net --tiny --random-init')
     .action((opts: ExportOpts) => {
       const registry = commandRegistry(ctx, opts);
       const entry = registry.get(opts.plugin);
-      const variant = registry.variant(opts.plugin, opts.variant);
+      if (opts.tiny && opts.variant) throw new ZooError('E_ARGS', '--tiny and --variant both name a variant', { fix: 'pass one of them' });
+      const variant = registry.variant(opts.plugin, opts.tiny ? tinyVariant(entry.manifest) : opts.variant);
       if (!opts.checkpoint && !opts.randomInit) {
         throw new ZooError('E_ARGS', 'export needs --checkpoint FILE or --random-init', {
           fix: variant.checkpoint ? `download ${variant.checkpoint.url} and pass --checkpoint <file>` : 'pass --random-init',
@@ -48,26 +68,30 @@ export function registerExport(program: Command, ctx: CommandContext): void {
       if (opts.checkpoint && !existsSync(resolve(ctx.io.cwd, opts.checkpoint))) {
         throw new ZooError('E_ARGS', 'checkpoint file not found', { file: resolve(ctx.io.cwd, opts.checkpoint), fix: 'check the path' });
       }
-      const script = join(entry.dir, entry.manifest.export.script);
       const out = resolve(ctx.io.cwd, opts.out ?? variant.onnxPath);
-      const args = [script, '--variant', variant.name, '--out', out, '--json'];
-      if (opts.checkpoint) args.push('--checkpoint', resolve(ctx.io.cwd, opts.checkpoint));
-      if (opts.randomInit) args.push('--random-init');
-      if (opts.finetune) args.push('--finetune', resolve(ctx.io.cwd, opts.finetune));
-      if (opts.steps) args.push('--steps', opts.steps);
-      if (opts.seed) args.push('--seed', opts.seed);
-      const python = entry.manifest.export.python ?? pythonExecutable();
-      const run = spawnSync(python, args, {
-        encoding: 'utf8',
-        env: { ...process.env, BRAINZOO_PYLIB: join(packageRoot(), 'plugins', '_lib') },
-        stdio: ['ignore', 'pipe', 'inherit'],
+      const run = runExporter({
+        dir: entry.dir,
+        manifest: entry.manifest,
+        variant,
+        out,
+        checkpoint: opts.checkpoint ? resolve(ctx.io.cwd, opts.checkpoint) : undefined,
+        randomInit: opts.randomInit,
+        finetune: opts.finetune ? resolve(ctx.io.cwd, opts.finetune) : undefined,
+        steps: opts.steps,
+        seed: opts.seed,
+        extra: [
+          ...(opts.opset ? ['--opset', opts.opset] : []),
+          ...(opts.saveStateDict ? ['--save-state-dict', resolve(ctx.io.cwd, opts.saveStateDict)] : []),
+          ...(opts.device ? ['--device', opts.device] : []),
+          ...(opts.logEvery ? ['--log-every', opts.logEvery] : []),
+        ],
       });
-      if (run.error) {
-        throw new ZooError('E_PYTHON', `cannot run ${python}: ${run.error.message}`, { fix: 'install Python 3 with PyTorch and onnx (Debian: apt-get install python3-torch python3-onnx), or set $BRAINZOO_PYTHON' });
-      }
-      if (run.status !== 0) {
-        throw new ZooError('E_PYTHON', `export.py failed (exit ${run.status})`, { file: script, fix: 'read the error above; --checkpoint must be the variant\'s official file' });
-      }
       ctx.io.out(run.stdout.trim());
     });
+}
+
+function tinyVariant(m: PluginManifest): string {
+  const name = tinyVariantName(m);
+  if (!name) throw new ZooError('E_VARIANT_UNKNOWN', `plugin "${m.id}" has no tiny variant`, { fix: `pass --variant with one of: ${m.variants.map((x) => x.name).join(', ')}` });
+  return name;
 }

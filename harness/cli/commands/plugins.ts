@@ -1,13 +1,16 @@
-/** zoo plugins list | validate PATH | new NAME */
-import { existsSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import type { Command } from 'commander';
+/** zoo plugins list | validate PATH | test PATH|ID | new NAME */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { Option, type Command } from 'commander';
 import Table from 'cli-table3';
 import { ZooError } from '../../core/errors.js';
-import { bundledPluginsDir } from '../../core/paths.js';
+import { parseDevice } from '../../features/session.js';
+import type { CheckResult, ConformanceReport } from '../../plugins/conformance.js';
+import { PluginRegistry } from '../../plugins/registry.js';
 import { checkManifestFile, expandLayers } from '../../plugins/validate.js';
-import { scaffoldPlugin } from '../../plugins/scaffold.js';
+import { SCAFFOLD_LAYOUTS, scaffoldPlugin, type ScaffoldLayout } from '../../plugins/scaffold.js';
 import type { VariantOnnxCheck } from '../../plugins/onnx-check.js';
+import { harnessVersion } from '../main.js';
 import { EXIT_PROBLEMS, type CommandContext } from '../io.js';
 import { commandRegistry } from '../options.js';
 
@@ -82,18 +85,111 @@ export function registerPlugins(program: Command, ctx: CommandContext): void {
     });
 
   plugins
+    .command('test')
+    .argument('<plugin>', 'a plugin folder (or its plugin.json, or an npm package listing plugins), or a plugin id')
+    .description('run the conformance checks on a plugin wherever it lives: manifest, ONNX inputs/outputs/shapes, feature extraction, export reproducibility, a one-epoch fit')
+    .option('--variant <name>', 'variant to check (default: the tiny variant)')
+    .option('--json', 'machine-readable output')
+    .option('--device <device>', 'cpu | webgpu | cuda', 'cpu')
+    .option('--full-fixtures', 'also regenerate bundled fine-tuned fixtures (minutes)')
+    .option('--models <dir>', 'exported ONNX folder (default: $BRAINZOO_MODELS or ~/.cache/brainzoo/models)')
+    .option('--plugins <dirs...>', 'extra plugin folders (to find a plugin by id)')
+    .addHelpText('after', '\nExit status: 0 every check passed or was skipped, 1 a check failed, 2 bad input (no such folder, unknown id or variant).\n\nExamples:\n  zoo plugins test .                     # in a plugin package (its npm test script)\n  zoo plugins test dinov2\n  zoo plugins test ./my-net --variant vit-b-16 --json')
+    .action(async (target: string, opts: { variant?: string; json?: boolean; device: string; fullFixtures?: boolean; models?: string; plugins?: string[] }) => {
+      const dirs = pluginTargets(target, ctx.io.cwd, opts.plugins);
+      const { testPlugin } = await import('../../plugins/conformance.js');
+      const device = parseDevice(opts.device);
+      const reports: ConformanceReport[] = [];
+      for (const dir of dirs) {
+        if (!opts.json) ctx.io.out(`${dir}`);
+        const report = await testPlugin(dir, { variant: opts.variant, models: opts.models, device, fullFixtures: opts.fullFixtures }, (r) => {
+          if (!opts.json) ctx.io.out(formatResult(r));
+        });
+        reports.push(report);
+        if (!opts.json) ctx.io.out(`${report.plugin}${report.variant ? ` (${report.variant})` : ''}: ${report.passed} passed, ${report.failed} failed, ${report.skipped} skipped\n`);
+      }
+      if (opts.json) ctx.io.out(JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2));
+      if (reports.some((r) => r.failed > 0)) ctx.exitCode = EXIT_PROBLEMS;
+    });
+
+  plugins
     .command('new')
     .argument('<name>', 'plugin id (lower-case, digits, dashes)')
-    .option('--dir <dir>', 'where to create it (default: the bundled plugins/ folder)')
+    .option('--package', 'make it an npm package (package.json with the keyword brainzoo-plugin, npm test = zoo plugins test .)')
+    .addOption(new Option('--layout <layout>', 'template: a ViT (NLC tokens) or a CNN (NCHW stages of different sizes)').choices([...SCAFFOLD_LAYOUTS]).default('vit'))
+    .option('--dir <dir>', 'parent folder (default: the current folder)')
     .option('--family <family>', 'display family')
-    .description('scaffold a plugin folder (plugin.json + export.py) whose manifest validates; export.py --tiny --random-init writes its fixture')
-    .action((name: string, opts: { dir?: string; family?: string }) => {
-      const parent = resolve(ctx.io.cwd, opts.dir ?? bundledPluginsDir());
-      const dir = scaffoldPlugin(parent, name, { family: opts.family });
-      ctx.io.out(`created ${dir}\nnext: edit plugin.json and export.py, then run\n  /usr/bin/python3 ${join(dir, 'export.py')} --tiny --random-init\n  zoo plugins validate ${dir}`);
+    .description('scaffold a plugin folder (plugin.json, export.py, README.md; package.json with --package) that passes zoo plugins test once its tiny variant is exported')
+    .addHelpText('after', '\nExamples:\n  zoo plugins new my-vit --package\n  zoo plugins new my-resnet --package --layout cnn --dir ~/code')
+    .action((name: string, opts: { dir?: string; family?: string; package?: boolean; layout: ScaffoldLayout }) => {
+      const parent = resolve(ctx.io.cwd, opts.dir ?? '.');
+      const dir = scaffoldPlugin(parent, name, { family: opts.family, layout: opts.layout, package: opts.package, brainzooVersion: harnessVersion() });
+      const plugins = relativeOrAbsolute(ctx.io.cwd, dir);
+      ctx.io.out(
+        [
+          `created ${dir} (${opts.layout === 'cnn' ? 'CNN, NCHW stages' : 'ViT, NLC tokens'}${opts.package ? ', npm package' : ''})`,
+          'next: edit plugin.json and export.py (the architecture, the official names), then',
+          `  zoo export --plugins ${plugins} --plugin ${name} --variant tiny --random-init`,
+          `  zoo plugins test ${plugins}${opts.package ? '          (npm test, in the package)' : ''}`,
+        ].join('\n'),
+      );
     });
 }
 
+const MARK: Record<CheckResult['status'], string> = { pass: '✓', fail: '✗', skip: '-' };
+
+/** One line per check (ESLint's RuleTester, timm's per-model tests), with the reason and the fix under it. */
+function formatResult(r: CheckResult): string {
+  const lines = [`  ${MARK[r.status]} ${r.check.padEnd(11)} ${r.title}${r.status === 'pass' ? `: ${r.message}` : ''} (${r.seconds.toFixed(1)} s)`];
+  if (r.status !== 'pass') lines.push(`      ${r.status === 'skip' ? 'skipped: ' : ''}${r.message}`);
+  if (r.status !== 'pass' && r.file) lines.push(`      file: ${r.file}`);
+  if (r.status !== 'pass' && r.fix) lines.push(`      fix: ${r.fix}`);
+  return lines.join('\n');
+}
+
+/**
+ * What `zoo plugins test` checks: a path (a plugin folder, its plugin.json, or an npm package
+ * whose package.json lists plugin folders under "brainzoo": {"plugins": [...]}) or a plugin id.
+ * An argument that looks like a path (has a slash, starts with a dot) is never taken as an id.
+ */
+function pluginTargets(target: string, cwd: string, extraDirs?: string[]): string[] {
+  const abs = resolve(cwd, target);
+  const looksLikePath = /[\\/]/.test(target) || target.startsWith('.') || target.endsWith('.json');
+  if (existsSync(abs)) {
+    if (!statSync(abs).isDirectory()) {
+      if (abs.endsWith('plugin.json')) return [resolve(abs, '..')];
+      throw new ZooError('E_ARGS', `${abs} is a file, not a plugin folder`, { file: abs, fix: 'pass the plugin folder (the one holding plugin.json)' });
+    }
+    if (existsSync(join(abs, 'plugin.json'))) return [abs];
+    const listed = packagePluginDirs(abs);
+    if (listed.length) return listed;
+    throw new ZooError('E_ARGS', `no plugin.json in ${abs}`, { file: abs, fix: 'pass a plugin folder (zoo plugins new NAME makes one), or a package whose package.json lists its plugins under "brainzoo": {"plugins": [...]}' });
+  }
+  if (looksLikePath) throw new ZooError('E_ARGS', `plugin folder ${abs} does not exist`, { file: abs, fix: 'check the path, or pass a plugin id (zoo plugins list)' });
+  const registry = new PluginRegistry({ extraDirs: extraDirs?.map((d) => resolve(cwd, d)), cwd });
+  const entry = registry.list().find((e) => e.id === target);
+  if (!entry) registry.get(target); // throws E_PLUGIN_UNKNOWN with suggestions
+  return [entry?.dir ?? abs];
+}
+
+function packagePluginDirs(dir: string): string[] {
+  const pkgJson = join(dir, 'package.json');
+  if (!existsSync(pkgJson)) return [];
+  let pkg: { brainzoo?: { plugins?: unknown } };
+  try {
+    pkg = JSON.parse(readFileSync(pkgJson, 'utf8')) as typeof pkg;
+  } catch (err) {
+    throw new ZooError('E_ARGS', `package.json is not valid JSON: ${(err as Error).message}`, { file: pkgJson, fix: 'fix the JSON syntax' });
+  }
+  const listed = Array.isArray(pkg.brainzoo?.plugins) ? (pkg.brainzoo.plugins as unknown[]).map(String) : [];
+  return listed.map((rel) => resolve(dir, rel));
+}
+
+/** A path as the user would type it from `cwd`: relative below it, absolute elsewhere. */
+function relativeOrAbsolute(cwd: string, path: string): string {
+  const rel = relative(cwd, path);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
+}
 
 /** The plugin.json of a PATH given on the command line (a plugin folder or the file); a path that is neither is bad input. */
 function manifestFileOf(abs: string): string {

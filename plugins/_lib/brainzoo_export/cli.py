@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -206,12 +206,6 @@ def run(script: str, plugin: PluginSpec, argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(summary, separators=(",", ":")))
     return 0
-
-
-def run_exporter(script: str, build: Callable[[dict[str, Any]], nn.Module], argv: list[str] | None = None, **spec: Any) -> int:
-    """main() for an export.py that defines `build(arch: dict)` instead of a PluginSpec (the
-    form `zoo plugins new` scaffolds); `spec` takes PluginSpec's other fields (ignore, ...)."""
-    return main(script, PluginSpec(build=lambda **arch: build(arch), **spec), argv)
 
 
 def main(script: str, plugin: PluginSpec, argv: list[str] | None = None) -> int:

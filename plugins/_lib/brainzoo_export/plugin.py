@@ -1,9 +1,5 @@
 """What a plugin's export.py declares, and how the shared tools find it.
 
-An export.py may instead define `build(arch: dict) -> nn.Module` and call
-cli.run_exporter(__file__, build) (the form `zoo plugins new` writes); it then has no ignored
-keys and the default random init.
-
     PLUGIN = PluginSpec(build=build_model, ignore=(r"(?!visual\\.)",), ignore_note="CLIP text tower")
 
 `build(**variant.arch)` returns an nn.Module with
@@ -67,10 +63,6 @@ def load_plugin(plugin_dir: str | Path) -> tuple[PluginSpec, Path]:
     sys.modules[module_name] = module
     spec.loader.exec_module(module)
     plugin = getattr(module, "PLUGIN", None)
-    build = getattr(module, "build", None)
-    if plugin is None and callable(build):
-        # the scaffolded form: build(arch: dict) and cli.run_exporter(__file__, build)
-        plugin = PluginSpec(build=lambda **arch: build(arch))
     if not isinstance(plugin, PluginSpec):
         raise ExportError(f"{script} defines no PLUGIN = PluginSpec(...)", str(script), "declare PLUGIN = PluginSpec(build=build_model, ...) at module level (see plugins/README.md)")
     return plugin, directory / "plugin.json"

@@ -1,0 +1,126 @@
+/**
+ * Running a plugin's export.py: the one place that knows how (used by `zoo export` and by
+ * `zoo plugins test`). The exporter imports the shared Python library `brainzoo_export`, which
+ * ships with brainzoo in plugins/_lib; it is put on PYTHONPATH here, so an exporter works from
+ * any plugin location (installed brainzoo, a repository checkout, a --plugins folder, an npm
+ * package) without environment variables of the user's.
+ */
+import { spawnSync } from 'node:child_process';
+import { delimiter, join } from 'node:path';
+import { ZooError } from '../core/errors.js';
+import { packageRoot, pythonExecutable } from '../core/paths.js';
+import type { PluginManifest, ResolvedVariant } from './manifest.js';
+
+/** brainzoo's plugins/_lib: the folder that holds the `brainzoo_export` package. */
+export function pythonLibDir(): string {
+  return join(packageRoot(), 'plugins', '_lib');
+}
+
+/** The environment an exporter runs in: `base` with plugins/_lib first on PYTHONPATH. */
+export function exporterEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const path = [pythonLibDir(), ...(base.PYTHONPATH ?? '').split(delimiter).filter(Boolean)];
+  return { ...base, PYTHONPATH: path.join(delimiter) };
+}
+
+/** The Python that runs a plugin's exporter: the manifest's export.python, $BRAINZOO_PYTHON, /usr/bin/python3, python3. */
+export function exporterPython(manifest: PluginManifest): string {
+  return manifest.export.python ?? pythonExecutable();
+}
+
+export type PythonProbe = { ok: true; python: string } | { ok: false; python: string; reason: string };
+
+const probes = new Map<string, PythonProbe>();
+
+/** Whether `python` can import what exporters need (torch, onnx, numpy); asked once per process. */
+export function probePython(python: string): PythonProbe {
+  const known = probes.get(python);
+  if (known) return known;
+  const run = spawnSync(python, ['-c', 'import torch, onnx, numpy'], { encoding: 'utf8', timeout: 120_000 });
+  let probe: PythonProbe;
+  if (run.error) probe = { ok: false, python, reason: `cannot run ${python} (${(run.error as NodeJS.ErrnoException).code ?? run.error.message})` };
+  else if (run.status !== 0) {
+    const missing = /No module named '([^']+)'/.exec(run.stderr)?.[1];
+    probe = { ok: false, python, reason: missing ? `${python} has no module ${missing}` : `${python} -c "import torch, onnx, numpy" exited ${run.status}` };
+  } else probe = { ok: true, python };
+  probes.set(python, probe);
+  return probe;
+}
+
+export const PYTHON_FIX = 'install Python 3 with PyTorch and onnx (Debian: apt-get install python3-torch python3-torchvision python3-onnx), or point $BRAINZOO_PYTHON at a Python that has them';
+
+export interface ExportRequest {
+  /** The plugin folder (holds plugin.json and the export script). */
+  dir: string;
+  manifest: PluginManifest;
+  variant: ResolvedVariant;
+  out: string;
+  checkpoint?: string;
+  randomInit?: boolean;
+  finetune?: string;
+  steps?: string;
+  seed?: string;
+  /** Further export.py flags, passed as they are (--opset N, --save-state-dict F, --log-every N, --device D). */
+  extra?: readonly string[];
+  /** stderr: 'inherit' shows the exporter's progress; 'pipe' keeps it for the caller. */
+  stderr?: 'inherit' | 'pipe';
+  timeoutMs?: number;
+}
+
+export interface ExportRun {
+  stdout: string;
+  /** The exporter's one-line JSON summary (export.py --json). */
+  summary: Record<string, unknown>;
+  stderr: string;
+}
+
+/** The export.py command line for a request (without the Python executable). */
+export function exporterArgs(req: ExportRequest): string[] {
+  const args = [join(req.dir, req.manifest.export.script), '--variant', req.variant.name, '--out', req.out, '--json'];
+  if (req.checkpoint) args.push('--checkpoint', req.checkpoint);
+  if (req.randomInit) args.push('--random-init');
+  if (req.finetune) args.push('--finetune', req.finetune);
+  if (req.steps) args.push('--steps', req.steps);
+  if (req.seed) args.push('--seed', req.seed);
+  args.push(...(req.extra ?? []));
+  return args;
+}
+
+/** Runs the exporter; a failure is a ZooError E_PYTHON naming the script, with the exporter's own error. */
+export function runExporter(req: ExportRequest): ExportRun {
+  const python = exporterPython(req.manifest);
+  const script = join(req.dir, req.manifest.export.script);
+  const run = spawnSync(python, exporterArgs(req), {
+    encoding: 'utf8',
+    env: exporterEnv(),
+    stdio: ['ignore', 'pipe', req.stderr ?? 'inherit'],
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: req.timeoutMs,
+  });
+  if (run.error) {
+    const timedOut = (run.error as NodeJS.ErrnoException).code === 'ETIMEDOUT';
+    throw new ZooError('E_PYTHON', timedOut ? `export.py did not finish within ${Math.round((req.timeoutMs ?? 0) / 1000)} s` : `cannot run ${python}: ${run.error.message}`, {
+      file: script,
+      fix: timedOut ? 'run the export by hand (zoo export …) to see where it stops' : PYTHON_FIX,
+    });
+  }
+  const stderr = run.stderr ?? '';
+  if (run.status !== 0) {
+    // export.py prints "error: … / file: … / fix: …" (exit 2): keep that block's words, not a traceback
+    const own = /^error: (.*)$/m.exec(stderr.slice(Math.max(0, stderr.lastIndexOf('error: '))));
+    const ownFix = own ? /^\s+fix: (.*)$/m.exec(stderr.slice(stderr.lastIndexOf('error: ')))?.[1] : undefined;
+    throw new ZooError('E_PYTHON', `export.py failed (exit ${run.status})${own ? `: ${own[1]}` : ''}`, {
+      file: script,
+      fix: ownFix ?? 'read the exporter\'s error output above; --checkpoint must be the variant\'s official file',
+    });
+  }
+  const line = run.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  let summary: Record<string, unknown> = {};
+  if (line) {
+    try {
+      summary = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      summary = {};
+    }
+  }
+  return { stdout: run.stdout, summary, stderr };
+}
