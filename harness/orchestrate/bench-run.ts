@@ -40,7 +40,7 @@ export interface RunPlanResult {
 type RunnableJob = ExtractJob | FitJob;
 
 /** The jobs to run: todo extract/fit jobs (with --retry-failed, those the last bench did not finish, and what they need). */
-function selectJobs(plan: Plan, retryFailed: boolean): RunnableJob[] {
+export function selectJobs(plan: Plan, retryFailed: boolean): RunnableJob[] {
   const todo = plan.jobs.filter((j): j is RunnableJob => j.kind !== 'merge' && j.state === 'todo');
   if (!retryFailed) return todo;
   const state = readState(plan.context.outDir);

@@ -7,6 +7,7 @@
  */
 import type { Device } from '../features/session.js';
 import type { FactorTopyConfig } from '../model/config.js';
+import type { ResourceHints } from '../plugins/manifest.js';
 
 /** What every job of one bench shares. */
 export interface BenchContext {
@@ -30,6 +31,8 @@ interface JobBase {
   id: string;
   dependsOn: string[];
   state: JobState;
+  /** The variant's scheduler hints (SLURM memory, GPUs, time), from plugin.json. */
+  resources?: ResourceHints;
 }
 
 export interface ExtractJob extends JobBase {

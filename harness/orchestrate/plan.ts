@@ -84,6 +84,7 @@ export function planBench(input: PlanInput): Plan {
         state: cacheEntryComplete(entryDir(context.cacheRoot, variant.pluginId, variant.name, key)) ? 'done' : 'todo',
         plugin: variant.pluginId,
         variant: variant.name,
+        resources: variant.resources,
         subjects: ids,
         featureKey: key,
       });
@@ -104,6 +105,7 @@ export function planBench(input: PlanInput): Plan {
         ...(done && prior.state === 'finished' ? { finished: { testR2: prior.metrics.testR2, converged: prior.metrics.convergence?.converged ?? false } } : {}),
         plugin: variant.pluginId,
         variant: variant.name,
+        resources: variant.resources,
         subject: s.id,
         runDir,
         runKey: key,

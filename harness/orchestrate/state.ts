@@ -9,7 +9,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ZooError } from '../core/errors.js';
 import { writeJsonAtomic } from '../core/fsutil.js';
-import { describeJob, type Job } from './jobs.js';
+import { MERGE_JOB_ID, describeJob, type Job } from './jobs.js';
+import { readTaskRecords } from './slurm.js';
 import type { JobOutcome } from './local.js';
 import { pidAlive } from '../core/liveness.js';
 
@@ -36,16 +37,18 @@ export interface BenchState {
   updatedAt: string;
   finished: boolean;
   jobs: StateJob[];
+  /** SLURM executor: where the jobs file and the tasks' records are, and the submitted job ids. */
+  slurm?: { dir: string; arrays: { name: string; slurmJobId: string; jobs: number }[]; mergeJobId: string };
 }
 
 export function statePath(outDir: string): string {
   return join(outDir, STATE_FILE);
 }
 
-export function initialState(jobs: readonly Job[], pid: number, startedAt: Date): BenchState {
+export function initialState(jobs: readonly Job[], pid: number, startedAt: Date, executor: BenchState['executor'] = 'local'): BenchState {
   return {
     format: 1,
-    executor: 'local',
+    executor,
     host: hostname(),
     pid,
     startedAt: startedAt.toISOString(),
@@ -93,7 +96,20 @@ export function readState(outDir: string): BenchState | undefined {
   if (state.format !== 1 || !Array.isArray(state.jobs)) {
     throw new ZooError('E_RUN_DAMAGED', 'the bench state file has an unknown format', { file, fix: 'delete it; the next zoo bench rewrites it' });
   }
-  return state;
+  return state.slurm ? withTaskRecords(state, state.slurm.dir) : state;
+}
+
+/** A SLURM bench's state: each job as its array task last recorded it (DIR/status/), the merge last. */
+function withTaskRecords(state: BenchState, dir: string): BenchState {
+  const records = readTaskRecords(dir);
+  const jobs = state.jobs.map((j): StateJob => {
+    const r = records.get(j.id);
+    if (!r) return j;
+    return { id: j.id, description: j.description, status: r.status, ...(r.summary ? { summary: r.summary } : {}), ...(r.error ? { error: r.error } : {}), ...(r.logFile ? { logFile: r.logFile } : {}) };
+  });
+  const merge = records.get(MERGE_JOB_ID);
+  const finished = merge !== undefined && merge.status !== 'running';
+  return { ...state, jobs, finished, updatedAt: [state.updatedAt, ...[...records.values()].map((r) => r.updatedAt)].sort().pop() ?? state.updatedAt };
 }
 
 /** Ids of the jobs the last bench did not finish (failed, skipped after a failure, cancelled, or left running by a killed bench). */
@@ -104,12 +120,14 @@ export function unfinishedJobIds(state: BenchState): Set<string> {
 /** `zoo bench --status`: one line per job that is not plainly done, and the counts. */
 export function renderState(state: BenchState, isAlive: (pid: number) => boolean = pidAlive): string[] {
   const sameHost = state.host === hostname();
-  // A bench killed with -9 leaves "running" behind: on this host its process is gone.
-  const interrupted = !state.finished && sameHost && !isAlive(state.pid);
+  // A bench killed with -9 leaves "running" behind: on this host its process is gone. (A SLURM
+  // bench's submitting process ends at once; its jobs are SLURM's.)
+  const interrupted = state.executor === 'local' && !state.finished && sameHost && !isAlive(state.pid);
   const counts = new Map<string, number>();
   for (const j of state.jobs) counts.set(j.status, (counts.get(j.status) ?? 0) + 1);
+  const progress = state.slurm ? ` — in progress (SLURM jobs ${state.slurm.arrays.map((a) => a.slurmJobId).join(', ')}, merge ${state.slurm.mergeJobId}; squeue -u $USER)` : ` — in progress (pid ${state.pid} on ${state.host})`;
   const lines = [
-    `bench state (${state.executor}, started ${state.startedAt}, updated ${state.updatedAt})${state.finished ? '' : interrupted ? ' — INTERRUPTED (its process is gone; rerun the bench to resume)' : ` — in progress (pid ${state.pid} on ${state.host})`}`,
+    `bench state (${state.executor}, started ${state.startedAt}, updated ${state.updatedAt})${state.finished ? ' — finished' : interrupted ? ' — INTERRUPTED (its process is gone; rerun the bench to resume)' : progress}`,
     `  ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')}`,
   ];
   for (const j of state.jobs) {

@@ -60,6 +60,15 @@ export interface FinetuneSpec {
   imagesPerClass?: number;
 }
 
+/** Scheduler hints for a plugin's or variant's jobs (zoo bench --executor slurm). */
+export interface ResourceHints {
+  /** sbatch --mem, e.g. "16G". */
+  memory?: string;
+  gpus?: number;
+  /** sbatch --time, e.g. "02:00:00". */
+  time?: string;
+}
+
 export interface VariantSpec {
   name: string;
   size: VariantSize;
@@ -72,6 +81,7 @@ export interface VariantSpec {
   onnx?: string;
   bundled?: boolean;
   seed?: number;
+  resources?: ResourceHints;
   preprocess?: PreprocessSpec;
   tokenLayout?: TokenLayoutSpec;
   layers?: LayerSpec[] | LayerPattern;
@@ -89,6 +99,7 @@ export interface PluginManifest {
   selectionAxis?: SelectionAxis;
   preprocess: PreprocessSpec;
   tokenLayout?: TokenLayoutSpec;
+  resources?: ResourceHints;
   defaultVariant?: string;
   variants: VariantSpec[];
 }
@@ -131,6 +142,8 @@ export interface ResolvedVariant {
   finetune?: Required<Omit<FinetuneSpec, 'generated'>> & Pick<FinetuneSpec, 'generated'>;
   bundled: boolean;
   seed?: number;
+  /** The plugin's resource hints, overridden field by field by the variant's. */
+  resources: ResourceHints;
   /** Absolute path of the ONNX file (may not exist yet for real checkpoints). */
   onnxPath: string;
   preprocess: ResolvedPreprocess;

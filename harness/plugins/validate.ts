@@ -355,6 +355,7 @@ export function resolveVariant(m: PluginManifest, pluginDir: string, variantName
     finetune: v.finetune ? { ...FINETUNE_DEFAULTS, ...v.finetune } : undefined,
     bundled: Boolean(v.bundled),
     seed: v.seed,
+    resources: { ...m.resources, ...v.resources },
     onnxPath,
     preprocess: pre as ResolvedVariant['preprocess'],
     selectionAxis: m.selectionAxis ?? 'layers',

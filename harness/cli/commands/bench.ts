@@ -13,7 +13,10 @@ import { ZooError } from '../../core/errors.js';
 import { cacheDir } from '../../core/paths.js';
 import { ensureWritableDir } from '../../core/fsutil.js';
 import { parseDevice, type Device } from '../../features/session.js';
-import type { BenchContext } from '../../orchestrate/jobs.js';
+import type { BenchContext, Plan } from '../../orchestrate/jobs.js';
+import type { Failure } from '../../orchestrate/bench-run.js';
+import { PluginRegistry } from '../../plugins/registry.js';
+import { packageRoot } from '../../core/paths.js';
 import { resolveDataset, resolveSubjects } from '../dataset-args.js';
 import { EXIT_INTERRUPTED, EXIT_PROBLEMS, type CommandContext } from '../io.js';
 import { addRuntimeOptions, commandRegistry } from '../options.js';
@@ -39,6 +42,13 @@ interface BenchOpts extends Record<string, unknown> {
   json?: boolean;
   status?: string;
   retryFailed?: boolean;
+  executor: string;
+  partition?: string;
+  account?: string;
+  slurmArg?: string[];
+  mem?: string;
+  gpus?: string;
+  time?: string;
 }
 
 /**
@@ -68,7 +78,14 @@ export function registerBench(program: Command, ctx: CommandContext): void {
     .option('--plan', 'print the job graph (what is done, what would run) and stop')
     .option('--json', 'with --plan or --status: JSON')
     .option('--status <out>', 'print the state of the last bench into this folder (done, running, failed with log) and stop')
-    .option('--retry-failed', 'run only the jobs the last bench into --out did not finish (failed, skipped, cancelled)');
+    .option('--retry-failed', 'run only the jobs the last bench into --out did not finish (failed, skipped, cancelled)')
+    .option('--executor <name>', 'local (a pool of worker processes) | slurm (sbatch job arrays and a dependent merge job)', 'local')
+    .option('--partition <name>', 'slurm: partition (sbatch --partition)')
+    .option('--account <name>', 'slurm: account (sbatch --account)')
+    .option('--slurm-arg <arg...>', 'slurm: more sbatch arguments, passed as they are (e.g. --slurm-arg=--qos=short)')
+    .option('--mem <size>', 'slurm: memory per job, overriding the plugins\' resource hints (e.g. 16G)')
+    .option('--gpus <n>', 'slurm: GPUs per job, overriding the plugins\' resource hints')
+    .option('--time <limit>', 'slurm: time limit per job, overriding the plugins\' resource hints (e.g. 02:00:00)');
   addHyperparameterOptions(cmd)
     .addHelpText('after', '\nExamples:\n  zoo bench --all\n  zoo bench --all --plan\n  zoo bench clip mae --dataset ~/algonauts2023 --subjects subj01,subj02 --workers 4\n  zoo bench --status out')
     .action(async (names: string[], opts: BenchOpts) => {
@@ -109,29 +126,140 @@ export function registerBench(program: Command, ctx: CommandContext): void {
       }
       ensureWritableDir(out, '--out');
       ensureWritableDir(context.cacheRoot, '--cache');
+      for (const u of plan.unavailable) ctx.io.err(`not run: ${u.plugin}/${u.variant}: ${u.reason}\n  fix: ${u.fix}`);
+      if (opts.executor === 'slurm') {
+        await submitToSlurm(plan, opts, ctx);
+        return;
+      }
+      if (opts.executor !== 'local') throw new ZooError('E_ARGS', `unknown executor "${opts.executor}"`, { fix: 'use --executor local or --executor slurm' });
       const { runPlan } = await import('../../orchestrate/bench-run.js');
       const result = await runPlan(plan, { workers, retryFailed: opts.retryFailed ?? false, quiet: opts.quiet, signal: ctx.io.interruptible?.(), io: ctx.io });
-      for (const u of plan.unavailable) ctx.io.err(`not run: ${u.plugin}/${u.variant}: ${u.reason}\n  fix: ${u.fix}`);
       if (result.interrupted) {
         ctx.io.err(`bench: interrupted; finished runs are kept and nothing half-written is left. Run the same command again to resume (${result.doneCount} of ${result.jobCount} jobs done).`);
         ctx.exitCode = EXIT_INTERRUPTED;
         return;
       }
-      if (result.runDirs.length === 0) {
-        ctx.io.err(renderFailures(result.failures).join('\n'));
-        throw new ZooError('E_ARGS', 'no fit finished, so there is nothing to score', { file: join(out, 'bench-state.json'), fix: 'see the failures above and their logs; then zoo bench … --retry-failed' });
-      }
-      // The merge: the leaderboard (with bootstrap intervals) and the pictures render the runs this plan finished.
-      const { buildLeaderboard, writeLeaderboard } = await import('../../report/leaderboard.js');
-      const { renderTerminal } = await import('../../report/terminal.js');
-      const lb = await buildLeaderboard(out, dataset, { seed, registry, select: { seed, device, subjects, runDirs: result.runDirs }, log: (l) => ctx.io.err(l) });
-      const files = writeLeaderboard(out, lb);
-      for (const line of renderTerminal(lb)) ctx.io.out(line);
-      await drawOutputs({ from: out, dataset }, { ...ctx.io, out: (l) => ctx.io.err(l) });
-      ctx.io.out(`leaderboard: ${files.json}\nmarkdown:    ${files.markdown}\npictures:    ${join(out, 'pictures')} (per run: ${join(out, 'runs', '<plugin>', '<variant>', '<subject>', `seed${seed}.${device}`, 'pictures')})`);
-      if (result.failures.length > 0) {
-        ctx.io.err(renderFailures(result.failures).join('\n'));
+      await mergeBench(context, subjects, result.runDirs, result.failures, ctx);
+    });
+
+  registerSlurmTasks(program, ctx);
+}
+
+/**
+ * The merge job: the leaderboard (with bootstrap intervals) and the pictures render the runs of
+ * the plan that finished; failures are listed and make the exit code 1.
+ */
+async function mergeBench(context: BenchContext, subjects: readonly string[], runDirs: readonly string[], failures: readonly Failure[], ctx: CommandContext): Promise<void> {
+  const { outDir: out, datasetDir: dataset, seed, device } = context;
+  if (runDirs.length === 0) {
+    ctx.io.err(renderFailures(failures).join('\n'));
+    throw new ZooError('E_ARGS', 'no fit finished, so there is nothing to score', { file: join(out, 'bench-state.json'), fix: 'see the failures above and their logs; then zoo bench … --retry-failed' });
+  }
+  const registry = new PluginRegistry({ extraDirs: context.registry.extraDirs, models: context.registry.models, cwd: context.registry.cwd });
+  const { buildLeaderboard, writeLeaderboard } = await import('../../report/leaderboard.js');
+  const { renderTerminal } = await import('../../report/terminal.js');
+  const lb = await buildLeaderboard(out, dataset, { seed, registry, select: { seed, device, subjects, runDirs }, log: (l) => ctx.io.err(l) });
+  const files = writeLeaderboard(out, lb);
+  for (const line of renderTerminal(lb)) ctx.io.out(line);
+  await drawOutputs({ from: out, dataset }, { ...ctx.io, out: (l) => ctx.io.err(l) });
+  ctx.io.out(`leaderboard: ${files.json}\nmarkdown:    ${files.markdown}\npictures:    ${join(out, 'pictures')} (per run: ${join(out, 'runs', '<plugin>', '<variant>', '<subject>', `seed${seed}.${device}`, 'pictures')})`);
+  if (failures.length > 0) {
+    ctx.io.err(renderFailures(failures).join('\n'));
+    ctx.exitCode = EXIT_PROBLEMS;
+  }
+}
+
+async function submitToSlurm(plan: Plan, opts: BenchOpts, ctx: CommandContext): Promise<void> {
+  const { selectJobs } = await import('../../orchestrate/bench-run.js');
+  const { submitSlurm } = await import('../../orchestrate/slurm.js');
+  const { initialState, writeState } = await import('../../orchestrate/state.js');
+  const jobs = selectJobs(plan, opts.retryFailed ?? false);
+  const ids = new Set(jobs.map((j) => j.id));
+  const runnable = jobs.map((j) => ({ ...j, dependsOn: j.dependsOn.filter((d) => ids.has(d)) }));
+  const started = new Date();
+  const dir = join(plan.context.outDir, 'slurm', `${started.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${process.pid}`);
+  const resources = {
+    ...(opts.mem ? { memory: opts.mem } : {}),
+    ...(opts.gpus !== undefined ? { gpus: Number(opts.gpus) } : {}),
+    ...(opts.time ? { time: opts.time } : {}),
+  };
+  if (resources.gpus !== undefined && !(Number.isInteger(resources.gpus) && resources.gpus >= 0)) throw new ZooError('E_ARGS', '--gpus must be a non-negative integer', { found: opts.gpus, fix: 'e.g. --gpus 1' });
+  const submitted = submitSlurm(plan, runnable, dir, {
+    partition: opts.partition, account: opts.account, extraArgs: opts.slurmArg ?? [], resources,
+    zoo: [process.execPath, join(packageRoot(), 'dist', 'harness', 'bin', 'zoo.js')],
+  });
+  const state = initialState([...plan.jobs.filter((j) => j.kind !== 'merge' && (j.state === 'done' || ids.has(j.id))), ...plan.jobs.filter((j) => j.kind === 'merge')], process.pid, started, 'slurm');
+  writeState(plan.context.outDir, {
+    ...state,
+    slurm: { dir, arrays: submitted.arrays.map((a) => ({ name: a.name, slurmJobId: a.slurmJobId as string, jobs: a.jobs.length })), mergeJobId: submitted.mergeJobId as string },
+  });
+  ctx.io.out(`bench: submitted ${runnable.length} jobs to SLURM as ${submitted.arrays.length} array${submitted.arrays.length === 1 ? '' : 's'} (${submitted.arrays.map((a) => `${a.name}: job ${a.slurmJobId}, ${a.jobs.length} tasks`).join('; ')}) and the merge (job ${submitted.mergeJobId}, after them)`);
+  ctx.io.out(`  scripts and logs: ${dir}\n  follow it: zoo bench --status ${plan.context.outDir}`);
+}
+
+/** The commands the sbatch scripts run on the compute nodes (hidden from --help). */
+function registerSlurmTasks(program: Command, ctx: CommandContext): void {
+  program
+    .command('bench-task', { hidden: true })
+    .argument('<jobs-file>')
+    .argument('<array>')
+    .argument('<index>')
+    .action(async (jobsFile: string, array: string, index: string) => {
+      const { readJobsFile, readTaskRecords, taskJob, writeTaskRecord } = await import('../../orchestrate/slurm.js');
+      const { runJob } = await import('../../orchestrate/run-job.js');
+      const { describeJob, jobFileName } = await import('../../orchestrate/jobs.js');
+      const { appendFileSync, mkdirSync } = await import('node:fs');
+      const path = resolve(ctx.io.cwd, jobsFile);
+      const dir = resolve(path, '..');
+      const file = readJobsFile(path);
+      const job = taskJob(file, Number(array), Number(index), path);
+      const logDir = join(file.context.outDir, 'logs');
+      mkdirSync(logDir, { recursive: true });
+      const logFile = join(logDir, `${jobFileName(job.id)}.log`);
+      const log = (line: string): void => appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
+      const record = { id: job.id, description: describeJob(job), logFile };
+      // A fit whose extraction failed would only fail the same way again.
+      const records = readTaskRecords(dir);
+      const failedDep = job.dependsOn.find((d) => records.get(d)?.status !== 'done');
+      if (failedDep) {
+        writeTaskRecord(dir, { ...record, status: 'skipped', summary: `needs ${failedDep}, which did not finish` });
         ctx.exitCode = EXIT_PROBLEMS;
+        return;
+      }
+      writeTaskRecord(dir, { ...record, status: 'running' });
+      log(`job ${job.id} started (SLURM task ${array}/${index}, ${file.context.threads} ONNX Runtime thread(s))`);
+      const result = await runJob(job, file.context, { log });
+      log(result.ok ? `job ${job.id} done: ${result.summary}` : `job ${job.id} FAILED\n${result.error?.text ?? result.summary}`);
+      writeTaskRecord(dir, { ...record, status: result.ok ? 'done' : 'failed', summary: result.summary, ...(result.ok ? {} : { error: result.error?.text ?? result.summary }) });
+      ctx.io.out(`${describeJob(job)}: ${result.ok ? result.summary : `FAILED ${result.summary} (log: ${logFile})`}`);
+      if (!result.ok) ctx.exitCode = EXIT_PROBLEMS;
+    });
+
+  program
+    .command('bench-merge', { hidden: true })
+    .argument('<jobs-file>')
+    .action(async (jobsFile: string) => {
+      const { readJobsFile, readTaskRecords, writeTaskRecord } = await import('../../orchestrate/slurm.js');
+      const { MERGE_JOB_ID, describeJob } = await import('../../orchestrate/jobs.js');
+      const { inspectRunMetrics } = await import('../../runs/store.js');
+      const path = resolve(ctx.io.cwd, jobsFile);
+      const dir = resolve(path, '..');
+      const file = readJobsFile(path);
+      writeTaskRecord(dir, { id: MERGE_JOB_ID, description: 'merge (leaderboard, markdown, pictures)', status: 'running' });
+      const records = readTaskRecords(dir);
+      const fits = file.arrays.flatMap((a) => a.jobs).filter((j) => j.kind === 'fit');
+      // A fit counts when its run is committed with the planned key (the run store is the truth).
+      const finished = fits.filter((f) => { const m = inspectRunMetrics(f.runDir); return m.state === 'finished' && m.metrics.key === f.runKey; });
+      const failures: Failure[] = file.arrays.flatMap((a) => a.jobs).filter((j) => records.get(j.id)?.status !== 'done').map((j) => {
+        const r = records.get(j.id);
+        return { description: describeJob(j), status: r?.status ?? 'lost', reason: r ? (r.error?.split('\n')[0] ?? r.summary ?? '') : 'no record: the task never started or its node died (see the SLURM log)', ...(r?.logFile ? { logFile: r.logFile } : {}) };
+      });
+      try {
+        await mergeBench(file.context, file.subjects, [...file.doneRunDirs, ...finished.map((f) => f.runDir)], failures, ctx);
+        writeTaskRecord(dir, { id: MERGE_JOB_ID, description: 'merge (leaderboard, markdown, pictures)', status: 'done', summary: `${file.doneRunDirs.length + finished.length} runs scored${failures.length ? `; ${failures.length} jobs did not finish` : ''}` });
+      } catch (err) {
+        writeTaskRecord(dir, { id: MERGE_JOB_ID, description: 'merge (leaderboard, markdown, pictures)', status: 'failed', error: (err as Error).message });
+        throw err;
       }
     });
 }
