@@ -67,6 +67,8 @@ export const PATTERN_WORDS: Record<string, string> = {
   '\\{i\\}': 'a name with "{i}" where the block index goes',
   '^[0-9a-f]{64}$': '64 lower-case hexadecimal digits (the first word of `sha256sum FILE`)',
   '^[a-z0-9][a-z0-9._-]*$': 'lower-case letters, digits, dots, dashes and underscores, starting with a letter or digit',
+  '^[0-9]+[KMGT]?$': 'a size as sbatch --mem takes it: a number of megabytes, or a number with K, M, G or T',
+  '^([0-9]+-)?[0-9]+(:[0-9]{2}){0,2}$': 'a time limit as sbatch --time takes it: minutes, MM:SS, HH:MM:SS or D-HH:MM:SS',
 };
 
 /** Follows a local "#/definitions/NAME" reference. */
