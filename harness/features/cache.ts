@@ -17,15 +17,15 @@
  * once per process per entry (again when a file changed since). A damaged entry is reported
  * (E_CACHE) and `extractFeatures` rebuilds it.
  */
-import { existsSync, fsyncSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, fsyncSync, mkdirSync, openSync, closeSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { sha256File } from '../core/hash.js';
 import { ZooError } from '../core/errors.js';
 import { writeJsonAtomic } from '../core/fsutil.js';
 import { NpyFile, NpyRowWriter } from '../core/npy.js';
 import { fromFloat16 } from '../core/fp16.js';
 import type { ResolvedTokenLayout } from '../plugins/manifest.js';
-import { pidAlive } from '../core/liveness.js';
+import { FileLock, describeOwner } from '../core/lock.js';
 
 /** 2: meta.json records each file's size and sha256. */
 export const CACHE_FORMAT = 2;
@@ -78,12 +78,13 @@ export class CacheEntryWriter {
   readonly partialDir: string;
   private local: NpyRowWriter[] = [];
   private global: NpyRowWriter[] = [];
-  private lockPath: string;
+  private lock: FileLock;
   done = 0;
 
   constructor(readonly finalDir: string, readonly key: string, readonly images: number, readonly G: number, readonly channels: readonly number[]) {
     this.partialDir = `${finalDir}.partial`;
-    this.lockPath = join(this.partialDir, 'lock');
+    // Taken before the partial entry is touched: another writer's partial is never removed.
+    this.lock = takeEntryLock(`${finalDir}.lock`, this.partialDir);
     const resumable = existsSync(join(this.partialDir, 'progress.json'));
     let progress: Progress | undefined;
     if (resumable) {
@@ -98,27 +99,12 @@ export class CacheEntryWriter {
       rmSync(this.partialDir, { recursive: true, force: true });
       mkdirSync(this.partialDir, { recursive: true });
     }
-    this.takeLock();
     this.done = canResume && progress ? progress.done : 0;
     channels.forEach((C, l) => {
       this.local.push(new NpyRowWriter(layerFile(this.partialDir, l, 'local'), 'f2', [images, G, G, C], !canResume));
       this.global.push(new NpyRowWriter(layerFile(this.partialDir, l, 'global'), 'f2', [images, C], !canResume));
     });
     if (!canResume) this.saveProgress();
-  }
-
-  /** One process writes an entry; a lock left by a dead process is taken over. */
-  private takeLock(): void {
-    if (existsSync(this.lockPath)) {
-      const pid = Number.parseInt(readFileSync(this.lockPath, 'utf8'), 10);
-      if (Number.isInteger(pid) && pid !== process.pid && pidAlive(pid)) {
-        throw new ZooError('E_CACHE', `another zoo process (pid ${pid}) is extracting this entry`, {
-          file: this.partialDir,
-          fix: 'wait for it to finish, or stop it; a lock of a dead process is taken over automatically',
-        });
-      }
-    }
-    writeFileSync(this.lockPath, String(process.pid));
   }
 
   /** Writes fp16 bytes of rows [start, start+n) of every layer, then records progress. */
@@ -131,6 +117,7 @@ export class CacheEntryWriter {
     this.done = start + n;
     this.syncAll();
     this.saveProgress();
+    this.lock.refresh();
   }
 
   private syncAll(): void {
@@ -159,9 +146,9 @@ export class CacheEntryWriter {
     writeJsonAtomic(join(this.partialDir, 'meta.json'), full);
     markVerified(this.finalDir, this.partialDir, full);
     rmSync(join(this.partialDir, 'progress.json'), { force: true });
-    rmSync(this.lockPath, { force: true });
     rmSync(this.finalDir, { recursive: true, force: true });
     renameSync(this.partialDir, this.finalDir);
+    this.lock.release();
   }
 
   closeFiles(): void {
@@ -170,10 +157,24 @@ export class CacheEntryWriter {
 
   abandon(): void {
     this.closeFiles();
-    rmSync(this.lockPath, { force: true });
+    this.lock.release();
   }
 }
 
+
+/**
+ * One process (on any machine of a shared file system) writes an entry; a lock whose owner is
+ * gone — a dead pid on this host, no refresh for 10 minutes from another — is taken over.
+ */
+function takeEntryLock(path: string, partialDir: string): FileLock {
+  mkdirSync(dirname(path), { recursive: true });
+  const got = FileLock.tryAcquire(path);
+  if (got.ok) return got.lock;
+  throw new ZooError('E_CACHE', `another zoo process (${describeOwner(got.owner)}) is extracting this entry`, {
+    file: partialDir,
+    fix: 'wait for it to finish, or stop it; the lock of a process that is gone is taken over automatically (on another machine after 10 minutes without progress)',
+  });
+}
 
 /**
  * Read access to a finished entry. Reads go by offset (NpyFile), so a training loop can pull

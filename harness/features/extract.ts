@@ -33,6 +33,8 @@ export interface ExtractOptions {
   G?: number;
   batchSize?: number;
   threads?: number;
+  /** Which CUDA device (bench workers each get their own). */
+  gpu?: number;
   quiet?: boolean;
   /** Receives progress events instead of a terminal bar. */
   sink?: ProgressSink;
@@ -116,7 +118,7 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
     }
   }
 
-  const session = await openSession(variant.onnxPath, device, opts.threads);
+  const session = await openSession(variant.onnxPath, device, opts.threads, opts.gpu);
   try {
     checkOutputs(session, variant.layers.map((l) => l.output), variant.onnxPath);
     const writer = new CacheEntryWriter(dir, key, images.length, G, variant.layers.map((l) => l.channels));

@@ -24,9 +24,14 @@ const DEVICE_FIX: Record<Device, string> = {
   cuda: 'install the CUDA provider (needs CUDA 12 and cuDNN 9), from the project folder: ONNXRUNTIME_NODE_INSTALL=cuda12 node -e "require(\'onnxruntime-node/script/install\')"; or use --device cpu',
 };
 
-export function sessionOptions(device: Device, threads?: number): ort.InferenceSession.SessionOptions {
+/** The execution provider for a device; `gpu` picks one of several CUDA devices. */
+export function executionProvider(device: Device, gpu?: number): ort.InferenceSession.ExecutionProviderConfig {
+  return device === 'cuda' && gpu !== undefined ? { name: 'cuda', deviceId: gpu } : device;
+}
+
+export function sessionOptions(device: Device, threads?: number, gpu?: number): ort.InferenceSession.SessionOptions {
   return {
-    executionProviders: [device],
+    executionProviders: [executionProvider(device, gpu)],
     graphOptimizationLevel: 'all',
     ...(threads ? { intraOpNumThreads: threads } : {}),
     logSeverityLevel: 3,
@@ -34,7 +39,7 @@ export function sessionOptions(device: Device, threads?: number): ort.InferenceS
 }
 
 /** Opens a model; a missing, truncated or corrupt file and an unavailable device each get their own error. */
-export async function openSession(onnxPath: string, device: Device, threads?: number): Promise<ort.InferenceSession> {
+export async function openSession(onnxPath: string, device: Device, threads?: number, gpu?: number): Promise<ort.InferenceSession> {
   if (!existsSync(onnxPath)) {
     throw new ZooError('E_ONNX_MISSING', `ONNX model not found`, {
       file: onnxPath,
@@ -45,7 +50,7 @@ export async function openSession(onnxPath: string, device: Device, threads?: nu
     throw new ZooError('E_ONNX_CORRUPT', 'ONNX file is empty or truncated', { file: onnxPath, fix: 're-export the model (zoo export …)' });
   }
   try {
-    return await ort.InferenceSession.create(onnxPath, sessionOptions(device, threads));
+    return await ort.InferenceSession.create(onnxPath, sessionOptions(device, threads, gpu));
   } catch (err) {
     const msg = (err as Error).message ?? String(err);
     if (device !== 'cpu' && /provider|backend|webgpu|cuda|adapter|vulkan|dawn|not.*(found|available|supported)/i.test(msg) && !/protobuf|parse/i.test(msg)) {

@@ -73,9 +73,9 @@ export class StepRunner {
     return this.chunks.length > 1;
   }
 
-  static async create(dims: GraphDims, config: FactorTopyConfig, encoding: Float32Array, device: Device, threads?: number): Promise<StepRunner> {
+  static async create(dims: GraphDims, config: FactorTopyConfig, encoding: Float32Array, device: Device, threads?: number, gpu?: number): Promise<StepRunner> {
     const r = new StepRunner(dims, config, encoding);
-    const createSession = (model: Uint8Array): Promise<ortTypes.InferenceSession> => openGraph(model, device, threads ? { threads } : {});
+    const createSession = (model: Uint8Array): Promise<ortTypes.InferenceSession> => openGraph(model, device, { ...(threads ? { threads } : {}), ...(gpu !== undefined ? { gpu } : {}) });
     const sizes = [...new Set(r.chunks.map((c) => c.count))];
     for (const n of sizes) r.predictors.set(n, await createSession(buildPredictGraph({ ...dims, voxels: n }, config)));
     if (!r.chunked) r.fused = await createSession(buildTrainGraph(dims, config).model);

@@ -48,6 +48,8 @@ export interface FitOptions {
   force?: boolean;
   /** ONNX Runtime intra-op threads (default: ORT's, all cores); the bench gives each job its share. */
   threads?: number;
+  /** Which CUDA device (bench workers each get their own). */
+  gpu?: number;
   /** Receives progress events instead of a terminal bar (the bench's worker pool). */
   progress?: ProgressSink;
   log?: (line: string) => void;
@@ -134,7 +136,7 @@ export async function fitSubject(opts: FitOptions): Promise<FitResult> {
     const runDir = runDirFor(opts.outDir, { plugin: variant.pluginId, variant: variant.name, subject: subject.id, seed, device });
     for (const line of cleanRunLeftovers(runDir)) log(`fit: ${line}`);
     const images = subjectImages(subject);
-    const { store } = await extractFeatures({ variant, images, cacheRoot: opts.cacheRoot, device, threads: opts.threads, quiet: opts.quiet, sink: opts.progress, log });
+    const { store } = await extractFeatures({ variant, images, cacheRoot: opts.cacheRoot, device, threads: opts.threads, gpu: opts.gpu, quiet: opts.quiet, sink: opts.progress, log });
     try {
       const responsesSha256 = sha256Files([subject.fmriFiles.lh, subject.fmriFiles.rh]);
       const key = runKey({ featureKey: store.meta.key, responsesSha256, config, seed, device, subject: subject.id });
@@ -151,7 +153,7 @@ export async function fitSubject(opts: FitOptions): Promise<FitResult> {
       const partial = createPartialRun(runDir);
       let metrics: RunMetrics;
       try {
-        metrics = await train({ subject, store, variant, runDir: partial, config, seed, device, key, responsesSha256, threads: opts.threads, quiet: opts.quiet, sink: opts.progress, log, t0 });
+        metrics = await train({ subject, store, variant, runDir: partial, config, seed, device, key, responsesSha256, threads: opts.threads, gpu: opts.gpu, quiet: opts.quiet, sink: opts.progress, log, t0 });
         commitRun(partial, runDir);
       } catch (err) {
         discardPartialRun(partial);
@@ -178,6 +180,7 @@ interface TrainContext {
   key: string;
   responsesSha256: string;
   threads?: number;
+  gpu?: number;
   quiet?: boolean;
   sink?: ProgressSink;
   log: (line: string) => void;
@@ -217,7 +220,7 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
     const y = subject.readResponses(rows, voxelIdx);
     for (let r = 0; r < rows.length; r++) for (let n = 0; n < N; n++) meanY[n] += y[r * N + n];
   }
-  const runner = await StepRunner.create(dims, config, encoding, device, ctx.threads);
+  const runner = await StepRunner.create(dims, config, encoding, device, ctx.threads, ctx.gpu);
   const specs = runner.specs;
   let params = initParams(specs, seed, Float32Array.from(meanY, (s) => s / trainRows.length));
   let m: Params = new Map(specs.map((s) => [s.name, new Float32Array(numel(s.shape))]));

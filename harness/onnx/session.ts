@@ -8,10 +8,10 @@ import { type DType, type Value, fmtShape, numel } from './graph.js';
 
 export type SessionDevice = 'cpu' | 'webgpu' | 'cuda';
 
-export async function createSession(model: Uint8Array, device: SessionDevice, opts: { threads?: number; optimize?: boolean } = {}): Promise<ort.InferenceSession> {
+export async function createSession(model: Uint8Array, device: SessionDevice, opts: { threads?: number; optimize?: boolean; gpu?: number } = {}): Promise<ort.InferenceSession> {
   try {
     return await ort.InferenceSession.create(model, {
-      executionProviders: [device],
+      executionProviders: [device === 'cuda' && opts.gpu !== undefined ? { name: 'cuda', deviceId: opts.gpu } : device],
       graphOptimizationLevel: opts.optimize === false ? 'disabled' : 'all',
       ...(opts.threads ? { intraOpNumThreads: opts.threads } : {}),
       logSeverityLevel: 3,

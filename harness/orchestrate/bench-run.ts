@@ -14,6 +14,8 @@ import { jobView } from './view.js';
 
 export interface RunPlanOptions {
   workers: number;
+  /** CUDA device per worker slot (empty: none assigned). */
+  gpus?: readonly number[];
   /** Only the jobs the last bench into the same folder did not finish. */
   retryFailed: boolean;
   quiet?: boolean;
@@ -70,6 +72,7 @@ export async function runPlan(plan: Plan, opts: RunPlanOptions): Promise<RunPlan
   try {
     outcomes = await runLocal(runnable, plan.context, {
       workers: opts.workers,
+      gpus: opts.gpus,
       logDir: join(outDir, 'logs'),
       view,
       signal: opts.signal,

@@ -29,6 +29,8 @@ export interface JobOutcome {
 
 export interface LocalOptions {
   workers: number;
+  /** CUDA device of each worker slot (a job holds a slot while it runs; empty: no GPU assignment). */
+  gpus?: readonly number[];
   logDir: string;
   view: JobView;
   signal?: AbortSignal;
@@ -66,9 +68,12 @@ export async function runLocal(jobs: readonly RunnableJob[], context: BenchConte
   const onAbort = (): void => abort.abort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
 
+  // GPU slots: a job holds one from launch to finish, so no two running jobs share a device.
+  const freeGpus = [...(opts.gpus ?? [])];
   const launch = (job: RunnableJob): void => {
     const logFile = join(opts.logDir, `${jobFileName(job.id)}.log`);
-    const task: WorkerTask = { job, context, logFile };
+    const gpu = freeGpus.shift();
+    const task: WorkerTask = { job, context, logFile, ...(gpu !== undefined ? { gpu } : {}) };
     running.add(job.id);
     opts.view.started(job);
     changed();
@@ -92,7 +97,10 @@ export async function runLocal(jobs: readonly RunnableJob[], context: BenchConte
         finish(job, { id: job.id, status: 'failed', description: describeJob(job), result: { ok: false, summary: text, error: { code: 'E_WORKER', text } }, logFile }, `${describeJob(job)}: FAILED ${text} (log: ${logFile})`);
       },
     );
-    inFlight.set(job.id, promise.finally(() => inFlight.delete(job.id)));
+    inFlight.set(job.id, promise.finally(() => {
+      inFlight.delete(job.id);
+      if (gpu !== undefined) freeGpus.push(gpu);
+    }));
   };
 
   try {

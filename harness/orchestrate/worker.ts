@@ -13,6 +13,8 @@ export interface WorkerTask {
   job: ExtractJob | FitJob;
   context: BenchContext;
   logFile: string;
+  /** The CUDA device given to this job, if the bench spreads jobs over GPUs. */
+  gpu?: number;
 }
 
 /** A progress message from a worker to the pool (a plain IPC message beside tinypool's own). */
@@ -39,8 +41,8 @@ export default async function runWorkerTask(task: WorkerTask): Promise<JobResult
     const message: WorkerProgress = { brainzooProgress: true, jobId: task.job.id, event };
     process.send?.(message);
   };
-  log(`job ${task.job.id} started (pid ${process.pid}, ${task.context.threads} ONNX Runtime thread(s))`);
-  const result = await runJob(task.job, task.context, { log, progress });
+  log(`job ${task.job.id} started (pid ${process.pid}, ${task.context.threads} ONNX Runtime thread(s)${task.gpu !== undefined ? `, GPU ${task.gpu}` : ''})`);
+  const result = await runJob(task.job, task.context, { log, progress, gpu: task.gpu });
   log(result.ok ? `job ${task.job.id} done: ${result.summary}` : `job ${task.job.id} FAILED\n${result.error?.text ?? result.summary}`);
   return result;
 }

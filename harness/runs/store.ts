@@ -22,6 +22,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
+import { hostname } from 'node:os';
 import { ZooError } from '../core/errors.js';
 import { readNpy } from '../core/npy.js';
 import { sha256FilesMemo } from '../core/hash.js';
@@ -388,6 +389,32 @@ function ownerPid(name: string, marker: string): number | undefined {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
+/** A partial or moved-aside run made on another machine of a shared file system is left alone this long. */
+const FOREIGN_STALE_MS = 24 * 3_600_000;
+
+/**
+ * Whether the process that made a `.partial-<pid>-<hex>@<host>` (or `.old-…`) folder is gone.
+ * A pid is checked on its own host only; another host's folder counts as abandoned after a day.
+ */
+function ownerGone(name: string, marker: string, path: string): boolean {
+  const at = name.lastIndexOf('@');
+  const host = at >= 0 ? name.slice(at + 1) : undefined;
+  if (host !== undefined && host !== hostname()) {
+    try {
+      return Date.now() - statSync(path).mtimeMs > FOREIGN_STALE_MS;
+    } catch {
+      return false;
+    }
+  }
+  const pid = ownerPid(name, marker);
+  return pid === undefined || pid === process.pid || !pidAlive(pid);
+}
+
+/** The name suffix that identifies this process: `<pid>-<random>@<host>`. */
+function ownerSuffix(): string {
+  return `${process.pid}-${randomBytes(4).toString('hex')}@${hostname()}`;
+}
+
 /**
  * Removes what killed fits of this run left beside it: partial folders of dead processes, and
  * old folders moved aside (restored when the process died between the two renames of a commit).
@@ -416,14 +443,13 @@ export function cleanRunLeftovers(finalDir: string): string[] {
   for (const e of entries) {
     const path = join(parent, e);
     if (e.startsWith(`.${name}${PARTIAL}`)) {
-      const pid = ownerPid(e, PARTIAL);
-      if (pid === undefined || !pidAlive(pid) || pid === process.pid) {
+      if (ownerGone(e, PARTIAL, path)) {
         rmSync(path, { recursive: true, force: true });
         done.push(`removed the unfinished run ${path} (left by an interrupted fit)`);
       }
     } else if (e.startsWith(`.${name}${OLD}`)) {
       const pid = ownerPid(e, OLD);
-      if (pid !== undefined && pid !== process.pid && pidAlive(pid)) continue;
+      if (pid !== process.pid && !ownerGone(e, OLD, path)) continue;
       if (!existsSync(finalDir) && existsSync(join(path, METRICS_FILE))) {
         renameSync(path, finalDir);
         done.push(`restored the finished run ${finalDir} (an interrupted re-fit had moved it aside)`);
@@ -438,7 +464,7 @@ export function cleanRunLeftovers(finalDir: string): string[] {
 
 /** A new hidden sibling folder to build a run in. */
 export function createPartialRun(finalDir: string): string {
-  const dir = join(dirname(finalDir), `.${basename(finalDir)}${PARTIAL}${process.pid}-${randomBytes(4).toString('hex')}`);
+  const dir = join(dirname(finalDir), `.${basename(finalDir)}${PARTIAL}${ownerSuffix()}`);
   mkdirSync(dir, { recursive: true });
   return dir;
 }
@@ -453,7 +479,7 @@ export function commitRun(partialDir: string, finalDir: string): void {
   }
   let old: string | undefined;
   if (existsSync(finalDir)) {
-    old = join(dirname(finalDir), `.${basename(finalDir)}${OLD}${process.pid}-${randomBytes(4).toString('hex')}`);
+    old = join(dirname(finalDir), `.${basename(finalDir)}${OLD}${ownerSuffix()}`);
     renameSync(finalDir, old);
   }
   try {

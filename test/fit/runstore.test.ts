@@ -6,7 +6,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ZooError, ioError } from '../../harness/core/errors.js';
 import { writeJsonAtomic } from '../../harness/core/fsutil.js';
@@ -119,6 +120,27 @@ describe('run store', () => {
     assert.equal(cleanRunLeftovers(join(parent, 'seed1.cpu')).length, 1);
     assert.deepEqual(readdirSync(parent).sort(), ['seed0.cpu', 'seed1.cpu']);
     assert.equal(readFileSync(join(parent, 'seed1.cpu', 'metrics.json'), 'utf8'), '{"kept":1}');
+  });
+
+  it('a partial run made on another machine of a shared file system is kept until it is a day old (its pid means nothing here)', () => {
+    const out = tempDir('foreign');
+    const runDir = runDirFor(out, { plugin: 'mae', variant: 'tiny', subject: 'subj01', seed: 0, device: 'cpu' });
+    mkdirSync(join(runDir, '..'), { recursive: true });
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid as number;
+    const foreign = join(runDir, '..', `.seed0.cpu.partial-${dead}-abcd1234@node042.cluster`);
+    const local = join(runDir, '..', `.seed0.cpu.partial-${dead}-abcd1234`);
+    mkdirSync(foreign);
+    mkdirSync(local);
+    cleanRunLeftovers(runDir);
+    assert.ok(existsSync(foreign), 'another host\'s fit may still be writing it');
+    assert.ok(!existsSync(local), 'a dead pid of this host: removed');
+    const old = new Date(Date.now() - 2 * 24 * 3_600_000);
+    utimesSync(foreign, old, old);
+    cleanRunLeftovers(runDir);
+    assert.ok(!existsSync(foreign), 'abandoned for two days: removed');
+    // Partials made here carry this host's name.
+    const mine = createPartialRun(runDir);
+    assert.match(mine, new RegExp(`\\.seed0\\.cpu\\.partial-${process.pid}-[0-9a-f]{8}@${hostname().replace(/[.]/g, '\\.')}$`));
   });
 
   it('the training version is part of the run key', () => {

@@ -9,7 +9,9 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../harness/core/paths.js';
-import type { Plan } from '../../harness/orchestrate/jobs.js';
+import type { ExtractJob, FitJob, Plan } from '../../harness/orchestrate/jobs.js';
+import { runLocal } from '../../harness/orchestrate/local.js';
+import { jobView } from '../../harness/orchestrate/view.js';
 import type { BenchState } from '../../harness/orchestrate/state.js';
 import { pluginVariantCopy, tempDir, zoo } from '../helpers.js';
 
@@ -163,6 +165,20 @@ describe('orchestrate: zoo bench on a worker pool', function () {
     assert.match(retry.stdout, /2 fits \(1 already done\), 2 jobs to run/);
     const lb2 = JSON.parse(readFileSync(join(out, 'leaderboard.json'), 'utf8')) as { entries: { plugin: string }[] };
     assert.deepEqual(lb2.entries.map((e) => e.plugin).sort(), ['broken-mae', 'mae']);
+    rmSync(out, { recursive: true, force: true });
+  });
+
+  it('gives each running job its own GPU slot (--device cuda spreads jobs over the visible GPUs)', async () => {
+    const out = tempDir('pool-gpus');
+    const planned = await plan(['mae', 'clip', '--cache', tempDir('pool-gpus-cache'), ...FIT_ARGS, '--out', out]);
+    const jobs = planned.jobs.filter((j): j is ExtractJob | FitJob => j.kind !== 'merge');
+    const outcomes = await runLocal(jobs, planned.context, { workers: 2, gpus: [0, 1], logDir: join(out, 'logs'), view: jobView({ total: jobs.length, err: () => undefined, quiet: true }) });
+    assert.ok([...outcomes.values()].every((o) => o.status === 'done'), JSON.stringify([...outcomes.values()]));
+    // The two extractions start together (nothing to wait for): one on each GPU.
+    const gpuOf = (id: string): string => /, GPU (\d+)\)/.exec(readFileSync(outcomes.get(id)?.logFile as string, 'utf8'))?.[1] ?? 'none';
+    const extracts = jobs.filter((j) => j.kind === 'extract').map((j) => gpuOf(j.id)).sort();
+    assert.deepEqual(extracts, ['0', '1']);
+    for (const j of jobs) assert.match(gpuOf(j.id), /^[01]$/);
     rmSync(out, { recursive: true, force: true });
   });
 

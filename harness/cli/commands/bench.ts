@@ -6,13 +6,12 @@
  * inputs are known from the run store and not run again. A failing job is reported with its
  * log and does not stop the others; the merge scores what finished and the command exits 1.
  */
-import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ZooError } from '../../core/errors.js';
 import { cacheDir } from '../../core/paths.js';
 import { ensureWritableDir } from '../../core/fsutil.js';
-import { parseDevice, type Device } from '../../features/session.js';
+import { parseDevice } from '../../features/session.js';
 import type { BenchContext, Plan } from '../../orchestrate/jobs.js';
 import type { Failure } from '../../orchestrate/bench-run.js';
 import { PluginRegistry } from '../../plugins/registry.js';
@@ -58,10 +57,6 @@ interface BenchOpts extends Record<string, unknown> {
  */
 const DEFAULT_THREADS = 1;
 
-/** Workers so that workers × threads ≤ cores on the CPU; one per device otherwise (GPU jobs share nothing). */
-function defaultWorkers(device: Device, threads: number): number {
-  return device === 'cpu' ? Math.max(1, Math.floor(availableParallelism() / threads)) : 1;
-}
 
 export function registerBench(program: Command, ctx: CommandContext): void {
   const cmd = addRuntimeOptions(program.command('bench'))
@@ -73,7 +68,7 @@ export function registerBench(program: Command, ctx: CommandContext): void {
     .option('--variants <which>', 'bundled | all | a comma-separated list of tags (default: bundled without --dataset, all with it)')
     .option('--seed <n>', 'random seed', '0')
     .option('--out <dir>', 'output folder (runs/ …)', 'out')
-    .option('--workers <n>', 'jobs at a time (default: cores ÷ --threads on the CPU, 1 on a GPU)')
+    .option('--workers <n>', 'jobs at a time (default: cores ÷ --threads on the CPU, one per visible GPU with --device cuda)')
     .option('--threads <n>', 'ONNX Runtime threads per job (default 1; results are identical for any --workers at the same --threads)')
     .option('--plan', 'print the job graph (what is done, what would run) and stop')
     .option('--json', 'with --plan or --status: JSON')
@@ -111,7 +106,9 @@ export function registerBench(program: Command, ctx: CommandContext): void {
       const seed = Number(opts.seed);
       const out = resolve(ctx.io.cwd, opts.out);
       const threads = opts.threads ? positiveInt(opts.threads, '--threads') : DEFAULT_THREADS;
-      const workers = opts.workers ? positiveInt(opts.workers, '--workers') : defaultWorkers(device, threads);
+      const { defaultWorkers, gpuSlots, visibleGpus } = await import('../../orchestrate/resources.js');
+      const gpus = device === 'cuda' ? visibleGpus() : [];
+      const workers = opts.workers ? positiveInt(opts.workers, '--workers') : defaultWorkers(device, threads, gpus);
       const context: BenchContext = {
         datasetDir: dataset, outDir: out, cacheRoot: cacheDir(opts.cache), device, seed, config: hyperparameters(opts), threads,
         registry: { extraDirs: opts.plugins?.map((p) => resolve(ctx.io.cwd, p)), models: opts.models ? resolve(ctx.io.cwd, opts.models) : undefined, cwd: ctx.io.cwd },
@@ -133,7 +130,7 @@ export function registerBench(program: Command, ctx: CommandContext): void {
       }
       if (opts.executor !== 'local') throw new ZooError('E_ARGS', `unknown executor "${opts.executor}"`, { fix: 'use --executor local or --executor slurm' });
       const { runPlan } = await import('../../orchestrate/bench-run.js');
-      const result = await runPlan(plan, { workers, retryFailed: opts.retryFailed ?? false, quiet: opts.quiet, signal: ctx.io.interruptible?.(), io: ctx.io });
+      const result = await runPlan(plan, { workers, gpus: gpuSlots(device, workers, gpus), retryFailed: opts.retryFailed ?? false, quiet: opts.quiet, signal: ctx.io.interruptible?.(), io: ctx.io });
       if (result.interrupted) {
         ctx.io.err(`bench: interrupted; finished runs are kept and nothing half-written is left. Run the same command again to resume (${result.doneCount} of ${result.jobCount} jobs done).`);
         ctx.exitCode = EXIT_INTERRUPTED;

@@ -1,0 +1,108 @@
+/**
+ * A lock file that means the same on every machine of a shared file system (a SLURM cluster's
+ * NFS or Lustre): it names the host and pid of its owner, and the owner refreshes its time
+ * while it works (`refresh`, called per unit of work). Another process takes it over only when
+ * the owner is provably gone: on the same host, its pid is dead; on another host (where a pid
+ * means nothing), it has not been refreshed for `staleMs`. Taking over is an exclusive create
+ * (O_EXCL), so two processes racing for a stale lock cannot both win.
+ */
+import { closeSync, openSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { pidAlive } from './liveness.js';
+
+export interface LockOwner {
+  host: string;
+  pid: number;
+  since: string;
+}
+
+/** A lock not refreshed for this long, held on another host, is considered abandoned. */
+export const DEFAULT_STALE_MS = 10 * 60_000;
+
+export type LockResult = { ok: true; lock: FileLock } | { ok: false; owner: LockOwner };
+
+export class FileLock {
+  private constructor(readonly path: string) {}
+
+  /** Takes the lock, or says who holds it. */
+  static tryAcquire(path: string, opts: { staleMs?: number; now?: number } = {}): LockResult {
+    const staleMs = opts.staleMs ?? DEFAULT_STALE_MS;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (createExclusive(path)) return { ok: true, lock: new FileLock(path) };
+      const owner = readOwner(path);
+      if (owner && isHeld(path, owner, staleMs, opts.now ?? Date.now())) return { ok: false, owner };
+      // Abandoned (or unreadable): move it aside under a unique name, then race for a fresh create.
+      const aside = `${path}.stale-${randomBytes(4).toString('hex')}`;
+      try {
+        renameSync(path, aside);
+        rmSync(aside, { force: true });
+      } catch {
+        // Someone else moved it first; try again.
+      }
+    }
+    const owner = readOwner(path);
+    return owner ? { ok: false, owner } : { ok: true, lock: FileLock.forceTake(path) };
+  }
+
+  private static forceTake(path: string): FileLock {
+    rmSync(path, { force: true });
+    createExclusive(path);
+    return new FileLock(path);
+  }
+
+  /** Marks the owner as alive (other hosts judge staleness by this time). */
+  refresh(): void {
+    const now = new Date();
+    try {
+      utimesSync(this.path, now, now);
+    } catch {
+      // The lock was removed under us (a forced take-over after staleMs): nothing to refresh.
+    }
+  }
+
+  release(): void {
+    const owner = readOwner(this.path);
+    if (owner && owner.host === hostname() && owner.pid === process.pid) rmSync(this.path, { force: true });
+  }
+}
+
+function createExclusive(path: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+  const owner: LockOwner = { host: hostname(), pid: process.pid, since: new Date().toISOString() };
+  writeSync(fd, JSON.stringify(owner));
+  closeSync(fd);
+  return true;
+}
+
+function readOwner(path: string): LockOwner | undefined {
+  try {
+    const text = readFileSync(path, 'utf8');
+    // Format 1 of the cache lock was a bare pid: a lock of this host's process.
+    if (/^\d+$/.test(text.trim())) return { host: hostname(), pid: Number(text.trim()), since: '' };
+    const o = JSON.parse(text) as LockOwner;
+    return typeof o.host === 'string' && Number.isInteger(o.pid) ? o : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isHeld(path: string, owner: LockOwner, staleMs: number, now: number): boolean {
+  if (owner.host === hostname()) return pidAlive(owner.pid);
+  try {
+    return now - statSync(path).mtimeMs < staleMs;
+  } catch {
+    return false;
+  }
+}
+
+/** Describes an owner for messages. */
+export function describeOwner(o: LockOwner): string {
+  return o.host === hostname() ? `pid ${o.pid}` : `pid ${o.pid} on ${o.host}`;
+}
