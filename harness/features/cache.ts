@@ -25,6 +25,7 @@ import { writeJsonAtomic } from '../core/fsutil.js';
 import { NpyFile, NpyRowWriter } from '../core/npy.js';
 import { fromFloat16 } from '../core/fp16.js';
 import type { ResolvedTokenLayout } from '../plugins/manifest.js';
+import type { GridResize } from './resize.js';
 import { FileLock, describeOwner } from '../core/lock.js';
 
 /** 2: meta.json records each file's size and sha256. */
@@ -48,6 +49,8 @@ export interface FeatureMeta {
   variant: string;
   onnxSha256: string;
   G: number;
+  /** How layer grids were resized to G×G (absent in entries made before the option: bilinear). */
+  gridResize?: GridResize;
   images: number;
   imageIds: string[];
   imageSetSha256: string;

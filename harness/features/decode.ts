@@ -1,13 +1,13 @@
 /**
  * Decodes one layer's ONNX output by its declared token layout into
- *   local:  batch × G × G × C  (patch grid, bilinearly resized to G×G, channels last)
+ *   local:  batch × G × G × C  (patch grid resized to G×G — bilinear or area, see resize.ts — channels last)
  *   global: batch × C          (CLS token, or the spatial mean of the full grid without one)
  * Register tokens (DINOv2-reg) are dropped. A shape that disagrees with the layout is an error
  * naming the ONNX file and the layer, never a silent reshape.
  */
 import { ZooError } from '../core/errors.js';
 import { expectedOutputDims, prefixTokens, type ResolvedLayer } from '../plugins/manifest.js';
-import { bilinearTaps, resizeGridBilinear } from './resize.js';
+import { bilinearTaps, resizeGridArea, resizeGridBilinear, type GridResize } from './resize.js';
 
 export interface DecodedLayer {
   local: Float32Array;
@@ -40,7 +40,7 @@ export function checkLayerDims(dims: readonly number[], layer: ResolvedLayer, on
   if (mismatch) throw new ZooError('E_LAYOUT', `output "${layer.output}" (layer ${layer.name}) ${mismatch}`, { file: onnxPath, fix: LAYOUT_FIX });
 }
 
-export function decodeLayer(data: Float32Array, dims: readonly number[], layer: ResolvedLayer, G: number, onnxPath: string): DecodedLayer {
+export function decodeLayer(data: Float32Array, dims: readonly number[], layer: ResolvedLayer, G: number, onnxPath: string, resize: GridResize = 'bilinear'): DecodedLayer {
   checkLayerDims(dims, layer, onnxPath);
   const batch = dims[0];
   const C = layer.channels;
@@ -74,7 +74,8 @@ export function decodeLayer(data: Float32Array, dims: readonly number[], layer: 
       for (let p = 0; p < cells; p++) for (let c = 0; c < C; c++) g[c] += grid[p * C + c];
       for (let c = 0; c < C; c++) g[c] /= cells;
     }
-    resizeGridBilinear(grid, rows, cols, C, G, local, b * G * G * C, taps);
+    if (resize === 'area') resizeGridArea(grid, rows, cols, C, G, local, b * G * G * C);
+    else resizeGridBilinear(grid, rows, cols, C, G, local, b * G * G * C, taps);
   }
   return { local, global };
 }

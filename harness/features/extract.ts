@@ -15,6 +15,7 @@ import { ZooError } from '../core/errors.js';
 import type { ResolvedVariant } from '../plugins/manifest.js';
 import { CACHE_FORMAT, CacheEntryWriter, FeatureStore, entryDir, isCacheDamaged, type FeatureMeta } from './cache.js';
 import { decodeLayer } from './decode.js';
+import type { GridResize } from './resize.js';
 import { preprocessImage } from './preprocess.js';
 import { checkOutputs, openSession, ort, type Device } from './session.js';
 
@@ -31,6 +32,8 @@ export interface ExtractOptions {
   device?: Device;
   /** Local grid side (the authors' G = 8). */
   G?: number;
+  /** How each layer's grid is resized to G×G (default bilinear, the authors'). */
+  gridResize?: GridResize;
   batchSize?: number;
   threads?: number;
   /** Which CUDA device (bench workers each get their own). */
@@ -58,7 +61,7 @@ export interface ExtractResult {
 const DECODER_VERSION = 1;
 
 /** The cache key: a hash of everything the features depend on. */
-export function featureKey(variant: ResolvedVariant, onnxSha: string, imageSetSha: string, G: number, device: Device): string {
+export function featureKey(variant: ResolvedVariant, onnxSha: string, imageSetSha: string, G: number, device: Device, gridResize: GridResize = 'bilinear'): string {
   const config = stableJson({
     format: CACHE_FORMAT,
     decoder: DECODER_VERSION,
@@ -66,6 +69,8 @@ export function featureKey(variant: ResolvedVariant, onnxSha: string, imageSetSh
     preprocess: variant.preprocess,
     layers: variant.layers.map((l) => ({ output: l.output, channels: l.channels, layout: l.layout })),
     G,
+    // Only a non-default resize enters the key, so entries made before the option keep theirs.
+    ...(gridResize !== 'bilinear' ? { gridResize } : {}),
     images: imageSetSha,
     // Providers differ in the last bits; keeping them apart keeps runs repeatable per device.
     device,
@@ -96,6 +101,7 @@ export function missingOnnxError(variant: ResolvedVariant): ZooError {
 export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResult> {
   const { variant, images } = opts;
   const G = opts.G ?? 8;
+  const gridResize = opts.gridResize ?? 'bilinear';
   const batchSize = opts.batchSize ?? 16;
   const device = opts.device ?? 'cpu';
   const log = opts.log ?? (() => undefined);
@@ -104,7 +110,7 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
   if (!existsSync(variant.onnxPath)) throw missingOnnxError(variant);
   const onnxSha = sha256File(variant.onnxPath);
   const imageSetSha = imageSetHash(images);
-  const key = featureKey(variant, onnxSha, imageSetSha, G, device);
+  const key = featureKey(variant, onnxSha, imageSetSha, G, device, gridResize);
   const dir = entryDir(opts.cacheRoot, variant.pluginId, variant.name, key);
   if (existsSync(dir)) {
     try {
@@ -154,7 +160,7 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
         const global: Uint16Array[] = [];
         for (const layer of variant.layers) {
           const t = outputs[layer.output];
-          const decoded = decodeLayer(t.data as Float32Array, t.dims, layer, G, variant.onnxPath);
+          const decoded = decodeLayer(t.data as Float32Array, t.dims, layer, G, variant.onnxPath, gridResize);
           const l16 = toFloat16(decoded.local);
           const g16 = toFloat16(decoded.global);
           checkFiniteFp16(l16, layer.name, variant.onnxPath);
@@ -187,6 +193,7 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
       variant: variant.name,
       onnxSha256: onnxSha,
       G,
+      gridResize,
       images: images.length,
       imageIds: images.map((i) => i.id),
       imageSetSha256: imageSetSha,

@@ -60,3 +60,47 @@ export function resizeGridBilinear(
     }
   }
 }
+
+/**
+ * How a layer's token grid becomes the G×G grid the selectors sample:
+ *  - bilinear: the authors' `interpolate(mode="bilinear", align_corners=False)` without
+ *    antialiasing (the default, to reproduce the paper). From a large grid (a 56×56 CNN stage,
+ *    SAM's 64×64) it reads 2×2 of every 7×7 cells: the rest is skipped, and fine patterns alias.
+ *  - area: the mean over each output cell's region (PyTorch's `interpolate(mode="area")`, i.e.
+ *    `adaptive_avg_pool2d`): every token counts, nothing aliases.
+ * Equal for a grid that is already G×G.
+ */
+export type GridResize = 'bilinear' | 'area';
+export const GRID_RESIZES: readonly GridResize[] = ['bilinear', 'area'];
+
+/** adaptive_avg_pool bins along one axis: output d averages source [start[d], end[d]). */
+export function areaBins(src: number, dst: number): { start: Int32Array; end: Int32Array } {
+  const start = new Int32Array(dst);
+  const end = new Int32Array(dst);
+  for (let d = 0; d < dst; d++) {
+    start[d] = Math.floor((d * src) / dst);
+    end[d] = Math.ceil(((d + 1) * src) / dst);
+  }
+  return { start, end };
+}
+
+/** Area resize of `src` (rows×cols×C, row-major) into `out` (G×G×C) at `outOffset`. */
+export function resizeGridArea(src: Float32Array, rows: number, cols: number, channels: number, G: number, out: Float32Array, outOffset = 0): void {
+  const by = areaBins(rows, G);
+  const bx = areaBins(cols, G);
+  const acc = new Float64Array(channels);
+  for (let gy = 0; gy < G; gy++) {
+    for (let gx = 0; gx < G; gx++) {
+      acc.fill(0);
+      for (let y = by.start[gy]; y < by.end[gy]; y++) {
+        for (let x = bx.start[gx]; x < bx.end[gx]; x++) {
+          const p = (y * cols + x) * channels;
+          for (let c = 0; c < channels; c++) acc[c] += src[p + c];
+        }
+      }
+      const n = (by.end[gy] - by.start[gy]) * (bx.end[gx] - bx.start[gx]);
+      const o = outOffset + (gy * G + gx) * channels;
+      for (let c = 0; c < channels; c++) out[o + c] = acc[c] / n;
+    }
+  }
+}

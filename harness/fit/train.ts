@@ -20,6 +20,7 @@ import { normalizeCoords } from '../data/coords.js';
 import { Rng } from '../data/random.js';
 import { ensureSplit } from '../data/split.js';
 import { extractFeatures, type ImageRef } from '../features/extract.js';
+import type { GridResize } from '../features/resize.js';
 import { weightsSource } from '../features/onnx-metadata.js';
 import type { FeatureStore } from '../features/cache.js';
 import { ort, type Device } from '../features/session.js';
@@ -50,6 +51,8 @@ export interface FitOptions {
   threads?: number;
   /** Which CUDA device (bench workers each get their own). */
   gpu?: number;
+  /** How each layer's grid is resized to G×G (default bilinear, the authors'). */
+  gridResize?: GridResize;
   /** Receives progress events instead of a terminal bar (the bench's worker pool). */
   progress?: ProgressSink;
   log?: (line: string) => void;
@@ -136,7 +139,7 @@ export async function fitSubject(opts: FitOptions): Promise<FitResult> {
     const runDir = runDirFor(opts.outDir, { plugin: variant.pluginId, variant: variant.name, subject: subject.id, seed, device });
     for (const line of cleanRunLeftovers(runDir)) log(`fit: ${line}`);
     const images = subjectImages(subject);
-    const { store } = await extractFeatures({ variant, images, cacheRoot: opts.cacheRoot, device, threads: opts.threads, gpu: opts.gpu, quiet: opts.quiet, sink: opts.progress, log });
+    const { store } = await extractFeatures({ variant, images, cacheRoot: opts.cacheRoot, device, threads: opts.threads, gpu: opts.gpu, gridResize: opts.gridResize, quiet: opts.quiet, sink: opts.progress, log });
     try {
       const responsesSha256 = sha256Files([subject.fmriFiles.lh, subject.fmriFiles.rh]);
       const key = runKey({ featureKey: store.meta.key, responsesSha256, config, seed, device, subject: subject.id });
@@ -335,6 +338,7 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
     config,
     featureKey: store.meta.key,
     onnxSha256: store.meta.onnxSha256,
+    gridResize: store.meta.gridResize ?? 'bilinear',
     weights: weightsSource(ctx.variant.onnxPath),
     responsesSha256: ctx.responsesSha256,
     layers: store.meta.layers.map((l) => ({ name: l.name, channels: l.channels, ...(l.timestep !== undefined ? { timestep: l.timestep } : {}) })),

@@ -8,6 +8,7 @@
 import type { Device } from '../features/session.js';
 import type { FactorTopyConfig } from '../model/config.js';
 import type { ResourceHints } from '../plugins/manifest.js';
+import type { GridResize } from '../features/resize.js';
 
 /** What every job of one bench shares. */
 export interface BenchContext {
@@ -20,6 +21,8 @@ export interface BenchContext {
   config: Partial<FactorTopyConfig>;
   /** ONNX Runtime intra-op threads per job. */
   threads: number;
+  /** How layer grids are resized to G×G (features/resize.ts). */
+  gridResize: GridResize;
   /** Plugin discovery, as given to the command (absolute paths; npm plugins are found from cwd up). */
   registry: { extraDirs?: string[]; models?: string; cwd: string };
 }

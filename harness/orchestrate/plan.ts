@@ -76,7 +76,7 @@ export function planBench(input: PlanInput): Plan {
     const onnxSha = sha256File(variant.onnxPath);
     const extractByImageSet = new Map<string, ExtractJob>();
     for (const [imageSetSha, ids] of imageSets) {
-      const key = featureKey(variant, onnxSha, imageSetSha, GRID, context.device);
+      const key = featureKey(variant, onnxSha, imageSetSha, GRID, context.device, context.gridResize);
       extractByImageSet.set(imageSetSha, {
         kind: 'extract',
         id: extractJobId(variant.pluginId, variant.name, key),

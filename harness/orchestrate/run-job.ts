@@ -42,7 +42,7 @@ export async function runJob(job: ExtractJob | FitJob, context: BenchContext, ho
     if (job.kind === 'extract') {
       const subject = openSubject(context.datasetDir, job.subjects[0]);
       try {
-        const r = await extractFeatures({ variant, images: subjectImages(subject), cacheRoot: context.cacheRoot, device: context.device, threads: context.threads, gpu: hooks.gpu, sink: hooks.progress, log: hooks.log });
+        const r = await extractFeatures({ variant, images: subjectImages(subject), cacheRoot: context.cacheRoot, device: context.device, threads: context.threads, gpu: hooks.gpu, gridResize: context.gridResize, sink: hooks.progress, log: hooks.log });
         r.store.close();
         if (r.store.meta.key !== job.featureKey) {
           // The plan and the extraction disagree on the cache key: a planner bug, not bad input.
@@ -55,7 +55,7 @@ export async function runJob(job: ExtractJob | FitJob, context: BenchContext, ho
     }
     const r = await fitSubject({
       variant, datasetDir: context.datasetDir, subject: job.subject, outDir: context.outDir, cacheRoot: context.cacheRoot,
-      device: context.device, seed: context.seed, config: context.config, threads: context.threads, gpu: hooks.gpu, progress: hooks.progress, log: hooks.log,
+      device: context.device, seed: context.seed, config: context.config, threads: context.threads, gpu: hooks.gpu, gridResize: context.gridResize, progress: hooks.progress, log: hooks.log,
     });
     const m = r.metrics;
     const converged = m.convergence?.converged ?? false;

@@ -117,6 +117,8 @@ export interface LeaderboardEntry extends MetricSet {
   hierarchyVoxels: number;
   /** sha256 of the backbone's ONNX file (null for runs that did not record it). */
   onnxSha256: string | null;
+  /** How layer grids were resized to G×G (features/resize.ts). */
+  gridResize?: 'bilinear' | 'area';
   /** Weights provenance; randomInit entries are marked in every rendering. */
   weights: WeightsSource | null;
   /** null for runs made before convergence was recorded (treated as not converged). */

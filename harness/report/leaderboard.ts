@@ -266,6 +266,7 @@ async function scoreSubject(subjectId: string, runs: { ref: RunRef; metrics: Run
         confidence,
         ...ncExtras,
         onnxSha256: metrics.onnxSha256 ?? null,
+        gridResize: metrics.gridResize ?? 'bilinear',
         weights: metrics.weights ?? null,
         convergence: metrics.convergence ? { converged: metrics.convergence.converged, stoppedBy: metrics.convergence.stoppedBy, reasons: metrics.convergence.reasons } : null,
       };

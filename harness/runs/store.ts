@@ -47,6 +47,8 @@ export interface RunMetrics {
   config: FactorTopyConfig;
   featureKey: string;
   onnxSha256: string;
+  /** How layer grids were resized to G×G (absent in runs made before the option: bilinear). */
+  gridResize?: 'bilinear' | 'area';
   /** Where the backbone's weights came from (the ONNX file's brainzoo.weights metadata). */
   weights?: { description: string; randomInit: boolean };
   responsesSha256: string;

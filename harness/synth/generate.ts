@@ -19,6 +19,7 @@ import { ZooError } from '../core/errors.js';
 import { Rng } from '../data/random.js';
 import { ROI_FAMILIES } from '../data/rois.js';
 import { extractFeatures, type ImageRef } from '../features/extract.js';
+import type { GridResize } from '../features/resize.js';
 import type { FeatureStore } from '../features/cache.js';
 import type { Device } from '../features/session.js';
 import type { ResolvedVariant } from '../plugins/manifest.js';
@@ -39,6 +40,8 @@ export interface SynthOptions {
   seed: number;
   cacheRoot: string;
   device?: Device;
+  /** How the generating backbone's layer grids are resized to G×G. */
+  gridResize?: GridResize;
   /** Rank of the planted readout (D in the formula above). */
   readoutRank?: number;
   /**
@@ -113,7 +116,7 @@ async function synthSubject(opts: SynthOptions, subject: string): Promise<SynthS
   }
 
   // 2. The generator backbone's features of those stimuli (cached: a later fit reuses them).
-  const { store } = await extractFeatures({ variant: opts.variant, images, cacheRoot: opts.cacheRoot, device: opts.device, quiet: opts.quiet, log });
+  const { store } = await extractFeatures({ variant: opts.variant, images, cacheRoot: opts.cacheRoot, device: opts.device, gridResize: opts.gridResize, quiet: opts.quiet, log });
   try {
     const L = store.layers;
     const voxels = plantCortex({ voxels: opts.voxels, layers: L, flat: opts.flat, rng: rng.fork('cortex') });

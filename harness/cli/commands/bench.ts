@@ -18,13 +18,14 @@ import { PluginRegistry } from '../../plugins/registry.js';
 import { packageRoot } from '../../core/paths.js';
 import { resolveDataset, resolveSubjects } from '../dataset-args.js';
 import { EXIT_INTERRUPTED, EXIT_PROBLEMS, type CommandContext } from '../io.js';
-import { addRuntimeOptions, commandRegistry } from '../options.js';
+import { addRuntimeOptions, commandRegistry, parseGridResize } from '../options.js';
 import { addHyperparameterOptions, hyperparameters } from './fit.js';
 import { drawOutputs } from './draw.js';
 import { positiveInt } from './extract.js';
 
 interface BenchOpts extends Record<string, unknown> {
   all?: boolean;
+  gridResize?: string;
   dataset?: string;
   subjects?: string;
   variants?: string;
@@ -110,7 +111,7 @@ export function registerBench(program: Command, ctx: CommandContext): void {
       const gpus = device === 'cuda' ? visibleGpus() : [];
       const workers = opts.workers ? positiveInt(opts.workers, '--workers') : defaultWorkers(device, threads, gpus);
       const context: BenchContext = {
-        datasetDir: dataset, outDir: out, cacheRoot: cacheDir(opts.cache), device, seed, config: hyperparameters(opts), threads,
+        datasetDir: dataset, outDir: out, cacheRoot: cacheDir(opts.cache), device, seed, config: hyperparameters(opts), threads, gridResize: parseGridResize(opts.gridResize),
         registry: { extraDirs: opts.plugins?.map((p) => resolve(ctx.io.cwd, p)), models: opts.models ? resolve(ctx.io.cwd, opts.models) : undefined, cwd: ctx.io.cwd },
       };
 

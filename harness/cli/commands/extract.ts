@@ -9,7 +9,7 @@ import { extractFeatures, type ImageRef } from '../../features/extract.js';
 import { parseDevice } from '../../features/session.js';
 import { datasetImages, resolveDataset, resolveSubjects } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
-import { addRuntimeOptions, commandRegistry } from '../options.js';
+import { addRuntimeOptions, commandRegistry, parseGridResize } from '../options.js';
 
 const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg', '.webp', '.tif', '.tiff']);
 
@@ -22,6 +22,7 @@ export function folderImages(dir: string): ImageRef[] {
 }
 
 interface ExtractOpts {
+  gridResize?: string;
   plugin: string;
   variant?: string;
   dataset?: string;
@@ -66,7 +67,7 @@ export function registerExtract(program: Command, ctx: CommandContext): void {
       ensureWritableDir(cacheRoot, '--cache');
       for (const job of jobs) {
         const result = await extractFeatures({
-          variant, images: job.images, cacheRoot, device, G, batchSize, threads, quiet: opts.quiet,
+          variant, images: job.images, cacheRoot, device, G, gridResize: parseGridResize(opts.gridResize), batchSize, threads, quiet: opts.quiet,
           log: (line) => ctx.io.err(line),
         });
         const how = result.reused ? 'reused' : `${result.computed} images in ${result.seconds.toFixed(1)} s`;

@@ -8,7 +8,7 @@ import { fitSubject } from '../../fit/train.js';
 import { DEFAULT_CONFIG, type FactorTopyConfig } from '../../model/config.js';
 import { resolveDataset, resolveSubjects } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
-import { addRuntimeOptions, commandRegistry } from '../options.js';
+import { addRuntimeOptions, commandRegistry, parseGridResize } from '../options.js';
 import { resolve } from 'node:path';
 
 /** Hyperparameter flags: one per FactorTopyConfig field, defaults the authors'. */
@@ -75,6 +75,7 @@ export function hyperparameters(opts: Record<string, unknown>): Partial<FactorTo
 }
 
 interface FitOpts extends Record<string, unknown> {
+  gridResize?: string;
   plugin: string;
   variant?: string;
   dataset?: string;
@@ -117,7 +118,7 @@ export function registerFit(program: Command, ctx: CommandContext): void {
       for (const subject of resolveSubjects(dataset, opts.subject)) {
         const result = await fitSubject({
           variant, datasetDir: dataset, subject, outDir, cacheRoot,
-          device: parseDevice(opts.device), seed, config, fsaverageDir: opts.fsaverage, quiet: opts.quiet, force: opts.force, log: (l) => ctx.io.err(l),
+          device: parseDevice(opts.device), seed, config, gridResize: parseGridResize(opts.gridResize), fsaverageDir: opts.fsaverage, quiet: opts.quiet, force: opts.force, log: (l) => ctx.io.err(l),
         });
         const m = result.metrics;
         ctx.io.out(`${m.plugin}/${m.variant} ${m.subject}: test R² ${m.testR2.toFixed(4)} (best val ${m.bestValR2.toFixed(4)} at epoch ${m.bestEpoch}, ${m.steps} steps, ${m.secondsPerStep.toFixed(3)} s/step${result.reused ? ', reused' : ''}) → ${result.runDir}`);

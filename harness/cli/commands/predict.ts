@@ -11,10 +11,11 @@ import { openSession, ort, parseDevice } from '../../features/session.js';
 import { encoderPath, readRunMetrics, readRunVoxels } from '../../runs/store.js';
 import { datasetImages, resolveDataset, resolveSubjects } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
-import { addRuntimeOptions, commandRegistry } from '../options.js';
+import { addRuntimeOptions, commandRegistry, parseGridResize } from '../options.js';
 import { folderImages } from './extract.js';
 
 interface PredictOpts {
+  gridResize?: string;
   run: string;
   images?: string;
   dataset?: string;
@@ -55,7 +56,12 @@ export function registerPredict(program: Command, ctx: CommandContext): void {
         images = datasetImages(dataset, subject);
       }
       const device = parseDevice(opts.device);
-      const { store } = await extractFeatures({ variant, images, cacheRoot, device, quiet: opts.quiet, log: (l) => ctx.io.err(l) });
+      // The encoder was fit on features resized the run's way; another resize would feed it other features.
+      const gridResize = metrics.gridResize ?? 'bilinear';
+      if (opts.gridResize !== undefined && parseGridResize(opts.gridResize) !== gridResize) {
+        throw new ZooError('E_ARGS', `--grid-resize ${opts.gridResize} differs from the run's (${gridResize})`, { file: join(runDir, 'metrics.json'), fix: 'leave out --grid-resize: predict uses the run\'s' });
+      }
+      const { store } = await extractFeatures({ variant, images, cacheRoot, device, gridResize, quiet: opts.quiet, log: (l) => ctx.io.err(l) });
       const voxels = Array.from(readRunVoxels(runDir, metrics));
       const session = await openSession(encoderPath(runDir), device);
       const B = metrics.config.batchSize;

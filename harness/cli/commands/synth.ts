@@ -6,10 +6,11 @@ import { cacheDir } from '../../core/paths.js';
 import { parseDevice } from '../../features/session.js';
 import { synthesizeDataset } from '../../synth/generate.js';
 import type { CommandContext } from '../io.js';
-import { addRuntimeOptions, commandRegistry } from '../options.js';
+import { addRuntimeOptions, commandRegistry, parseGridResize } from '../options.js';
 
 interface SynthOpts {
   out: string;
+  gridResize?: string;
   plugin: string;
   variant: string;
   subjects: string;
@@ -60,6 +61,7 @@ export function registerSynth(program: Command, ctx: CommandContext): void {
         distinctImages: Boolean(opts.distinctImages),
         seed: num(opts.seed, '--seed'),
         cacheRoot: cacheDir(opts.cache),
+        gridResize: parseGridResize(opts.gridResize),
         device: parseDevice(opts.device),
         quiet: opts.quiet,
         log: (l) => ctx.io.err(l),
