@@ -113,7 +113,7 @@ export function registerBench(program: Command, ctx: CommandContext): void {
       const result = await runPlan(plan, { workers, retryFailed: opts.retryFailed ?? false, quiet: opts.quiet, signal: ctx.io.interruptible?.(), io: ctx.io });
       for (const u of plan.unavailable) ctx.io.err(`not run: ${u.plugin}/${u.variant}: ${u.reason}\n  fix: ${u.fix}`);
       if (result.interrupted) {
-        ctx.io.err(`bench: interrupted; finished runs are kept and nothing half-written is left. Run the same command again to resume (${result.doneCount} of ${result.jobCount} jobs done).`);
+        ctx.io.err(`bench: interrupted; finished runs are kept and nothing half-written is left. Run the same command again to resume (${result.doneCount} of ${result.jobCount} jobs done; interrupted fits continue from their last epoch's checkpoint).`);
         ctx.exitCode = EXIT_INTERRUPTED;
         return;
       }
