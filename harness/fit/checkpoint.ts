@@ -16,9 +16,10 @@
  * When: at the end of every epoch, and at the end of the step where a Ctrl-C stopped the fit.
  * Per epoch because an epoch is the loop's natural state boundary (validation, early stopping
  * and the best record are updated there, so nothing partial needs saving) and because its cost
- * is then negligible: the bundled tiny fits hold ~250k floats (4 MB for params + m + v), a full
- * NSD subject ~7M (~85–115 MB), against ~1,000 training steps per NSD epoch. Per step it would
- * rewrite that much every second or so.
+ * is then negligible: 12–16 bytes per parameter (params, m, v, and the best parameters when they
+ * differ), 4–5 MB for a bundled tiny fit (~330k parameters), 90–120 MB for a ViT-B on a full NSD
+ * subject (~7.4M), written once per ~1,000 training steps. Per step it would rewrite that much
+ * every second or so; a kill loses at most one epoch.
  *
  * Reading checks the header, the payload's size and sha256 and every array's name and length
  * against the model being trained: a checkpoint that fails is "damaged" (the fit says so and
