@@ -15,7 +15,7 @@
  *     metrics.json       written last: its presence marks a finished run
  *
  * Beside it, while a fit of the run is unfinished, `.seed<N>.<device>.checkpoint`: the training
- * state at the end of the last epoch (harness/fit/checkpoint.ts), from which the next fit of the
+ * state at the end of the last epoch, or of the step a Ctrl-C stopped at (harness/fit/checkpoint.ts), from which the next fit of the
  * same inputs and settings continues. It survives a kill (it is replaced by rename, never
  * rewritten in place), is left alone by cleanRunLeftovers, and is deleted once the run commits.
  *
@@ -402,7 +402,7 @@ function ownerPid(name: string, marker: string): number | undefined {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-/** Whether a fit is (or was, until killed) building this run aside. */
+/** Whether a fit is (or was, until killed) building this run aside or writing its checkpoint. */
 export function hasPartialRun(finalDir: string): boolean {
   const name = basename(finalDir);
   try {

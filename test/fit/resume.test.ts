@@ -243,6 +243,25 @@ describe('zoo fit: interrupted fits resume', function () {
     assert.deepEqual(hidden(out), []);
   });
 
+  it('stopped by its signal during feature extraction: the batches done stay in the cache and the next fit resumes the extraction', async () => {
+    const freshCache = join(work, 'cache-extract');
+    const out = join(work, 'extract');
+    const abort = new AbortController();
+    await assert.rejects(
+      fitSubject({
+        variant, datasetDir: bundledDatasetDir(), subject: ID.subject, outDir: out, cacheRoot: freshCache, config: hyperparameters(hyperOpts(HYPER)), signal: abort.signal,
+        progress: (e) => {
+          if (e.label.startsWith('extract ') && e.done > 0 && !e.finished) abort.abort();
+        },
+      }),
+      (e: unknown) => e instanceof FitInterrupted && e.phase === 'extract' && e.at === undefined,
+    );
+    assert.deepEqual(hidden(out), [], 'no partial run folder, no checkpoint');
+    const r = await zoo(args(out, ['--max-epochs', '1']).map((a) => (a === cache ? freshCache : a)));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /features: resuming .* at image [1-9]\d*\/300/);
+  });
+
   it('zoo bench plans and resumes a checkpointed fit by itself', async () => {
     // The bench runs its fits with one ONNX Runtime thread: the uninterrupted reference too.
     const refOne = join(work, 'ref-one-thread');
