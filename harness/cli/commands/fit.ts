@@ -4,7 +4,7 @@ import { ZooError } from '../../core/errors.js';
 import { cacheDir } from '../../core/paths.js';
 import { ensureWritableDir } from '../../core/fsutil.js';
 import { parseDevice } from '../../features/session.js';
-import { FitInterrupted, fitSubject } from '../../fit/train.js';
+import { FitInterrupted, fitSubject, type FitResult } from '../../fit/train.js';
 import { DEFAULT_CONFIG, type FactorTopyConfig } from '../../model/config.js';
 import { resolveDataset, resolveSubjects } from '../dataset-args.js';
 import { EXIT_INTERRUPTED, commandLine, type CommandContext } from '../io.js';
@@ -119,7 +119,7 @@ export function registerFit(program: Command, ctx: CommandContext): void {
       // training state checkpointed; a second one stops at once (the last epoch's checkpoint stays).
       const signal = ctx.io.interruptible?.();
       for (const [i, subject] of subjects.entries()) {
-        let result;
+        let result: FitResult;
         try {
           result = await fitSubject({
             variant, datasetDir: dataset, subject, outDir, cacheRoot, signal,
