@@ -23,8 +23,16 @@ export const EXIT_INTERRUPTED = 130;
 
 export interface CommandContext {
   io: CliIo;
+  /** The arguments the command was run with (after `zoo`), e.g. to say which command resumes it. */
+  argv?: readonly string[];
   /** Set by a command that found problems (exit 1) without throwing. */
   exitCode: number;
+}
+
+/** `zoo ARGS` as a shell command line (arguments quoted where a shell would split or expand them). */
+export function commandLine(argv: readonly string[] = []): string {
+  const quote = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return ['zoo', ...argv.map(quote)].join(' ');
 }
 
 export function bufferIo(cwd = process.cwd()): CliIo & { stdout: string[]; stderr: string[] } {

@@ -14,7 +14,7 @@ export function harnessVersion(): string {
 }
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const ctx: CommandContext = { io, exitCode: EXIT_OK };
+  const ctx: CommandContext = { io, argv, exitCode: EXIT_OK };
   const program = new Command('zoo')
     .description('brainzoo: map vision backbones onto the visual cortex (FactorTopy) and publish leaderboards')
     .version(harnessVersion())

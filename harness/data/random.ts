@@ -46,16 +46,50 @@ export function mulberry32(state: number): () => number {
   };
 }
 
+/**
+ * Where a stream stands: enough to continue it exactly (a fit's checkpoint keeps its batch
+ * order stream this way). `start` names the stream, `counter` is mulberry32's state, `spare`
+ * the kept second Box–Muller value.
+ */
+export interface RngState {
+  start: number;
+  counter: number;
+  spare: number | null;
+}
+
 /** A seeded random stream. */
 export class Rng {
-  private readonly nextU32: () => number;
+  private counter: number;
   private spare: number | undefined;
   /** The 32-bit state the stream started from (after seed mixing). */
   readonly state: number;
 
   constructor(seed: number | string) {
     this.state = seedState(seed);
-    this.nextU32 = mulberry32(this.state);
+    this.counter = this.state;
+  }
+
+  /** mulberry32's step (the same numbers as `mulberry32(state)`), with its state in a field so it can be saved. */
+  private nextU32(): number {
+    const a = (this.counter + 0x6d2b79f5) | 0;
+    this.counter = a;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+
+  /** Where the stream stands now; `restore` continues from here. */
+  snapshot(): RngState {
+    return { start: this.state, counter: this.counter, spare: this.spare ?? null };
+  }
+
+  /** Continues this stream from a snapshot of it (a snapshot of another stream is refused). */
+  restore(s: RngState): void {
+    if (s.start !== this.state || !Number.isInteger(s.counter) || (s.spare !== null && typeof s.spare !== 'number')) {
+      throw new ZooError('E_INTERNAL', `Rng.restore: the snapshot is of another stream (start ${s.start}, this one ${this.state})`);
+    }
+    this.counter = s.counter;
+    this.spare = s.spare ?? undefined;
   }
 
   /** Uniform uint32. */

@@ -43,6 +43,11 @@ export interface ExtractOptions {
   sink?: ProgressSink;
   /** Test hook: stop (as if killed) after this many batches. */
   stopAfterBatches?: number;
+  /**
+   * Stops after the current batch when aborted (Ctrl-C in `zoo fit`), throwing
+   * ExtractionInterrupted: the batches written are kept and the next extraction resumes there.
+   */
+  signal?: AbortSignal;
   log?: (line: string) => void;
 }
 
@@ -172,7 +177,8 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
         writer.writeBatch(start, local, global);
         bar.tick(n);
         batches++;
-        if (opts.stopAfterBatches !== undefined && batches >= opts.stopAfterBatches && writer.done < images.length) {
+        const stop = (opts.stopAfterBatches !== undefined && batches >= opts.stopAfterBatches) || opts.signal?.aborted === true;
+        if (stop && writer.done < images.length) {
           writer.abandon();
           bar.stop();
           throw new ExtractionInterrupted(writer.done);
@@ -223,7 +229,7 @@ function checkFiniteFp16(bits: Uint16Array, layer: string, file: string): void {
   }
 }
 
-/** Thrown by the stopAfterBatches test hook: what a kill leaves behind. */
+/** Thrown when extraction stops early (the stopAfterBatches test hook, an aborted signal): the batches done are kept. */
 export class ExtractionInterrupted extends Error {
   constructor(readonly done: number) {
     super(`extraction interrupted after ${done} images`);

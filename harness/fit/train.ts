@@ -6,11 +6,14 @@
  * Data streams: each step gathers its 8 images' features from the fp16 cache and their
  * responses from the .npy files by offset; validation and test accumulate R² batch by batch.
  */
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ZooError } from '../core/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../core/fsutil.js';
-import { cleanRunLeftovers, commitRun, createPartialRun, discardPartialRun, inspectRunMetrics, runDirFor, type RunMetrics } from '../runs/store.js';
+import {
+  cleanRunLeftovers, commitRun, createPartialRun, discardPartialRun, inspectRunMetrics, removeRunCheckpoint, runCheckpointPath, runDirFor, type RunMetrics,
+} from '../runs/store.js';
 import { sha256, sha256Files, stableJson } from '../core/hash.js';
 import { writeNpy } from '../core/npy.js';
 import { toFloat16 } from '../core/fp16.js';
@@ -18,8 +21,8 @@ import { progressBar, type ProgressSink } from '../core/progress.js';
 import { openSubject, type Subject } from '../data/algonauts.js';
 import { normalizeCoords } from '../data/coords.js';
 import { Rng } from '../data/random.js';
-import { ensureSplit } from '../data/split.js';
-import { extractFeatures, type ImageRef } from '../features/extract.js';
+import { ensureSplit, loadSplit, saveSplit, type Split } from '../data/split.js';
+import { ExtractionInterrupted, extractFeatures, type ImageRef } from '../features/extract.js';
 import type { GridResize } from '../features/resize.js';
 import { weightsSource } from '../features/onnx-metadata.js';
 import type { FeatureStore } from '../features/cache.js';
@@ -27,11 +30,12 @@ import { ort, type Device } from '../features/session.js';
 import type { ResolvedVariant } from '../plugins/manifest.js';
 import { DEFAULT_CONFIG, encodeCoordinates, regDecayStepsFor, regWeightAt, type FactorTopyConfig } from '../model/config.js';
 import { buildEncoderModel, type GraphDims } from '../model/graph.js';
-import { initParams, numel, type Params } from '../model/params.js';
+import { initParams, numel, paramSpecs, type Params } from '../model/params.js';
 import { StepRunner, type Feeds, type Prediction } from './steps.js';
 import { bilinearCellWeights } from '../model/gridsample.js';
 import { R2Accumulator, nanMean } from './r2.js';
-import { assessConvergence, patienceArmed, type Convergence } from './convergence.js';
+import { assessConvergence, patienceArmed } from './convergence.js';
+import { readCheckpoint, readCheckpointHeader, writeCheckpoint, type Checkpoint, type LoopState } from './checkpoint.js';
 
 export interface FitOptions {
   variant: ResolvedVariant;
@@ -56,6 +60,24 @@ export interface FitOptions {
   /** Receives progress events instead of a terminal bar (the bench's worker pool). */
   progress?: ProgressSink;
   log?: (line: string) => void;
+  /**
+   * Stops the fit cleanly when aborted (`zoo fit`'s first Ctrl-C): at the end of the current
+   * training step, after writing the checkpoint, or after the current extraction batch. The fit
+   * then throws FitInterrupted, having left no partial run folder.
+   */
+  signal?: AbortSignal;
+}
+
+/** Thrown by fitSubject when its signal stopped it; the same call again continues the work. */
+export class FitInterrupted extends Error {
+  constructor(
+    readonly phase: 'extract' | 'train',
+    /** Train phase: where the checkpoint stands (epoch `epoch`, `step` steps done), and its path. */
+    readonly at?: { epoch: number; step: number; midEpoch: boolean; checkpoint: string },
+  ) {
+    super(phase === 'extract' ? 'interrupted during feature extraction' : `interrupted in epoch ${at?.epoch} after step ${at?.step}`);
+    this.name = 'FitInterrupted';
+  }
 }
 
 export type { RunMetrics } from '../runs/store.js';
@@ -139,29 +161,50 @@ export async function fitSubject(opts: FitOptions): Promise<FitResult> {
     const runDir = runDirFor(opts.outDir, { plugin: variant.pluginId, variant: variant.name, subject: subject.id, seed, device });
     for (const line of cleanRunLeftovers(runDir)) log(`fit: ${line}`);
     const images = subjectImages(subject);
-    const { store } = await extractFeatures({ variant, images, cacheRoot: opts.cacheRoot, device, threads: opts.threads, gpu: opts.gpu, gridResize: opts.gridResize, quiet: opts.quiet, sink: opts.progress, log });
+    let store: FeatureStore;
+    try {
+      ({ store } = await extractFeatures({ variant, images, cacheRoot: opts.cacheRoot, device, threads: opts.threads, gpu: opts.gpu, gridResize: opts.gridResize, quiet: opts.quiet, sink: opts.progress, log, signal: opts.signal }));
+    } catch (err) {
+      if (err instanceof ExtractionInterrupted && opts.signal?.aborted) throw new FitInterrupted('extract');
+      throw err;
+    }
     try {
       const responsesSha256 = sha256Files([subject.fmriFiles.lh, subject.fmriFiles.rh]);
       const key = runKey({ featureKey: store.meta.key, responsesSha256, config, seed, device, subject: subject.id });
       const prior = inspectRunMetrics(runDir);
+      const checkpoint = runCheckpointPath(runDir);
       if (prior.state === 'damaged') log(`fit: the finished run ${runDir} is damaged (${prior.problem}); fitting it again`);
       else if (prior.state === 'finished' && !opts.force) {
         if (prior.metrics.key === key) {
+          // A checkpoint beside a finished run of the same key is from an interrupted --force re-fit: not needed.
+          if (removeRunCheckpoint(runDir)) log(`fit: removed the checkpoint ${checkpoint} (the finished run of the same inputs and settings is reused)`);
           log(`fit: reusing finished run ${runDir}`);
           return { runDir, metrics: prior.metrics, reused: true };
         }
         log(`fit: the finished run ${runDir} is stale (its inputs, settings or training version changed); fitting it again`);
       }
+      const head = readCheckpointHeader(checkpoint);
+      if (head.state === 'damaged') {
+        log(`fit: the checkpoint ${checkpoint} is damaged (${head.problem}); removed it, starting over`);
+        removeRunCheckpoint(runDir);
+      } else if (head.state === 'ok' && head.header.key !== key) {
+        log(`fit: removed the checkpoint ${checkpoint} (made for other inputs, settings or training version)`);
+        removeRunCheckpoint(runDir);
+      }
       // Built aside and renamed into place when complete: the finished run (if any) stays intact until then.
       const partial = createPartialRun(runDir);
       let metrics: RunMetrics;
       try {
-        metrics = await train({ subject, store, variant, runDir: partial, config, seed, device, key, responsesSha256, threads: opts.threads, gpu: opts.gpu, quiet: opts.quiet, sink: opts.progress, log, t0 });
+        metrics = await train({
+          subject, store, variant, runDir: partial, checkpoint, config, seed, device, key, responsesSha256, threads: opts.threads, gpu: opts.gpu, quiet: opts.quiet, sink: opts.progress, log, t0, signal: opts.signal,
+        });
         commitRun(partial, runDir);
       } catch (err) {
+        // The checkpoint stays (an interrupted or failed fit continues from it); the partial folder goes.
         discardPartialRun(partial);
         throw err;
       }
+      removeRunCheckpoint(runDir);
       log(`fit: ${subject.id} test R² ${metrics.testR2.toFixed(4)} after ${metrics.steps} steps (best epoch ${metrics.bestEpoch}) → ${runDir}`);
       return { runDir, metrics, reused: false };
     } finally {
@@ -177,6 +220,8 @@ interface TrainContext {
   store: FeatureStore;
   variant: ResolvedVariant;
   runDir: string;
+  /** The run's checkpoint file (resumed from when it matches, rewritten every epoch). */
+  checkpoint: string;
   config: FactorTopyConfig;
   seed: number;
   device: Device;
@@ -188,16 +233,50 @@ interface TrainContext {
   sink?: ProgressSink;
   log: (line: string) => void;
   t0: number;
+  signal?: AbortSignal;
 }
 
 async function train(ctx: TrainContext): Promise<RunMetrics> {
   const { subject, store, config, seed, device } = ctx;
-  const split = ensureSplit(join(ctx.runDir, 'split.json'), subject.nsdIds, seed);
+  const B = config.batchSize;
+  const voxelIdx = subject.validVoxels();
+  const N = voxelIdx.length;
+  const L = store.layers;
+  const G = store.meta.G;
+  const dims: GraphDims = { voxels: N, layerChannels: store.meta.layers.map((l) => l.channels), G, batch: B };
+  const specs = paramSpecs(dims, config);
+
+  // A checkpoint of this run key (fitSubject removed any other): continue from it.
+  let resume: Checkpoint | undefined;
+  const dropCheckpoint = (why: string): void => {
+    ctx.log(`fit: the checkpoint ${ctx.checkpoint} cannot be used (${why}); removed it, starting over`);
+    rmSync(ctx.checkpoint, { force: true });
+    resume = undefined;
+  };
+  const head = readCheckpointHeader(ctx.checkpoint);
+  if (head.state === 'ok' && head.header.key === ctx.key) {
+    const c = readCheckpoint(ctx.checkpoint, specs);
+    if (typeof c === 'string') dropCheckpoint(c);
+    else resume = c;
+  }
+  const splitPath = join(ctx.runDir, 'split.json');
+  let split: Split | undefined;
+  if (resume) {
+    // The checkpoint's split, checked like any split file (a partition made for this image list and seed).
+    try {
+      saveSplit(splitPath, resume.header.split);
+      split = loadSplit(splitPath, { nsdIds: subject.nsdIds, seed });
+    } catch (err) {
+      if (!(err instanceof ZooError)) throw err;
+      rmSync(splitPath, { force: true });
+      dropCheckpoint(`its split: ${err.message}`);
+    }
+  }
+  split ??= ensureSplit(splitPath, subject.nsdIds, seed);
   const imageOk = new Set(Array.from(subject.validImages()));
   const trainRows = split.train.filter((r) => imageOk.has(r));
   const valRows = split.val.filter((r) => imageOk.has(r));
   const testRows = split.test.filter((r) => imageOk.has(r));
-  const B = config.batchSize;
   // R² over a handful of test images means nothing: ask for 10 batches' worth (val/test ≥ 1 batch).
   if (trainRows.length + valRows.length + testRows.length < 10 * B || valRows.length === 0 || testRows.length === 0) {
     throw new ZooError('E_DATASET', `too few usable images to fit (train ${trainRows.length}, val ${valRows.length}, test ${testRows.length})`, {
@@ -205,11 +284,6 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
       fix: `a subject needs at least ${B * 10} images for an 8:1:1 split with batch ${B}`,
     });
   }
-  const voxelIdx = subject.validVoxels();
-  const N = voxelIdx.length;
-  const L = store.layers;
-  const G = store.meta.G;
-  const dims: GraphDims = { voxels: N, layerChannels: store.meta.layers.map((l) => l.channels), G, batch: B };
 
   // Coordinates → the selectors' sinusoidal input.
   const allCoords = normalizeCoords(subject.coords().xyz, 3);
@@ -217,149 +291,200 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
   voxelIdx.forEach((v, i) => coords.set(allCoords.subarray(v * 3, v * 3 + 3), i * 3));
   const encoding = encodeCoordinates(coords, config);
 
-  // Readout bias starts at each voxel's mean training response (streamed).
-  const meanY = new Float64Array(N);
-  for (const rows of batchesOf(trainRows, 256)) {
-    const y = subject.readResponses(rows, voxelIdx);
-    for (let r = 0; r < rows.length; r++) for (let n = 0; n < N; n++) meanY[n] += y[r * N + n];
+  let params: Params;
+  let m: Params;
+  let v: Params;
+  if (resume) ({ params, m, v } = resume);
+  else {
+    // Readout bias starts at each voxel's mean training response (streamed).
+    const meanY = new Float64Array(N);
+    for (const rows of batchesOf(trainRows, 256)) {
+      const y = subject.readResponses(rows, voxelIdx);
+      for (let r = 0; r < rows.length; r++) for (let n = 0; n < N; n++) meanY[n] += y[r * N + n];
+    }
+    params = initParams(specs, seed, Float32Array.from(meanY, (s) => s / trainRows.length));
+    m = new Map(specs.map((s) => [s.name, new Float32Array(numel(s.shape))]));
+    v = new Map(specs.map((s) => [s.name, new Float32Array(numel(s.shape))]));
   }
   const runner = await StepRunner.create(dims, config, encoding, device, ctx.threads, ctx.gpu);
-  const specs = runner.specs;
-  let params = initParams(specs, seed, Float32Array.from(meanY, (s) => s / trainRows.length));
-  let m: Params = new Map(specs.map((s) => [s.name, new Float32Array(numel(s.shape))]));
-  let v: Params = new Map(specs.map((s) => [s.name, new Float32Array(numel(s.shape))]));
-  if (runner.chunked) ctx.log(`fit: ${N} voxels in chunks of ${config.voxelChunk}`);
+  try {
+    if (runner.chunked) ctx.log(`fit: ${N} voxels in chunks of ${config.voxelChunk}`);
 
-  /** Predicts `rows` batch by batch into `acc`; `keep` receives each image's predictions [N]. */
-  const predict = async (rows: readonly number[], p: Params, acc: R2Accumulator, keep?: (row: number, values: Float32Array) => void): Promise<Prediction> => {
-    let last: Prediction | undefined;
-    for (const batch of batchesOf(rows, B)) {
-      last = await runner.predict(p, featureFeeds(store, pad(batch, B), G));
-      const byImage = transpose(last.prediction, N, B); // [B, N]
-      acc.add(subject.readResponses(batch, voxelIdx), byImage, batch.length);
-      if (keep) batch.forEach((row, i) => keep(row, byImage.subarray(i * N, (i + 1) * N)));
-    }
-    return last as Prediction;
-  };
-
-  const rng = new Rng(`${seed}:batches`);
-  const history: RunMetrics['history'] = [];
-  // The kept parameters: the best validation epoch once the regulariser is off (until then,
-  // the latest epoch, so a run cut short is still the most-trained state, and flagged).
-  let best = { r2: -Infinity, epoch: -1, step: 0, regulariserOff: false, params };
-  let step = 0;
-  let epoch = 0;
-  let stale = 0;
-  const stepsPerEpoch = Math.floor(trainRows.length / B);
-  // The regulariser schedule for this dataset's epoch length (recorded in metrics.json).
-  const schedule: FactorTopyConfig = { ...config, regDecaySteps: regDecayStepsFor(config, stepsPerEpoch) };
-  const trainStart = performance.now();
-  while (epoch < config.maxEpochs && stale < config.patience && !(config.maxSteps > 0 && step >= config.maxSteps)) {
-    epoch++;
-    const order = rng.shuffle([...trainRows]);
-    const bar = progressBar(`fit ${ctx.variant.pluginId}/${ctx.variant.name} ${subject.id} epoch ${epoch}`, stepsPerEpoch, { quiet: ctx.quiet, sink: ctx.sink });
-    let lossSum = 0;
-    let lossCount = 0;
-    for (let i = 0; i + B <= order.length; i += B) {
-      if (config.maxSteps > 0 && step >= config.maxSteps) break;
-      step++;
-      const rows = order.slice(i, i + B);
-      const target = transpose(subject.readResponses(rows, voxelIdx), B, N); // [N, B]
-      const out = await runner.step(params, m, v, featureFeeds(store, rows, G), target, regWeightAt(schedule, step - 1), config.lr, step);
-      const loss = out.fitLoss;
-      if (!Number.isFinite(loss)) {
-        throw new ZooError('E_DATASET', `training diverged at step ${step} (loss ${loss})`, { file: subject.dir, fix: 'check the responses for extreme values, or lower --lr' });
+    /** Predicts `rows` batch by batch into `acc`; `keep` receives each image's predictions [N]. */
+    const predict = async (rows: readonly number[], p: Params, acc: R2Accumulator, keep?: (row: number, values: Float32Array) => void): Promise<Prediction> => {
+      let last: Prediction | undefined;
+      for (const batch of batchesOf(rows, B)) {
+        last = await runner.predict(p, featureFeeds(store, pad(batch, B), G));
+        const byImage = transpose(last.prediction, N, B); // [B, N]
+        acc.add(subject.readResponses(batch, voxelIdx), byImage, batch.length);
+        if (keep) batch.forEach((row, i) => keep(row, byImage.subarray(i * N, (i + 1) * N)));
       }
-      lossSum += loss;
-      lossCount++;
-      ({ params, m, v } = out);
-      bar.tick();
+      return last as Prediction;
+    };
+
+    const rng = new Rng(`${seed}:batches`);
+    let history: RunMetrics['history'] = [];
+    // The kept parameters: the best validation epoch once the regulariser is off (until then,
+    // the latest epoch, so a run cut short is still the most-trained state, and flagged).
+    let best = { r2: -Infinity, epoch: -1, step: 0, regulariserOff: false, params };
+    let step = 0;
+    let epoch = 0;
+    let stale = 0;
+    // Set when resuming inside an epoch: that epoch continues after its first `batches` batches.
+    let pending: LoopState['inEpoch'];
+    let priorSeconds = 0;
+    let priorTrainSeconds = 0;
+    let resumedAt: LoopState['resumedAt'] = [];
+    const stepsPerEpoch = Math.floor(trainRows.length / B);
+    if (resume) {
+      const h = resume.header;
+      ({ epoch, step, stale } = h);
+      history = h.history.map((e) => ({ ...e }));
+      best = { ...h.best, params: resume.best };
+      rng.restore(h.rng);
+      pending = h.inEpoch;
+      priorSeconds = h.seconds;
+      priorTrainSeconds = h.trainSeconds;
+      resumedAt = [...h.resumedAt, { epoch, step }];
+      ctx.log(`fit: resuming from epoch ${epoch}${pending ? `, step ${step} (batch ${pending.batches} of ${stepsPerEpoch} of that epoch)` : ` (step ${step})`} — checkpoint ${ctx.checkpoint}`);
     }
-    bar.stop();
-    const acc = new R2Accumulator(N);
-    await predict(valRows, params, acc);
-    const valR2 = nanMean(acc.r2());
-    history.push({ epoch, step, trainLoss: lossSum / Math.max(1, lossCount), valR2 });
-    ctx.log(`fit: ${subject.id} epoch ${epoch} step ${step} loss ${(lossSum / Math.max(1, lossCount)).toFixed(4)} val R² ${valR2.toFixed(4)}`);
-    const regulariserOff = patienceArmed(schedule, step);
-    if (!regulariserOff || !best.regulariserOff || valR2 > best.r2) {
-      best = { r2: valR2, epoch, step, regulariserOff, params };
-      stale = 0;
-    } else stale++;
+    // The regulariser schedule for this dataset's epoch length (recorded in metrics.json).
+    const schedule: FactorTopyConfig = { ...config, regDecaySteps: regDecayStepsFor(config, stepsPerEpoch) };
+    const trainStart = performance.now();
+    const save = (rngState: LoopState['rng'], inEpoch?: LoopState['inEpoch']): void => {
+      const now = performance.now();
+      writeCheckpoint(ctx.checkpoint, {
+        key: ctx.key, trainingVersion: TRAINING_VERSION, split: split as Split, specs, params, m, v, best: best.params,
+        loop: {
+          epoch, step, stale, ...(inEpoch ? { inEpoch } : {}), rng: rngState, history,
+          best: { r2: best.r2, epoch: best.epoch, step: best.step, regulariserOff: best.regulariserOff },
+          seconds: priorSeconds + (now - ctx.t0) / 1000, trainSeconds: priorTrainSeconds + (now - trainStart) / 1000, resumedAt,
+        },
+      });
+    };
+    const interrupted = (midEpoch: boolean): FitInterrupted => new FitInterrupted('train', { epoch, step, midEpoch, checkpoint: ctx.checkpoint });
+    while (pending || (epoch < config.maxEpochs && stale < config.patience && !(config.maxSteps > 0 && step >= config.maxSteps))) {
+      if (!pending) epoch++;
+      const rngAtShuffle = rng.snapshot();
+      const order = rng.shuffle([...trainRows]);
+      const firstBatch = pending?.batches ?? 0;
+      let lossSum = pending?.lossSum ?? 0;
+      let lossCount = pending?.lossCount ?? 0;
+      pending = undefined;
+      const bar = progressBar(`fit ${ctx.variant.pluginId}/${ctx.variant.name} ${subject.id} epoch ${epoch}`, stepsPerEpoch, { quiet: ctx.quiet, sink: ctx.sink, start: firstBatch });
+      for (let i = firstBatch * B; i + B <= order.length; i += B) {
+        if (config.maxSteps > 0 && step >= config.maxSteps) break;
+        if (ctx.signal?.aborted) {
+          // Stopped between two steps: the checkpoint holds this epoch's progress, and the resumed
+          // fit shuffles the same order again (the stream as it was before this epoch's shuffle).
+          bar.stop();
+          save(rngAtShuffle, { batches: i / B, lossSum, lossCount });
+          throw interrupted(true);
+        }
+        step++;
+        const rows = order.slice(i, i + B);
+        const target = transpose(subject.readResponses(rows, voxelIdx), B, N); // [N, B]
+        const out = await runner.step(params, m, v, featureFeeds(store, rows, G), target, regWeightAt(schedule, step - 1), config.lr, step);
+        const loss = out.fitLoss;
+        if (!Number.isFinite(loss)) {
+          throw new ZooError('E_DATASET', `training diverged at step ${step} (loss ${loss})`, { file: subject.dir, fix: 'check the responses for extreme values, or lower --lr' });
+        }
+        lossSum += loss;
+        lossCount++;
+        ({ params, m, v } = out);
+        bar.tick();
+      }
+      bar.stop();
+      const acc = new R2Accumulator(N);
+      await predict(valRows, params, acc);
+      const valR2 = nanMean(acc.r2());
+      history.push({ epoch, step, trainLoss: lossSum / Math.max(1, lossCount), valR2 });
+      const regulariserOff = patienceArmed(schedule, step);
+      if (!regulariserOff || !best.regulariserOff || valR2 > best.r2) {
+        best = { r2: valR2, epoch, step, regulariserOff, params };
+        stale = 0;
+      } else stale++;
+      save(rng.snapshot());
+      ctx.log(`fit: ${subject.id} epoch ${epoch} step ${step} loss ${(lossSum / Math.max(1, lossCount)).toFixed(4)} val R² ${valR2.toFixed(4)}`);
+      if (ctx.signal?.aborted) throw interrupted(false);
+    }
+    const convergence = assessConvergence({
+      config: schedule, epochs: epoch, steps: step, bestEpoch: best.epoch, bestStep: best.step,
+      stoppedBy: stale >= config.patience ? 'patience' : config.maxSteps > 0 && step >= config.maxSteps ? 'max-steps' : 'max-epochs',
+    });
+    if (!convergence.converged) ctx.log(`fit: ${subject.id} NOT CONVERGED: ${convergence.reasons.join('; ')}`);
+    const secondsPerStep = (priorTrainSeconds + (performance.now() - trainStart) / 1000) / Math.max(1, step);
+
+    // Test R² and the selections with the best parameters.
+    const testAcc = new R2Accumulator(N);
+    // Test predictions are kept (float16) for bootstrap intervals over test images.
+    const testPred = new Uint16Array(testRows.length * N);
+    const testIndex = new Map(testRows.map((r, i) => [r, i]));
+    const last = await predict(testRows, best.params, testAcc, (row, values) => testPred.set(toFloat16(values), (testIndex.get(row) as number) * N));
+    const testR2 = testAcc.r2();
+    const { omega, space, scale } = last;
+
+
+    // Artifacts over all voxels (dropped ones NaN), each written atomically; metrics.json last.
+    const total = subject.voxelCount;
+    const spread = (src: Float32Array, width: number): Float32Array => {
+      const out = new Float32Array(total * width).fill(NaN);
+      voxelIdx.forEach((vox, i) => out.set(src.subarray(i * width, (i + 1) * width), vox * width));
+      return out;
+    };
+    writeNpy(join(ctx.runDir, 'r2.npy'), spread(testR2, 1), [total]);
+    writeNpy(join(ctx.runDir, 'layer_weights.npy'), spread(omega, L), [total, L]);
+    writeNpy(join(ctx.runDir, 'space.npy'), spread(space, 2), [total, 2]);
+    writeNpy(join(ctx.runDir, 'scale.npy'), spread(scale, 1), [total]);
+    writeNpy(join(ctx.runDir, 'voxels.npy'), Int32Array.from(voxelIdx), [N]);
+    writeNpy(join(ctx.runDir, 'test_predictions.npy'), testPred, [testRows.length, N], 'f2');
+    writeNpy(join(ctx.runDir, 'test_rows.npy'), Int32Array.from(testRows), [testRows.length]);
+    writeFileAtomic(join(ctx.runDir, 'encoder.onnx'), encoderFromParams(dims, config, best.params, omega, space, scale));
+
+    const roiR2: Record<string, number> = {};
+    for (const name of subject.rois.names()) {
+      const global = subject.rois.indices(name);
+      roiR2[name] = nanMean(spread(testR2, 1), global);
+    }
+    const metrics: RunMetrics = {
+      format: 1,
+      key: ctx.key,
+      trainingVersion: TRAINING_VERSION,
+      plugin: ctx.variant.pluginId,
+      pluginVersion: ctx.variant.pluginVersion,
+      variant: ctx.variant.name,
+      subject: subject.id,
+      device,
+      seed,
+      config,
+      featureKey: store.meta.key,
+      onnxSha256: store.meta.onnxSha256,
+      gridResize: store.meta.gridResize ?? 'bilinear',
+      weights: weightsSource(ctx.variant.onnxPath),
+      responsesSha256: ctx.responsesSha256,
+      layers: store.meta.layers.map((l) => ({ name: l.name, channels: l.channels, ...(l.timestep !== undefined ? { timestep: l.timestep } : {}) })),
+      selectionAxis: ctx.variant.selectionAxis,
+      voxels: total,
+      usedVoxels: N,
+      images: { train: trainRows.length, val: valRows.length, test: testRows.length },
+      steps: step,
+      epochs: epoch,
+      bestEpoch: best.epoch,
+      bestValR2: best.r2,
+      testR2: nanMean(testR2),
+      roiR2,
+      seconds: priorSeconds + (performance.now() - ctx.t0) / 1000,
+      secondsPerStep,
+      ...(resumedAt.length > 0 ? { resumedAt } : {}),
+      history,
+      convergence,
+      createdAt: new Date().toISOString(),
+    };
+    writeJsonAtomic(join(ctx.runDir, 'metrics.json'), metrics);
+    return metrics;
+  } finally {
+    await runner.release();
   }
-  const convergence = assessConvergence({
-    config: schedule, epochs: epoch, steps: step, bestEpoch: best.epoch, bestStep: best.step,
-    stoppedBy: stale >= config.patience ? 'patience' : config.maxSteps > 0 && step >= config.maxSteps ? 'max-steps' : 'max-epochs',
-  });
-  if (!convergence.converged) ctx.log(`fit: ${subject.id} NOT CONVERGED: ${convergence.reasons.join('; ')}`);
-  const secondsPerStep = (performance.now() - trainStart) / 1000 / Math.max(1, step);
-
-  // Test R² and the selections with the best parameters.
-  const testAcc = new R2Accumulator(N);
-  // Test predictions are kept (float16) for bootstrap intervals over test images.
-  const testPred = new Uint16Array(testRows.length * N);
-  const testIndex = new Map(testRows.map((r, i) => [r, i]));
-  const last = await predict(testRows, best.params, testAcc, (row, values) => testPred.set(toFloat16(values), (testIndex.get(row) as number) * N));
-  const testR2 = testAcc.r2();
-  const { omega, space, scale } = last;
-  await runner.release();
-
-  // Artifacts over all voxels (dropped ones NaN), each written atomically; metrics.json last.
-  const total = subject.voxelCount;
-  const spread = (src: Float32Array, width: number): Float32Array => {
-    const out = new Float32Array(total * width).fill(NaN);
-    voxelIdx.forEach((vox, i) => out.set(src.subarray(i * width, (i + 1) * width), vox * width));
-    return out;
-  };
-  writeNpy(join(ctx.runDir, 'r2.npy'), spread(testR2, 1), [total]);
-  writeNpy(join(ctx.runDir, 'layer_weights.npy'), spread(omega, L), [total, L]);
-  writeNpy(join(ctx.runDir, 'space.npy'), spread(space, 2), [total, 2]);
-  writeNpy(join(ctx.runDir, 'scale.npy'), spread(scale, 1), [total]);
-  writeNpy(join(ctx.runDir, 'voxels.npy'), Int32Array.from(voxelIdx), [N]);
-  writeNpy(join(ctx.runDir, 'test_predictions.npy'), testPred, [testRows.length, N], 'f2');
-  writeNpy(join(ctx.runDir, 'test_rows.npy'), Int32Array.from(testRows), [testRows.length]);
-  writeFileAtomic(join(ctx.runDir, 'encoder.onnx'), encoderFromParams(dims, config, best.params, omega, space, scale));
-
-  const roiR2: Record<string, number> = {};
-  for (const name of subject.rois.names()) {
-    const global = subject.rois.indices(name);
-    roiR2[name] = nanMean(spread(testR2, 1), global);
-  }
-  const metrics: RunMetrics = {
-    format: 1,
-    key: ctx.key,
-    trainingVersion: TRAINING_VERSION,
-    plugin: ctx.variant.pluginId,
-    pluginVersion: ctx.variant.pluginVersion,
-    variant: ctx.variant.name,
-    subject: subject.id,
-    device,
-    seed,
-    config,
-    featureKey: store.meta.key,
-    onnxSha256: store.meta.onnxSha256,
-    gridResize: store.meta.gridResize ?? 'bilinear',
-    weights: weightsSource(ctx.variant.onnxPath),
-    responsesSha256: ctx.responsesSha256,
-    layers: store.meta.layers.map((l) => ({ name: l.name, channels: l.channels, ...(l.timestep !== undefined ? { timestep: l.timestep } : {}) })),
-    selectionAxis: ctx.variant.selectionAxis,
-    voxels: total,
-    usedVoxels: N,
-    images: { train: trainRows.length, val: valRows.length, test: testRows.length },
-    steps: step,
-    epochs: epoch,
-    bestEpoch: best.epoch,
-    bestValR2: best.r2,
-    testR2: nanMean(testR2),
-    roiR2,
-    seconds: (performance.now() - ctx.t0) / 1000,
-    secondsPerStep,
-    history,
-    convergence,
-    createdAt: new Date().toISOString(),
-  };
-  writeJsonAtomic(join(ctx.runDir, 'metrics.json'), metrics);
-  return metrics;
 }
 
 /** Evaluates the selections into the exported encoder's initializers. */

@@ -58,6 +58,8 @@ export interface FitJob extends JobBase {
   why?: 'new' | 'stale' | 'damaged';
   /** A done fit's result, from its metrics.json. */
   finished?: { testR2: number; converged: boolean };
+  /** A todo fit that an interrupted fit checkpointed: it continues from there (epoch `epoch`, `step` steps done). */
+  resumeFrom?: { epoch: number; step: number };
 }
 
 export interface MergeJob extends JobBase {

@@ -13,7 +13,8 @@ import { sha256File } from '../core/hash.js';
 import { runKey, subjectImages } from '../fit/train.js';
 import { DEFAULT_CONFIG } from '../model/config.js';
 import type { ResolvedVariant } from '../plugins/manifest.js';
-import { inspectRunMetrics, runDirFor } from '../runs/store.js';
+import { readCheckpointHeader } from '../fit/checkpoint.js';
+import { inspectRunMetrics, runCheckpointPath, runDirFor } from '../runs/store.js';
 import { MERGE_JOB_ID, extractJobId, fitJobId, type BenchContext, type ExtractJob, type FitJob, type Job, type Plan, type UnavailableVariant } from './jobs.js';
 
 /** The local grid every fit uses (the authors' G = 8). */
@@ -96,12 +97,15 @@ export function planBench(input: PlanInput): Plan {
       const prior = inspectRunMetrics(runDir);
       const done = prior.state === 'finished' && prior.metrics.key === key;
       const why = done ? undefined : prior.state === 'damaged' ? 'damaged' : prior.state === 'finished' ? 'stale' : 'new';
+      const checkpoint = done ? undefined : readCheckpointHeader(runCheckpointPath(runDir));
+      const resumeFrom = checkpoint?.state === 'ok' && checkpoint.header.key === key ? { epoch: checkpoint.header.epoch, step: checkpoint.header.step } : undefined;
       return {
         kind: 'fit',
         id: fitJobId(variant.pluginId, variant.name, s.id, context.seed, context.device),
         dependsOn: [extract.id],
         state: done ? 'done' : 'todo',
         ...(why ? { why } : {}),
+        ...(resumeFrom ? { resumeFrom } : {}),
         ...(done && prior.state === 'finished' ? { finished: { testR2: prior.metrics.testR2, converged: prior.metrics.convergence?.converged ?? false } } : {}),
         plugin: variant.pluginId,
         variant: variant.name,
@@ -133,7 +137,8 @@ export function renderPlan(plan: Plan): string[] {
   for (const job of plan.jobs) {
     const deps = job.kind === 'merge' ? `after ${job.dependsOn.length} fits` : job.dependsOn.length ? `after ${job.dependsOn.join(', ')}` : '';
     const why = job.kind === 'fit' && job.why && job.why !== 'new' ? ` (${job.why})` : '';
-    lines.push(`  ${job.state === 'done' ? 'done' : 'todo'}  ${job.id}${why}${deps ? `  ${deps}` : ''}`);
+    const resume = job.kind === 'fit' && job.resumeFrom ? ` (resumes from epoch ${job.resumeFrom.epoch}, step ${job.resumeFrom.step})` : '';
+    lines.push(`  ${job.state === 'done' ? 'done' : 'todo'}  ${job.id}${why}${resume}${deps ? `  ${deps}` : ''}`);
   }
   for (const u of plan.unavailable) lines.push(`  not run  ${u.plugin}/${u.variant}: ${u.reason} — ${u.fix}`);
   return lines;

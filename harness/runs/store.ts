@@ -14,6 +14,11 @@
  *     split.json         the seeded train/val/test split
  *     metrics.json       written last: its presence marks a finished run
  *
+ * Beside it, while a fit of the run is unfinished, `.seed<N>.<device>.checkpoint`: the training
+ * state at the end of the last epoch, or of the step a Ctrl-C stopped at (harness/fit/checkpoint.ts), from which the next fit of the
+ * same inputs and settings continues. It survives a kill (it is replaced by rename, never
+ * rewritten in place), is left alone by cleanRunLeftovers, and is deleted once the run commits.
+ *
  * Seed and device are part of a run's identity: two runs that differ only by them never share
  * a folder. A run is built in a hidden sibling `.seed<N>.<device>.partial-<pid>-<random>/` and
  * renamed into place when complete, so a finished folder is never half-written; a re-fit moves
@@ -63,8 +68,15 @@ export interface RunMetrics {
   bestValR2: number;
   testR2: number;
   roiR2: Record<string, number>;
+  /** Wall seconds of the fit (over all its sessions when it was resumed), and training seconds per step. */
   seconds: number;
   secondsPerStep: number;
+  /**
+   * Present only when the fit was interrupted and resumed: the checkpoints it continued from
+   * (`step` steps done, in or at the end of epoch `epoch`). Every other artifact and field is the
+   * same as an uninterrupted fit's, byte for byte, except `seconds`, `secondsPerStep`, `createdAt`.
+   */
+  resumedAt?: { epoch: number; step: number }[];
   history: { epoch: number; step: number; trainLoss: number; valR2: number }[];
   /** Whether the run is a finished result (regulariser off, stopped by early stopping); absent in runs that predate the check. */
   convergence?: Convergence;
@@ -225,6 +237,7 @@ export function metricsProblem(m: unknown): string | undefined {
   const optionalNumbers = ['testR2', 'bestValR2', 'steps', 'epochs', 'usedVoxels', 'trainingVersion', 'seconds', 'secondsPerStep', 'bestEpoch'];
   for (const k of optionalNumbers) if (m[k] !== undefined && typeof m[k] !== 'number') return `metrics.json has a non-number "${k}"`;
   if (m.convergence !== undefined && (!isObj(m.convergence) || typeof m.convergence.converged !== 'boolean' || !Array.isArray(m.convergence.reasons))) return 'metrics.json has a malformed "convergence"';
+  if (m.resumedAt !== undefined && (!Array.isArray(m.resumedAt) || m.resumedAt.some((r) => !isObj(r) || typeof r.epoch !== 'number' || typeof r.step !== 'number'))) return 'metrics.json has a malformed "resumedAt"';
   if (m.selectionAxis !== undefined && m.selectionAxis !== 'layers' && m.selectionAxis !== 'timesteps') return 'metrics.json has an unknown "selectionAxis"';
   return undefined;
 }
@@ -382,6 +395,7 @@ export function readTestPredictions(run: RunRef | string): TestPredictions | und
 
 const PARTIAL = '.partial-';
 const OLD = '.old-';
+const CHECKPOINT = '.checkpoint';
 
 
 /** `.seed0.cpu.partial-<pid>-<hex>` → pid. */
@@ -417,21 +431,40 @@ function ownerSuffix(): string {
   return `${process.pid}-${randomBytes(4).toString('hex')}@${hostname()}`;
 }
 
-/**
- * Removes what killed fits of this run left beside it: partial folders of dead processes, and
- * old folders moved aside (restored when the process died between the two renames of a commit).
- * Returns a line per thing done.
- */
-/** Whether a fit is (or was, until killed) building this run aside. */
+/** Whether a fit is (or was, until killed) building this run aside or writing its checkpoint. */
 export function hasPartialRun(finalDir: string): boolean {
-  const prefix = `.${basename(finalDir)}${PARTIAL}`;
+  const name = basename(finalDir);
   try {
-    return readdirSync(dirname(finalDir)).some((e) => e.startsWith(prefix));
+    return readdirSync(dirname(finalDir)).some((e) => e.startsWith(`.${name}${PARTIAL}`) || isCheckpointTemp(name, e));
   } catch {
     return false;
   }
 }
 
+/** The fit checkpoint of a run: a hidden file beside the run folder (see the header comment). */
+export function runCheckpointPath(finalDir: string): string {
+  return join(dirname(finalDir), `.${basename(finalDir)}${CHECKPOINT}`);
+}
+
+/** Deletes a run's checkpoint (after the run committed, or when it was made for other inputs); true when there was one. */
+export function removeRunCheckpoint(finalDir: string): boolean {
+  const path = runCheckpointPath(finalDir);
+  const had = existsSync(path);
+  rmSync(path, { force: true });
+  return had;
+}
+
+/** `..seed0.cpu.checkpoint.<pid>.<hex>.tmp`: writeFileAtomic's temporary file of a checkpoint being written. */
+function isCheckpointTemp(runName: string, entry: string): boolean {
+  return entry.startsWith(`..${runName}${CHECKPOINT}.`) && entry.endsWith('.tmp');
+}
+
+/**
+ * Removes what killed fits of this run left beside it: partial folders and half-written
+ * checkpoint files of dead processes, and old folders moved aside (restored when the process
+ * died between the two renames of a commit). The checkpoint itself is kept: it is how the next
+ * fit resumes. Returns a line per thing done.
+ */
 export function cleanRunLeftovers(finalDir: string): string[] {
   const parent = dirname(finalDir);
   const name = basename(finalDir);
@@ -448,6 +481,12 @@ export function cleanRunLeftovers(finalDir: string): string[] {
       if (ownerGone(e, PARTIAL, path)) {
         rmSync(path, { recursive: true, force: true });
         done.push(`removed the unfinished run ${path} (left by an interrupted fit)`);
+      }
+    } else if (isCheckpointTemp(name, e)) {
+      const pid = Number.parseInt(e.slice(`..${name}${CHECKPOINT}.`.length).split('.')[0], 10);
+      if (!Number.isInteger(pid) || pid <= 0 || !pidAlive(pid) || pid === process.pid) {
+        rmSync(path, { force: true });
+        done.push(`removed ${path} (a checkpoint an interrupted fit was writing)`);
       }
     } else if (e.startsWith(`.${name}${OLD}`)) {
       const pid = ownerPid(e, OLD);

@@ -231,13 +231,15 @@ describe('zoo fit: run integrity', function () {
     await killMidTraining([...short.filter((a) => a !== '--max-steps' && a !== '30'), '--out', out, '--seed', '0', '--force', '--max-epochs', '1000', '--patience', '1000']);
     assert.ok(readFileSync(join(run(0), 'metrics.json')).equals(before), 'metrics.json unchanged');
     assert.ok(readFileSync(join(run(0), 'r2.npy')).equals(r2Before), 'r2.npy unchanged');
-    const left = readdirSync(subjectDir).filter((f) => f.startsWith('.'));
-    assert.equal(left.length, 1, `one hidden partial folder: ${left.join(', ')}`);
-    assert.match(left[0], /^\.seed0\.cpu\.partial-/);
+    const left = readdirSync(subjectDir).filter((f) => f.startsWith('.')).sort();
+    assert.equal(left.length, 2, `the epoch-1 checkpoint and one hidden partial folder: ${left.join(', ')}`);
+    assert.equal(left[0], '.seed0.cpu.checkpoint');
+    assert.match(left[1], /^\.seed0\.cpu\.partial-/);
     const again = await zoo(['fit', ...short, '--out', out, '--seed', '0']);
     assert.equal(again.code, 0, again.stderr);
     assert.match(again.stdout, /reused/);
     assert.match(again.stderr, /removed the unfinished run/);
+    assert.match(again.stderr, /removed the checkpoint .*\(the finished run of the same inputs and settings is reused\)/);
     assert.deepEqual(readdirSync(subjectDir).sort(), ['seed0.cpu', 'seed1.cpu']);
   });
 

@@ -133,7 +133,7 @@ export function registerBench(program: Command, ctx: CommandContext): void {
       const { runPlan } = await import('../../orchestrate/bench-run.js');
       const result = await runPlan(plan, { workers, gpus: gpuSlots(device, workers, gpus), retryFailed: opts.retryFailed ?? false, quiet: opts.quiet, signal: ctx.io.interruptible?.(), io: ctx.io });
       if (result.interrupted) {
-        ctx.io.err(`bench: interrupted; finished runs are kept and nothing half-written is left. Run the same command again to resume (${result.doneCount} of ${result.jobCount} jobs done).`);
+        ctx.io.err(`bench: interrupted; finished runs are kept and nothing half-written is left. Run the same command again to resume (${result.doneCount} of ${result.jobCount} jobs done; interrupted fits continue from their last epoch's checkpoint).`);
         ctx.exitCode = EXIT_INTERRUPTED;
         return;
       }

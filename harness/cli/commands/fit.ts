@@ -4,10 +4,10 @@ import { ZooError } from '../../core/errors.js';
 import { cacheDir } from '../../core/paths.js';
 import { ensureWritableDir } from '../../core/fsutil.js';
 import { parseDevice } from '../../features/session.js';
-import { fitSubject } from '../../fit/train.js';
+import { FitInterrupted, fitSubject, type FitResult } from '../../fit/train.js';
 import { DEFAULT_CONFIG, type FactorTopyConfig } from '../../model/config.js';
 import { resolveDataset, resolveSubjects } from '../dataset-args.js';
-import type { CommandContext } from '../io.js';
+import { EXIT_INTERRUPTED, commandLine, type CommandContext } from '../io.js';
 import { addRuntimeOptions, commandRegistry, parseGridResize } from '../options.js';
 import { resolve } from 'node:path';
 
@@ -115,14 +115,34 @@ export function registerFit(program: Command, ctx: CommandContext): void {
       const cacheRoot = cacheDir(opts.cache);
       ensureWritableDir(outDir, '--out');
       ensureWritableDir(cacheRoot, '--cache');
-      for (const subject of resolveSubjects(dataset, opts.subject)) {
-        const result = await fitSubject({
-          variant, datasetDir: dataset, subject, outDir, cacheRoot,
-          device: parseDevice(opts.device), seed, config, gridResize: parseGridResize(opts.gridResize), fsaverageDir: opts.fsaverage, quiet: opts.quiet, force: opts.force, log: (l) => ctx.io.err(l),
-        });
+      const subjects = resolveSubjects(dataset, opts.subject);
+      // The first Ctrl-C stops at the end of the current step (or extraction batch), with the
+      // training state checkpointed; a second one stops at once (the last epoch's checkpoint stays).
+      const signal = ctx.io.interruptible?.();
+      for (const [i, subject] of subjects.entries()) {
+        let result: FitResult;
+        try {
+          result = await fitSubject({
+            variant, datasetDir: dataset, subject, outDir, cacheRoot, signal,
+            device: parseDevice(opts.device), seed, config, gridResize: parseGridResize(opts.gridResize), fsaverageDir: opts.fsaverage, quiet: opts.quiet, force: opts.force, log: (l) => ctx.io.err(l),
+          });
+        } catch (err) {
+          if (!(err instanceof FitInterrupted)) throw err;
+          const where = err.at
+            ? `${subject} stopped in epoch ${err.at.epoch} after step ${err.at.step}; the training state is kept in ${err.at.checkpoint}`
+            : `${subject} stopped during feature extraction; the features computed so far are kept in the cache`;
+          ctx.io.err(`fit: interrupted: ${where}, and nothing half-written is left. Run the same command again to resume:\n  ${commandLine(ctx.argv)}`);
+          ctx.exitCode = EXIT_INTERRUPTED;
+          return;
+        }
         const m = result.metrics;
-        ctx.io.out(`${m.plugin}/${m.variant} ${m.subject}: test R² ${m.testR2.toFixed(4)} (best val ${m.bestValR2.toFixed(4)} at epoch ${m.bestEpoch}, ${m.steps} steps, ${m.secondsPerStep.toFixed(3)} s/step${result.reused ? ', reused' : ''}) → ${result.runDir}`);
+        ctx.io.out(`${m.plugin}/${m.variant} ${m.subject}: test R² ${m.testR2.toFixed(4)} (best val ${m.bestValR2.toFixed(4)} at epoch ${m.bestEpoch}, ${m.steps} steps, ${m.secondsPerStep.toFixed(3)} s/step${result.reused ? ', reused' : ''}${m.resumedAt && !result.reused ? ', resumed' : ''}) → ${result.runDir}`);
         if (!m.convergence?.converged) ctx.io.out(`  NOT CONVERGED (not a finished result): ${m.convergence?.reasons.join('; ') ?? 'the run predates convergence checks; re-fit with --force'}`);
+        if (signal?.aborted && i + 1 < subjects.length) {
+          ctx.io.err(`fit: interrupted after ${subject} (its run is finished); ${subjects.slice(i + 1).join(', ')} not fitted. Run the same command again to fit the rest (finished runs are reused):\n  ${commandLine(ctx.argv)}`);
+          ctx.exitCode = EXIT_INTERRUPTED;
+          return;
+        }
       }
     });
 }
