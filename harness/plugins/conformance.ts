@@ -353,7 +353,7 @@ export const CHECKS: readonly ConformanceCheck[] = [
         return t.options.python === 'required' ? fail(message, PYTHON_FIX) : skip(message, PYTHON_FIX);
       }
       const out = join(t.tempDir('export'), `${v.name}.onnx`);
-      runExporter({ dir: t.dir, manifest: t.manifest, variant: v, out, randomInit: true, stderr: 'pipe', timeoutMs: (v.finetune ? 30 : 10) * 60_000 });
+      runExporter({ dir: t.dir, manifest: t.manifest, variant: v, models: t.options.models, out, randomInit: true, stderr: 'pipe', timeoutMs: (v.finetune ? 30 : 10) * 60_000 });
       const [made, committed] = [sha256File(out), sha256File(v.onnxPath)];
       if (made !== committed) {
         return fail(

@@ -9,17 +9,31 @@ import { spawnSync } from 'node:child_process';
 import { delimiter, join } from 'node:path';
 import { ZooError } from '../core/errors.js';
 import { packageRoot, pythonExecutable } from '../core/paths.js';
-import type { PluginManifest, ResolvedVariant } from './manifest.js';
+import type { PluginManifest, ResolvedPlugin, ResolvedVariant } from './manifest.js';
+import { resolvePlugin } from './validate.js';
 
 /** brainzoo's plugins/_lib: the folder that holds the `brainzoo_export` package. */
 export function pythonLibDir(): string {
   return join(packageRoot(), 'plugins', '_lib');
 }
 
-/** The environment an exporter runs in: `base` with plugins/_lib first on PYTHONPATH. */
-export function exporterEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+/**
+ * The environment variable that hands an exporter its plugin as the harness resolved it
+ * (a ResolvedPlugin as JSON): plugins/_lib/brainzoo_export/manifest.py reads it when its `file`
+ * is the plugin.json being exported, and otherwise asks `zoo plugins show PATH --resolved --json`.
+ */
+export const RESOLVED_PLUGIN_ENV = 'BRAINZOO_RESOLVED_PLUGIN';
+
+/**
+ * The environment an exporter runs in: `base` with plugins/_lib first on PYTHONPATH and, when
+ * given, the resolved plugin in $BRAINZOO_RESOLVED_PLUGIN (so the exporter need not call back).
+ */
+export function exporterEnv(base: NodeJS.ProcessEnv = process.env, resolved?: ResolvedPlugin): NodeJS.ProcessEnv {
   const path = [pythonLibDir(), ...(base.PYTHONPATH ?? '').split(delimiter).filter(Boolean)];
-  return { ...base, PYTHONPATH: path.join(delimiter) };
+  const env: NodeJS.ProcessEnv = { ...base, PYTHONPATH: path.join(delimiter) };
+  if (resolved) env[RESOLVED_PLUGIN_ENV] = JSON.stringify(resolved);
+  else delete env[RESOLVED_PLUGIN_ENV];
+  return env;
 }
 
 /** The Python that runs a plugin's exporter: the manifest's export.python, $BRAINZOO_PYTHON, /usr/bin/python3, python3. */
@@ -53,6 +67,8 @@ export interface ExportRequest {
   dir: string;
   manifest: PluginManifest;
   variant: ResolvedVariant;
+  /** The models folder the variants' default ONNX paths lie in (--models; default $BRAINZOO_MODELS). */
+  models?: string;
   out: string;
   checkpoint?: string;
   randomInit?: boolean;
@@ -91,7 +107,7 @@ export function runExporter(req: ExportRequest): ExportRun {
   const script = join(req.dir, req.manifest.export.script);
   const run = spawnSync(python, exporterArgs(req), {
     encoding: 'utf8',
-    env: exporterEnv(),
+    env: exporterEnv(process.env, resolvePlugin(req.manifest, join(req.dir, 'plugin.json'), req.models)),
     stdio: ['ignore', 'pipe', req.stderr ?? 'inherit'],
     maxBuffer: 64 * 1024 * 1024,
     timeout: req.timeoutMs,

@@ -128,6 +128,11 @@ export interface ResolvedVariant {
   trainingData?: string;
   arch: VariantSpec['arch'];
   checkpoint?: CheckpointSpec;
+  /**
+   * The checkpoint whose file `zoo export --checkpoint` takes: the variant's own, or, for a
+   * fine-tuned variant, that of the variant it starts from (followed through `finetune.from`).
+   */
+  baseCheckpoint?: CheckpointSpec;
   finetune?: Required<Omit<FinetuneSpec, 'generated'>> & Pick<FinetuneSpec, 'generated'>;
   bundled: boolean;
   seed?: number;
@@ -137,6 +142,40 @@ export interface ResolvedVariant {
   selectionAxis: SelectionAxis;
   layers: ResolvedLayer[];
 }
+
+/**
+ * A whole plugin as the harness understands it: every variant resolved (defaults applied,
+ * overrides merged, layers expanded, paths absolute). `zoo plugins show PATH --resolved --json`
+ * prints it, and the Python exporter library (plugins/_lib/brainzoo_export/manifest.py) reads
+ * it instead of interpreting plugin.json itself: the manifest rules live here only.
+ */
+export interface ResolvedPlugin {
+  /** Identifies the format for the Python reader. */
+  format: typeof RESOLVED_PLUGIN_FORMAT;
+  /** Absolute path of plugin.json. */
+  file: string;
+  /** Absolute path of the plugin folder. */
+  dir: string;
+  id: string;
+  version: string;
+  family: string;
+  selectionAxis: SelectionAxis;
+  export: { script: string; opset: number; python?: string };
+  /** The variant `export.py --tiny` means (null when the plugin has none). */
+  tiny: string | null;
+  defaultVariant: string;
+  /** Fine-tune recipe for `--finetune DIR` on a variant that declares none. */
+  finetuneDefaults: typeof FINETUNE_DEFAULTS;
+  variants: ResolvedVariant[];
+  /**
+   * Where each variant's `arch` is written in plugin.json (a JSON pointer, by variant name). The
+   * exporter passes that literal to build_model(): JSON numbers there keep the int/float form
+   * the author wrote (1.0 vs 1), which JavaScript's numbers lose.
+   */
+  archAt: Record<string, string>;
+}
+
+export const RESOLVED_PLUGIN_FORMAT = 'brainzoo.resolved-plugin/1';
 
 /** The variant that `export.py --tiny` means: "tiny", else the first bundled one (undefined when there is none). */
 export function tinyVariantName(m: Pick<PluginManifest, 'variants'>): string | undefined {

@@ -11,6 +11,9 @@ import { modelsDir, schemaPath } from '../core/paths.js';
 import {
   FINETUNE_DEFAULTS,
   PREPROCESS_DEFAULTS,
+  RESOLVED_PLUGIN_FORMAT,
+  tinyVariantName,
+  type ResolvedPlugin,
   type LayerSpec,
   type PluginManifest,
   type ResolvedLayer,
@@ -260,6 +263,10 @@ function meaningProblems(m: PluginManifest, pluginDir: string): ManifestProblem[
     }
     if (v.finetune?.from === v.name) out.push({ path: `${at}/finetune/from`, message: 'a variant cannot be fine-tuned from itself', fix: 'name the pre-trained variant' });
     const source = v.finetune ? m.variants.find((o) => o.name === v.finetune?.from) : undefined;
+    if (source && source !== v && !sameJson(source.arch, v.arch)) {
+      // export.py builds one network, loads the source's weights (or its random init) and fine-tunes it
+      out.push({ path: `${at}/arch`, message: `variant "${v.name}" is fine-tuned from "${source.name}" but their arch differ`, fix: `copy the arch of "${source.name}" into "${v.name}": fine-tuning changes the weights, not the architecture` });
+    }
     const layers = expandLayers(v.layers ?? source?.layers);
     if (!layers) {
       out.push({ path: `${at}/layers`, message: 'variant declares no layers', fix: 'add "layers": {"count": N, "name": "blocks.{i}", "output": "block_{i}", "channels": C}' });
@@ -289,6 +296,16 @@ function meaningProblems(m: PluginManifest, pluginDir: string): ManifestProblem[
     out.push({ path: '/defaultVariant', message: `default variant "${m.defaultVariant}" is not declared`, fix: `use one of ${[...names.keys()].join(', ')}` });
   }
   return out;
+}
+
+/** Deep equality of two JSON values (key order ignored). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
 export interface ManifestCheck {
@@ -342,6 +359,7 @@ export function resolveVariant(m: PluginManifest, pluginDir: string, variantName
     return { index, name: l.name, output: l.output, channels: l.channels, layout, ...(l.timestep !== undefined ? { timestep: l.timestep } : {}) };
   });
   const onnxPath = v.onnx ? resolve(pluginDir, v.onnx) : join(modelsDir(models), m.id, `${name}.onnx`);
+  const baseCheckpoint = checkpointOf(m, v);
   return {
     pluginId: m.id,
     pluginVersion: m.version,
@@ -352,6 +370,7 @@ export function resolveVariant(m: PluginManifest, pluginDir: string, variantName
     trainingData: v.trainingData,
     arch: v.arch,
     checkpoint: v.checkpoint,
+    ...(baseCheckpoint ? { baseCheckpoint } : {}),
     finetune: v.finetune ? { ...FINETUNE_DEFAULTS, ...v.finetune } : undefined,
     bundled: Boolean(v.bundled),
     seed: v.seed,
@@ -359,5 +378,39 @@ export function resolveVariant(m: PluginManifest, pluginDir: string, variantName
     preprocess: pre as ResolvedVariant['preprocess'],
     selectionAxis: m.selectionAxis ?? 'layers',
     layers,
+  };
+}
+
+/** The checkpoint a variant's weights start from: its own, else (fine-tuned) its source's, followed through `finetune.from`. */
+function checkpointOf(m: PluginManifest, v: VariantSpec): VariantSpec['checkpoint'] {
+  const seen = new Set<string>();
+  for (let at: VariantSpec | undefined = v; at && !seen.has(at.name); at = m.variants.find((x) => x.name === at?.finetune?.from)) {
+    if (at.checkpoint) return at.checkpoint;
+    seen.add(at.name);
+    if (!at.finetune) return undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Every variant of a checked manifest, resolved: what `zoo plugins show --resolved --json` prints
+ * and what the Python exporter reads (plugins/_lib/brainzoo_export/manifest.py).
+ */
+export function resolvePlugin(m: PluginManifest, file: string, models?: string): ResolvedPlugin {
+  const dir = resolve(file, '..');
+  return {
+    format: RESOLVED_PLUGIN_FORMAT,
+    file: resolve(file),
+    dir,
+    id: m.id,
+    version: m.version,
+    family: m.family,
+    selectionAxis: m.selectionAxis ?? 'layers',
+    export: { script: resolve(dir, m.export.script), opset: m.export.opset, ...(m.export.python ? { python: m.export.python } : {}) },
+    tiny: tinyVariantName(m) ?? null,
+    defaultVariant: m.defaultVariant ?? m.variants[0].name,
+    finetuneDefaults: { ...FINETUNE_DEFAULTS },
+    variants: m.variants.map((v) => resolveVariant(m, dir, v.name, models)),
+    archAt: Object.fromEntries(m.variants.map((v, i) => [v.name, `/variants/${i}/arch`])),
   };
 }

@@ -62,7 +62,7 @@ export function registerExport(program: Command, ctx: CommandContext): void {
       const variant = registry.variant(opts.plugin, opts.tiny ? tinyVariant(entry.manifest) : opts.variant);
       if (!opts.checkpoint && !opts.randomInit) {
         throw new ZooError('E_ARGS', 'export needs --checkpoint FILE or --random-init', {
-          fix: variant.checkpoint ? `download ${variant.checkpoint.url} and pass --checkpoint <file>` : 'pass --random-init',
+          fix: variant.baseCheckpoint ? `download ${variant.baseCheckpoint.url} and pass --checkpoint <file>${variant.finetune ? ` (the weights of ${variant.finetune.from}, which ${variant.name} is fine-tuned from)` : ''}` : 'pass --random-init',
         });
       }
       if (opts.checkpoint && !existsSync(resolve(ctx.io.cwd, opts.checkpoint))) {
@@ -73,6 +73,7 @@ export function registerExport(program: Command, ctx: CommandContext): void {
         dir: entry.dir,
         manifest: entry.manifest,
         variant,
+        models: opts.models === undefined ? undefined : resolve(ctx.io.cwd, opts.models),
         out,
         checkpoint: opts.checkpoint ? resolve(ctx.io.cwd, opts.checkpoint) : undefined,
         randomInit: opts.randomInit,

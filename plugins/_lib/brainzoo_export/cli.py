@@ -33,7 +33,7 @@ from torch import nn
 from .checkpoint import backbone_keys, load_checkpoint
 from .errors import EXIT_BAD_INPUT, ExportError, note
 from .finetune import ensure_reproducible_process, run_finetune, scan_dataset
-from .manifest import FINETUNE_DEFAULTS, Manifest, Variant, load_manifest
+from .manifest import Manifest, Variant, load_manifest
 from .onnx_export import export_onnx, remove_stale
 from .plugin import PluginSpec
 from .toy_datasets import DATASETS, generate
@@ -101,18 +101,13 @@ def prepare_weights(
         if variant.finetune is not None:
             # start from the `from` variant's own random weights, so that the fine-tune drop
             # compares the same network before and after
+            # (the harness's validation guarantees that both have the same arch)
             source = manifest.variant(str(variant.finetune["from"]))
-            if source.arch != variant.arch:
-                raise ExportError(
-                    f"variant {variant.name} is fine-tuned from {source.name} but their arch differ",
-                    str(manifest.path),
-                    f"copy the arch of {source.name} into {variant.name}",
-                )
             described = prepare_weights(model, plugin, manifest, source, None, True, int(source.seed or 0))
             return f"{described} (as {source.name})"
         rng = np.random.default_rng(seed)
         plugin.init(model, rng)
-        if variant.raw.get("bundled"):
+        if variant.bundled:
             # Bundled tiny stand-ins need layers that differ (see init_tiny_hierarchy).
             init_tiny_hierarchy(model, rng)
             return f"random-init seed {seed} (tiny-hierarchy init)"
@@ -161,12 +156,12 @@ def run(script: str, plugin: PluginSpec, argv: list[str] | None = None) -> int:
     opset = args.opset or manifest.opset
     out = Path(args.out).resolve() if args.out else manifest.default_onnx_path(variant)
 
-    config = dict(variant.finetune) if variant.finetune is not None else dict(FINETUNE_DEFAULTS)
+    config = dict(variant.finetune) if variant.finetune is not None else dict(manifest.finetune_defaults)
     if args.steps is not None:
         if args.steps < 1:
             raise ExportError(f"--steps {args.steps}: fine-tuning needs at least one step", None, "pass --steps N with N >= 1")
         config["steps"] = args.steps
-    reproducible = bool(variant.raw.get("bundled")) and variant.finetune is not None
+    reproducible = variant.bundled and variant.finetune is not None
     if reproducible:
         ensure_reproducible_process(argv)
     if args.finetune:
