@@ -20,7 +20,7 @@ import { normalizeCoords } from '../data/coords.js';
 import { Rng } from '../data/random.js';
 import { ensureSplit } from '../data/split.js';
 import { extractFeatures, type ImageRef } from '../features/extract.js';
-import { weightsSource } from '../features/onnx-metadata.js';
+import { onnxOnlyWeightsSource, weightsSource } from '../features/onnx-metadata.js';
 import type { FeatureStore } from '../features/cache.js';
 import { ort, type Device } from '../features/session.js';
 import type { ResolvedVariant } from '../plugins/manifest.js';
@@ -332,7 +332,7 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
     config,
     featureKey: store.meta.key,
     onnxSha256: store.meta.onnxSha256,
-    weights: weightsSource(ctx.variant.onnxPath),
+    weights: ctx.variant.onnxOnly ? onnxOnlyWeightsSource(ctx.variant.onnxPath, store.meta.onnxSha256) : weightsSource(ctx.variant.onnxPath),
     responsesSha256: ctx.responsesSha256,
     layers: store.meta.layers.map((l) => ({ name: l.name, channels: l.channels, ...(l.timestep !== undefined ? { timestep: l.timestep } : {}) })),
     selectionAxis: ctx.variant.selectionAxis,

@@ -48,6 +48,17 @@ export interface CheckpointSpec {
   prefix?: string;
 }
 
+/**
+ * A variant that exists only as an ONNX file (no checkpoint, not bundled): its file goes at the
+ * variant's onnx path; validate and bench check it against `sha256`.
+ */
+export interface OnnxOnlySpec {
+  sha256: string;
+  file?: string;
+  url?: string;
+  madeBy?: string;
+}
+
 export interface FinetuneSpec {
   from: string;
   dataset: string;
@@ -66,10 +77,12 @@ export interface VariantSpec {
   params?: number;
   trainingData?: string;
   description?: string;
-  arch: Record<string, number | string | boolean | unknown[]>;
+  /** Required unless onnxOnly (a meaning check). */
+  arch?: Record<string, number | string | boolean | unknown[]>;
   checkpoint?: CheckpointSpec;
   finetune?: FinetuneSpec;
   onnx?: string;
+  onnxOnly?: OnnxOnlySpec;
   bundled?: boolean;
   seed?: number;
   preprocess?: PreprocessSpec;
@@ -126,7 +139,8 @@ export interface ResolvedVariant {
   size: VariantSize;
   params?: number;
   trainingData?: string;
-  arch: VariantSpec['arch'];
+  /** build_model()'s keyword arguments ({} for an ONNX-only variant without one). */
+  arch: NonNullable<VariantSpec['arch']>;
   checkpoint?: CheckpointSpec;
   /**
    * The checkpoint whose file `zoo export --checkpoint` takes: the variant's own, or, for a
@@ -135,9 +149,13 @@ export interface ResolvedVariant {
   baseCheckpoint?: CheckpointSpec;
   finetune?: Required<Omit<FinetuneSpec, 'generated'>> & Pick<FinetuneSpec, 'generated'>;
   bundled: boolean;
+  /** Present for a variant that exists only as an ONNX file. */
+  onnxOnly?: OnnxOnlySpec;
   seed?: number;
   /** Absolute path of the ONNX file (may not exist yet for real checkpoints). */
   onnxPath: string;
+  /** Absolute path of the plugin.json that declares the variant (for fixes that name it). */
+  manifestPath: string;
   preprocess: ResolvedPreprocess;
   selectionAxis: SelectionAxis;
   layers: ResolvedLayer[];

@@ -263,7 +263,7 @@ function meaningProblems(m: PluginManifest, pluginDir: string): ManifestProblem[
     }
     if (v.finetune?.from === v.name) out.push({ path: `${at}/finetune/from`, message: 'a variant cannot be fine-tuned from itself', fix: 'name the pre-trained variant' });
     const source = v.finetune ? m.variants.find((o) => o.name === v.finetune?.from) : undefined;
-    if (source && source !== v && !sameJson(source.arch, v.arch)) {
+    if (source && source !== v && !source.onnxOnly && !sameJson(source.arch, v.arch)) {
       // export.py builds one network, loads the source's weights (or its random init) and fine-tunes it
       out.push({ path: `${at}/arch`, message: `variant "${v.name}" is fine-tuned from "${source.name}" but their arch differ`, fix: `copy the arch of "${source.name}" into "${v.name}": fine-tuning changes the weights, not the architecture` });
     }
@@ -284,8 +284,20 @@ function meaningProblems(m: PluginManifest, pluginDir: string): ManifestProblem[
     if (axis === 'timesteps' && layers.some((l) => l.timestep === undefined)) {
       out.push({ path: `${at}/layers`, message: 'selectionAxis is "timesteps" but a layer has no "timestep"', fix: 'give every entry its diffusion time step' });
     }
-    if (!v.bundled && !v.checkpoint && !v.finetune) {
-      out.push({ path: at, message: `variant "${v.name}" has no checkpoint and is neither bundled nor fine-tuned`, fix: 'add "checkpoint": {"url": …} saying where the official weights come from' });
+    if (!v.bundled && !v.checkpoint && !v.finetune && !v.onnxOnly) {
+      out.push({ path: at, message: `variant "${v.name}" has no checkpoint and is neither bundled, fine-tuned nor ONNX only`, fix: 'add "checkpoint": {"url": …} saying where the official weights come from, or, if all you have is an ONNX file, "onnxOnly": {"sha256": "<sha256sum of the file>"}' });
+    }
+    if (!v.arch && !v.onnxOnly) {
+      out.push({ path: at, message: 'missing required property "arch"', fix: `add "arch", e.g. "arch": {"patch_size":16,"num_layers":12,"num_heads":12,"hidden_dim":768} (the keyword arguments of build_model() in ${m.export.script}); or, for a variant that exists only as an ONNX file, "onnxOnly": {"sha256": …}` });
+    }
+    if (v.onnxOnly) {
+      const other = (['checkpoint', 'finetune', 'bundled'] as const).filter((k) => v[k] !== undefined && v[k] !== false);
+      if (other.length) {
+        out.push({ path: `${at}/onnxOnly`, message: `an ONNX-only variant has no ${other.map((k) => `"${k}"`).join(' or ')}: its weights are the ONNX file`, fix: `remove ${other.map((k) => `"${k}"`).join(' and ')}, or remove "onnxOnly" if export.py makes this variant` });
+      }
+    }
+    if (source?.onnxOnly) {
+      out.push({ path: `${at}/finetune/from`, message: `"${v.name}" is fine-tuned from "${source.name}", which is ONNX only: export.py fine-tunes PyTorch weights`, fix: `fine-tune from a variant with a "checkpoint", or declare "${v.name}" ONNX only too (with the fine-tuned file's sha256)` });
     }
     if (v.bundled && !v.onnx) out.push({ path: `${at}/onnx`, message: 'a bundled variant must name its ONNX fixture', fix: 'add "onnx": "../../fixtures/<id>/tiny.onnx"' });
     if (v.bundled && source && !source.bundled) {
@@ -368,13 +380,15 @@ export function resolveVariant(m: PluginManifest, pluginDir: string, variantName
     size: v.size,
     params: v.params,
     trainingData: v.trainingData,
-    arch: v.arch,
+    arch: v.arch ?? {},
     checkpoint: v.checkpoint,
     ...(baseCheckpoint ? { baseCheckpoint } : {}),
     finetune: v.finetune ? { ...FINETUNE_DEFAULTS, ...v.finetune } : undefined,
     bundled: Boolean(v.bundled),
+    ...(v.onnxOnly ? { onnxOnly: v.onnxOnly } : {}),
     seed: v.seed,
     onnxPath,
+    manifestPath: join(resolve(pluginDir), 'plugin.json'),
     preprocess: pre as ResolvedVariant['preprocess'],
     selectionAxis: m.selectionAxis ?? 'layers',
     layers,

@@ -19,7 +19,7 @@ const ROOT = packageRoot();
 const BUNDLED = readdirSync(join(ROOT, 'plugins')).filter((n) => !n.startsWith('_') && !n.startsWith('.') && !n.endsWith('.md')).sort();
 
 /** The fields of a resolved variant that the exporter reads (Variant.as_resolved() in manifest.py). */
-const PYTHON_FIELDS = ['name', 'arch', 'preprocess', 'layers', 'onnxPath', 'bundled', 'checkpoint', 'baseCheckpoint', 'finetune', 'seed'] as const;
+const PYTHON_FIELDS = ['name', 'arch', 'preprocess', 'layers', 'onnxPath', 'bundled', 'checkpoint', 'baseCheckpoint', 'finetune', 'seed', 'onnxOnly'] as const;
 
 function pythonFields(v: ResolvedVariant): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -74,7 +74,7 @@ export function registerPlugins(program: Command, ctx: CommandContext): void {
         const byStatus = (status: string): string[] => (onnx ?? []).filter((v) => v.status === status).map((v) => v.variant);
         const onnxNote = !opts.onnx ? 'ONNX files not checked (--no-onnx)'
           : onnx === null ? 'ONNX files not checked: fix the manifest first'
-          : `ONNX checked: ${byStatus('checked').join(', ') || 'none'}${byStatus('not exported').length ? `; not exported: ${byStatus('not exported').join(', ')}` : ''}`;
+          : `ONNX checked: ${byStatus('checked').join(', ') || 'none'}${byStatus('not exported').length ? `; not exported: ${byStatus('not exported').join(', ')}` : ''}${byStatus('not here').length ? `; ONNX-only file not here: ${byStatus('not here').join(', ')}` : ''}`;
         if (problems.length === 0) ctx.io.out(`${file}: valid (${check.manifest?.variants.length} variants; ${onnxNote})`);
         else {
           ctx.io.out(`${file}: ${problems.length} problem${problems.length > 1 ? 's' : ''}`);
@@ -196,6 +196,7 @@ function describeVariant(v: ResolvedVariant): string {
     v.bundled ? `bundled${v.seed !== undefined ? ` (seed ${v.seed})` : ''}` : '',
     v.finetune ? `fine-tuned from ${v.finetune.from} on ${v.finetune.dataset}` : '',
     v.checkpoint ? `checkpoint ${v.checkpoint.url}` : '',
+    v.onnxOnly ? `ONNX only (sha256 ${v.onnxOnly.sha256})` : '',
   ].filter(Boolean).join(', ');
   const runs: string[] = [];
   for (let i = 0; i < v.layers.length; ) {

@@ -139,6 +139,12 @@ def run(script: str, plugin: PluginSpec, argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     manifest = load_manifest(args.manifest or Path(script).resolve().parent / "plugin.json")
     variant = manifest.tiny() if args.tiny else manifest.variant(args.variant)
+    if variant.onnx_only is not None:
+        raise ExportError(
+            f"variant {variant.name} is ONNX only: there is nothing to export",
+            str(manifest.path),
+            f"put the ONNX file at {variant.onnx_path} (sha256 {variant.onnx_only.get('sha256')}); brainzoo reads it as it is",
+        )
     generated = str(variant.finetune.get("generated") or "") if variant.finetune is not None else ""
     if generated and generated not in DATASETS:
         raise ExportError(

@@ -77,6 +77,8 @@ class Variant:
     onnx_path: str
     seed: int | None
     bundled: bool
+    # {"sha256": ...}: the variant exists only as an ONNX file; there is nothing to export
+    onnx_only: dict[str, Any] | None = None
 
     @property
     def resolution(self) -> int:
@@ -101,7 +103,7 @@ class Variant:
             "onnxPath": self.onnx_path,
             "bundled": self.bundled,
         }
-        for key, value in (("checkpoint", self.checkpoint), ("baseCheckpoint", self.base_checkpoint), ("finetune", self.finetune), ("seed", self.seed)):
+        for key, value in (("checkpoint", self.checkpoint), ("baseCheckpoint", self.base_checkpoint), ("finetune", self.finetune), ("seed", self.seed), ("onnxOnly", self.onnx_only)):
             if value is not None:
                 out[key] = value
         return out
@@ -165,6 +167,7 @@ def _variant(entry: dict[str, Any]) -> Variant:
         onnx_path=str(entry["onnxPath"]),
         seed=entry.get("seed"),
         bundled=bool(entry["bundled"]),
+        onnx_only=entry.get("onnxOnly"),
     )
 
 
