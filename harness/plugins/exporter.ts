@@ -5,7 +5,9 @@
  * any plugin location (installed brainzoo, a repository checkout, a --plugins folder, an npm
  * package) without environment variables of the user's.
  */
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { ZooError } from '../core/errors.js';
 import { packageRoot, pythonExecutable } from '../core/paths.js';
@@ -18,22 +20,32 @@ export function pythonLibDir(): string {
 }
 
 /**
- * The environment variable that hands an exporter its plugin as the harness resolved it
- * (a ResolvedPlugin as JSON): plugins/_lib/brainzoo_export/manifest.py reads it when its `file`
- * is the plugin.json being exported, and otherwise asks `zoo plugins show PATH --resolved --json`.
+ * The environment variable that hands an exporter its plugin as the harness resolved it: the
+ * path of a file holding the ResolvedPlugin as JSON (a file, because a plugin with many
+ * variants outgrows what one environment string may hold). plugins/_lib/brainzoo_export/
+ * manifest.py reads it when its `file` is the plugin.json being exported, and otherwise asks
+ * `zoo plugins show PATH --resolved --json`.
  */
 export const RESOLVED_PLUGIN_ENV = 'BRAINZOO_RESOLVED_PLUGIN';
 
 /**
  * The environment an exporter runs in: `base` with plugins/_lib first on PYTHONPATH and, when
- * given, the resolved plugin in $BRAINZOO_RESOLVED_PLUGIN (so the exporter need not call back).
+ * given, the file of the resolved plugin in $BRAINZOO_RESOLVED_PLUGIN (so the exporter need not call back).
  */
-export function exporterEnv(base: NodeJS.ProcessEnv = process.env, resolved?: ResolvedPlugin): NodeJS.ProcessEnv {
+export function exporterEnv(base: NodeJS.ProcessEnv = process.env, resolvedFile?: string): NodeJS.ProcessEnv {
   const path = [pythonLibDir(), ...(base.PYTHONPATH ?? '').split(delimiter).filter(Boolean)];
   const env: NodeJS.ProcessEnv = { ...base, PYTHONPATH: path.join(delimiter) };
-  if (resolved) env[RESOLVED_PLUGIN_ENV] = JSON.stringify(resolved);
+  if (resolvedFile) env[RESOLVED_PLUGIN_ENV] = resolvedFile;
   else delete env[RESOLVED_PLUGIN_ENV];
   return env;
+}
+
+/** Writes the resolved plugin to a private temporary file for an exporter; returns it and how to remove it. */
+export function writeResolvedPlugin(resolved: ResolvedPlugin): { file: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'brainzoo-resolved-'));
+  const file = join(dir, 'plugin.resolved.json');
+  writeFileSync(file, JSON.stringify(resolved));
+  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** The Python that runs a plugin's exporter: the manifest's export.python, $BRAINZOO_PYTHON, /usr/bin/python3, python3. */
@@ -105,13 +117,19 @@ export function exporterArgs(req: ExportRequest): string[] {
 export function runExporter(req: ExportRequest): ExportRun {
   const python = exporterPython(req.manifest);
   const script = join(req.dir, req.manifest.export.script);
-  const run = spawnSync(python, exporterArgs(req), {
-    encoding: 'utf8',
-    env: exporterEnv(process.env, resolvePlugin(req.manifest, join(req.dir, 'plugin.json'), req.models)),
-    stdio: ['ignore', 'pipe', req.stderr ?? 'inherit'],
-    maxBuffer: 64 * 1024 * 1024,
-    timeout: req.timeoutMs,
-  });
+  const resolved = writeResolvedPlugin(resolvePlugin(req.manifest, join(req.dir, 'plugin.json'), req.models));
+  let run: SpawnSyncReturns<string>;
+  try {
+    run = spawnSync(python, exporterArgs(req), {
+      encoding: 'utf8',
+      env: exporterEnv(process.env, resolved.file),
+      stdio: ['ignore', 'pipe', req.stderr ?? 'inherit'],
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: req.timeoutMs,
+    });
+  } finally {
+    resolved.remove();
+  }
   if (run.error) {
     const timedOut = (run.error as NodeJS.ErrnoException).code === 'ETIMEDOUT';
     throw new ZooError('E_PYTHON', timedOut ? `export.py did not finish within ${Math.round((req.timeoutMs ?? 0) / 1000)} s` : `cannot run ${python}: ${run.error.message}`, {

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot, pythonExecutable } from '../../harness/core/paths.js';
-import { RESOLVED_PLUGIN_ENV, exporterEnv } from '../../harness/plugins/exporter.js';
+import { RESOLVED_PLUGIN_ENV, exporterEnv, writeResolvedPlugin } from '../../harness/plugins/exporter.js';
 import type { PluginManifest, ResolvedPlugin, ResolvedVariant } from '../../harness/plugins/manifest.js';
 import { tempDir, zoo } from '../helpers.js';
 
@@ -29,9 +29,9 @@ function pythonFields(v: ResolvedVariant): Record<string, unknown> {
 
 /**
  * Loads each plugin.json with brainzoo_export.manifest.load_manifest in one Python process and
- * returns {file: {variant: as_resolved()}}. `handed[file]`, when given, is put in
- * $BRAINZOO_RESOLVED_PLUGIN for that load, with $BRAINZOO_NODE pointing nowhere, so that a call
- * back to the harness would fail.
+ * returns {file: {variant: as_resolved()}}. `handed[file]`, when given, is the resolved plugin's
+ * file, put in $BRAINZOO_RESOLVED_PLUGIN for that load (as zoo export does), with $BRAINZOO_NODE
+ * pointing nowhere, so that a call back to the harness would fail.
  */
 function pythonViews(files: string[], handed: Record<string, string> = {}): { status: number | null; views: Record<string, Record<string, unknown>>; stderr: string } {
   const script = [
@@ -88,18 +88,26 @@ describe('plugins: one source of manifest rules (harness resolves, Python reads)
   });
 
   it('... and when zoo export hands it over in $BRAINZOO_RESOLVED_PLUGIN (no call back: node is unreachable)', () => {
-    const handed = Object.fromEntries(files.map((f) => [f, JSON.stringify(harness[f])]));
-    const { status, views, stderr } = pythonViews(files, handed);
-    assert.equal(status, 0, stderr);
-    for (const f of files) assertSameViews(harness[f], views[f], 'handed over');
+    const written = files.map((f) => writeResolvedPlugin(harness[f]));
+    try {
+      const handed = Object.fromEntries(files.map((f, i) => [f, written[i].file]));
+      const { status, views, stderr } = pythonViews(files, handed);
+      assert.equal(status, 0, stderr);
+      for (const f of files) assertSameViews(harness[f], views[f], 'handed over');
+    } finally {
+      for (const w of written) w.remove();
+    }
   });
 
   it('a resolved plugin handed over for another plugin.json is not used', () => {
     const [clip, dinov2] = [join(ROOT, 'plugins', 'clip', 'plugin.json'), join(ROOT, 'plugins', 'dinov2', 'plugin.json')];
     // dinov2's resolved plugin in the environment while clip's manifest is read: clip asks the harness
     const script = 'import sys; from brainzoo_export.manifest import load_manifest; print(load_manifest(sys.argv[1]).id)';
-    const env = { ...exporterEnv(process.env), [RESOLVED_PLUGIN_ENV]: JSON.stringify(harness[dinov2]) };
+    const handed = writeResolvedPlugin(harness[dinov2]);
+    const env = exporterEnv(process.env, handed.file);
+    assert.equal(env[RESOLVED_PLUGIN_ENV], handed.file);
     const run = spawnSync(pythonExecutable(), ['-c', script, clip], { encoding: 'utf8', env, timeout: 120_000 });
+    handed.remove();
     assert.equal(run.status, 0, run.stderr);
     assert.equal(run.stdout.trim(), 'clip');
   });

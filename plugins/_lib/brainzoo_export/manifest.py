@@ -6,8 +6,8 @@ layer patterns, fine-tune inheritance, paths) live in one place, the TypeScript 
 (harness/plugins/manifest.ts, `ResolvedPlugin`: every variant with its defaults applied,
 layers expanded, layouts merged, paths absolute):
 
-  1. from $BRAINZOO_RESOLVED_PLUGIN, which `zoo export` and `zoo plugins test` set for the
-     plugin they export, when its `file` is the plugin.json asked for;
+  1. from the file named by $BRAINZOO_RESOLVED_PLUGIN, which `zoo export` and `zoo plugins
+     test` write for the plugin they export, when its `file` is the plugin.json asked for;
   2. else by asking the harness: `zoo plugins show PLUGIN.JSON --resolved --json`, run with
      brainzoo's own command line next to this library (<brainzoo>/dist/harness/bin/zoo.js)
      under $BRAINZOO_NODE or the `node` on PATH.
@@ -270,8 +270,8 @@ def load_manifest(path: str | os.PathLike[str]) -> Manifest:
     handed = os.environ.get(RESOLVED_ENV)
     if handed:
         try:
-            resolved = json.loads(handed)
-        except json.JSONDecodeError:
+            resolved = json.loads(Path(handed).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
             resolved = None
         if isinstance(resolved, dict) and os.path.realpath(str(resolved.get("file", ""))) == os.path.realpath(p):
             return from_resolved(resolved)
