@@ -108,9 +108,7 @@ def prepare_weights(
         rng = np.random.default_rng(seed)
         plugin.init(model, rng)
         if variant.bundled:
-            # Bundled tiny stand-ins need layers that differ (see init_tiny_hierarchy).
-            init_tiny_hierarchy(model, rng)
-            return f"random-init seed {seed} (tiny-hierarchy init)"
+            return _tiny_init(model, plugin, manifest, variant, rng, seed)
         return f"random-init seed {seed}"
     spec = manifest.checkpoint_for(variant)
     if checkpoint is None:
@@ -123,6 +121,35 @@ def prepare_weights(
     report = load_checkpoint(model, checkpoint, spec, plugin, variant.name)
     note(report.summary(plugin.ignore_note))
     return f"checkpoint {Path(checkpoint).name} sha256 {_sha256(checkpoint)}"
+
+
+def _tiny_init(model: nn.Module, plugin: PluginSpec, manifest: Manifest, variant: Variant, rng: np.random.Generator, seed: int) -> str:
+    """A bundled tiny variant's random init: the plugin's `init`, then its declared `tiny_init`
+    (weights.TinyInit), which spreads the layers apart; said on stderr either way."""
+    spec = plugin.tiny_init
+    script = str(manifest.dir / "export.py")
+    if spec is None:
+        note(
+            f"note: variant {variant.name} is bundled, and PLUGIN declares no tiny_init: it keeps the plugin's init alone "
+            "(a tiny random ViT's layers are then nearly identical, a ResNet's features shrink stage by stage; "
+            "PluginSpec(tiny_init=VIT_TINY_INIT or CNN_TINY_INIT) re-draws them, see plugins/README.md)"
+        )
+        return f"random-init seed {seed}"
+    counts = init_tiny_hierarchy(model, rng, spec)
+    if counts["blocks"] == 0:
+        names = [n for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))]
+        raise ExportError(
+            f"tiny_init's block patterns {list(spec.blocks)} match no linear or convolution layer of the model "
+            f"(its layers: {', '.join(names[:6])}{', ...' if len(names) > 6 else ''}), so every layer would get gain {spec.other_gain:g}",
+            script,
+            "use the preset for the architecture (VIT_TINY_INIT: blocks.N / encoder.layers.N / resblocks.N; CNN_TINY_INIT: ResNet layer1..layer4), "
+            "or TinyInit(blocks=(r\"<regex of the repeated blocks' module names>\",), block_gain=...) in PLUGIN",
+        )
+    note(
+        f"{spec.label}: re-drew {counts['blocks']} weights in the blocks ({spec.describe_blocks()}, gain {spec.block_gain:g}) "
+        f"and {counts['other']} elsewhere (gain {spec.other_gain:g}) after the plugin's init"
+    )
+    return f"random-init seed {seed} ({spec.label})"
 
 
 def _sha256(path: str) -> str:
