@@ -178,6 +178,7 @@ export function registerPlugins(program: Command, ctx: CommandContext): void {
           'next: edit plugin.json and export.py (the architecture, the official names), then',
           `  zoo export --plugins ${plugins} --plugin ${name} --variant tiny --random-init`,
           `  zoo plugins test ${plugins}${opts.package ? '          (npm test, in the package)' : ''}`,
+          `  zoo bench ${name} --plugins ${plugins} --subjects subj01 --max-epochs 2 --out ${name}-bench   (a quick leaderboard row on the bundled synthetic brain)`,
         ].join('\n'),
       );
     });
