@@ -13,6 +13,7 @@ import { toFloat16 } from '../core/fp16.js';
 import { progressBar, type ProgressSink } from '../core/progress.js';
 import { ZooError } from '../core/errors.js';
 import type { ResolvedVariant } from '../plugins/manifest.js';
+import { onnxOnlyPlaceFix } from '../plugins/onnx-only.js';
 import { CACHE_FORMAT, CacheEntryWriter, FeatureStore, entryDir, isCacheDamaged, type FeatureMeta } from './cache.js';
 import { decodeLayer } from './decode.js';
 import type { GridResize } from './resize.js';
@@ -97,9 +98,11 @@ export function imageSetHash(images: readonly ImageRef[]): string {
 export function missingOnnxError(variant: ResolvedVariant): ZooError {
   return new ZooError('E_ONNX_MISSING', `ONNX model for ${variant.pluginId}/${variant.name} not found`, {
     file: variant.onnxPath,
-    fix: variant.bundled
-      ? `regenerate the fixture: /usr/bin/python3 plugins/${variant.pluginId}/export.py --tiny --random-init`
-      : `export it: zoo export --plugin ${variant.pluginId} --variant ${variant.name} --checkpoint <official weights>${variant.checkpoint ? ` (from ${variant.checkpoint.url})` : ''}`,
+    fix: variant.onnxOnly
+      ? onnxOnlyPlaceFix(variant)
+      : variant.bundled
+        ? `regenerate the fixture: zoo export --plugin ${variant.pluginId} --variant ${variant.name} --random-init`
+        : `export it: zoo export --plugin ${variant.pluginId} --variant ${variant.name} --checkpoint <official weights>${variant.baseCheckpoint ? ` (from ${variant.baseCheckpoint.url})` : ''}`,
   });
 }
 

@@ -110,3 +110,12 @@ export function weightsSource(onnxPath: string): WeightsSource {
   if (w === undefined) return { description: 'unknown (the ONNX file has no brainzoo.weights metadata)', randomInit: false };
   return { description: w, randomInit: /^random-init\b/.test(w) };
 }
+
+/**
+ * The weights of an ONNX-only variant (plugin.json "onnxOnly"): the file, by its sha256; and what
+ * its own brainzoo.weights metadata says, when a brainzoo export made it.
+ */
+export function onnxOnlyWeightsSource(onnxPath: string, onnxSha256: string): WeightsSource {
+  const w = readOnnxMetadata(onnxPath)['brainzoo.weights'];
+  return { description: `ONNX only (sha256 ${onnxSha256})${w === undefined ? '' : `; the file says: ${w}`}`, randomInit: w !== undefined && /^random-init\b/.test(w) };
+}

@@ -24,7 +24,7 @@ import { Rng } from '../data/random.js';
 import { ensureSplit, loadSplit, saveSplit, type Split } from '../data/split.js';
 import { ExtractionInterrupted, extractFeatures, type ImageRef } from '../features/extract.js';
 import type { GridResize } from '../features/resize.js';
-import { weightsSource } from '../features/onnx-metadata.js';
+import { onnxOnlyWeightsSource, weightsSource } from '../features/onnx-metadata.js';
 import type { FeatureStore } from '../features/cache.js';
 import { ort, type Device } from '../features/session.js';
 import type { ResolvedVariant } from '../plugins/manifest.js';
@@ -460,7 +460,7 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
       featureKey: store.meta.key,
       onnxSha256: store.meta.onnxSha256,
       gridResize: store.meta.gridResize ?? 'bilinear',
-      weights: weightsSource(ctx.variant.onnxPath),
+      weights: ctx.variant.onnxOnly ? onnxOnlyWeightsSource(ctx.variant.onnxPath, store.meta.onnxSha256) : weightsSource(ctx.variant.onnxPath),
       responsesSha256: ctx.responsesSha256,
       layers: store.meta.layers.map((l) => ({ name: l.name, channels: l.channels, ...(l.timestep !== undefined ? { timestep: l.timestep } : {}) })),
       selectionAxis: ctx.variant.selectionAxis,

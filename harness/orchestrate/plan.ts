@@ -14,6 +14,7 @@ import { runKey, subjectImages } from '../fit/train.js';
 import { DEFAULT_CONFIG } from '../model/config.js';
 import type { ResolvedVariant } from '../plugins/manifest.js';
 import { readCheckpointHeader } from '../fit/checkpoint.js';
+import { onnxOnlyMismatch } from '../plugins/onnx-only.js';
 import { inspectRunMetrics, runCheckpointPath, runDirFor } from '../runs/store.js';
 import { MERGE_JOB_ID, extractJobId, fitJobId, type BenchContext, type ExtractJob, type FitJob, type Job, type Plan, type UnavailableVariant } from './jobs.js';
 
@@ -41,11 +42,23 @@ function subjectFacts(datasetDir: string, id: string): SubjectFacts {
   }
 }
 
-/** A variant without its ONNX file is listed, not run (the rest of the zoo still runs). */
+/**
+ * A variant without its ONNX file is listed, not run (the rest of the zoo still runs); so is an
+ * ONNX-only variant whose file is not the one plugin.json declares (its provenance would be false).
+ */
 function unavailable(v: ResolvedVariant): UnavailableVariant | undefined {
-  if (existsSync(v.onnxPath)) return undefined;
-  const err = missingOnnxError(v);
-  return { plugin: v.pluginId, variant: v.name, reason: `no ONNX file at ${v.onnxPath}`, fix: err.fix ?? '' };
+  if (!existsSync(v.onnxPath)) {
+    const err = missingOnnxError(v);
+    return { plugin: v.pluginId, variant: v.name, reason: `no ONNX file at ${v.onnxPath}${v.onnxOnly ? ' (an ONNX-only variant)' : ''}`, fix: err.fix ?? '' };
+  }
+  return undefined;
+}
+
+/** An ONNX-only variant whose file is not the declared one (by the sha256 the plan computed anyway). */
+function notDeclared(v: ResolvedVariant, onnxSha: string): UnavailableVariant | undefined {
+  if (!v.onnxOnly || v.onnxOnly.sha256 === onnxSha) return undefined;
+  const { message, fix } = onnxOnlyMismatch(v, { sha256: onnxSha, declared: v.onnxOnly.sha256 });
+  return { plugin: v.pluginId, variant: v.name, reason: message, fix };
 }
 
 function cacheEntryComplete(dir: string): boolean {
@@ -75,6 +88,11 @@ export function planBench(input: PlanInput): Plan {
       continue;
     }
     const onnxSha = sha256File(variant.onnxPath);
+    const wrongFile = notDeclared(variant, onnxSha);
+    if (wrongFile) {
+      missing.push(wrongFile);
+      continue;
+    }
     const extractByImageSet = new Map<string, ExtractJob>();
     for (const [imageSetSha, ids] of imageSets) {
       const key = featureKey(variant, onnxSha, imageSetSha, GRID, context.device, context.gridResize);

@@ -32,6 +32,7 @@ import { synthesizeDataset } from '../synth/generate.js';
 import { synthImage } from '../synth/images.js';
 import { PYTHON_FIX, exporterPython, probePython, runExporter } from './exporter.js';
 import { expectedOutputDims, tinyVariantName, type PluginManifest, type ResolvedVariant } from './manifest.js';
+import { onnxOnlyMismatch, onnxOnlyPlaceFix, onnxOnlyState } from './onnx-only.js';
 import { checkManifestFile, resolveVariant } from './validate.js';
 
 export type CheckId = 'manifest' | 'onnx-opens' | 'onnx-io' | 'onnx-shapes' | 'features' | 'export' | 'fit';
@@ -222,10 +223,17 @@ export const CHECKS: readonly ConformanceCheck[] = [
     title: 'the ONNX file opens in ONNX Runtime',
     needs: ['manifest'],
     run: async (t) => {
-      if (!existsSync(t.variant.onnxPath)) {
-        return fail(`no ONNX file at ${t.variant.onnxPath}`, `make it: ${t.exportCommand()}`, t.variant.onnxPath);
+      const v = t.variant;
+      if (!existsSync(v.onnxPath)) {
+        return fail(`no ONNX file at ${v.onnxPath}`, v.onnxOnly ? onnxOnlyPlaceFix(v) : `make it: ${t.exportCommand()}`, v.onnxPath);
       }
-      return withSession(t, async (s) => pass(`${s.inputNames.length} input, ${s.outputNames.length} outputs`));
+      const only = onnxOnlyState(v);
+      if (only.state === 'mismatch') {
+        const { message, fix } = onnxOnlyMismatch(v, only);
+        return fail(message, fix, v.onnxPath);
+      }
+      const declared = only.state === 'ok' ? `; sha256 ${only.sha256.slice(0, 12)}… as declared (ONNX only)` : '';
+      return withSession(t, async (s) => pass(`${s.inputNames.length} input, ${s.outputNames.length} outputs${declared}`));
     },
   },
   {
@@ -342,6 +350,7 @@ export const CHECKS: readonly ConformanceCheck[] = [
     needs: ['onnx-opens'],
     run: async (t) => {
       const v = t.variant;
+      if (v.onnxOnly) return skip(`variant ${v.name} is ONNX only: there is no exporter to rerun (its file is checked against the declared sha256 instead)`);
       if (!v.bundled) return skip(`variant ${v.name} is not bundled: its ONNX comes from the official checkpoint, not from --random-init`);
       if (v.finetune && !t.options.fullFixtures) {
         return skip(`${v.name} is a fine-tuned fixture (${v.finetune.steps} training steps: minutes); run with --full-fixtures to regenerate it`);
@@ -353,7 +362,7 @@ export const CHECKS: readonly ConformanceCheck[] = [
         return t.options.python === 'required' ? fail(message, PYTHON_FIX) : skip(message, PYTHON_FIX);
       }
       const out = join(t.tempDir('export'), `${v.name}.onnx`);
-      runExporter({ dir: t.dir, manifest: t.manifest, variant: v, out, randomInit: true, stderr: 'pipe', timeoutMs: (v.finetune ? 30 : 10) * 60_000 });
+      runExporter({ dir: t.dir, manifest: t.manifest, variant: v, models: t.options.models, out, randomInit: true, stderr: 'pipe', timeoutMs: (v.finetune ? 30 : 10) * 60_000 });
       const [made, committed] = [sha256File(out), sha256File(v.onnxPath)];
       if (made !== committed) {
         return fail(

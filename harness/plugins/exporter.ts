@@ -5,21 +5,47 @@
  * any plugin location (installed brainzoo, a repository checkout, a --plugins folder, an npm
  * package) without environment variables of the user's.
  */
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { ZooError } from '../core/errors.js';
 import { packageRoot, pythonExecutable } from '../core/paths.js';
-import type { PluginManifest, ResolvedVariant } from './manifest.js';
+import type { PluginManifest, ResolvedPlugin, ResolvedVariant } from './manifest.js';
+import { resolvePlugin } from './validate.js';
 
 /** brainzoo's plugins/_lib: the folder that holds the `brainzoo_export` package. */
 export function pythonLibDir(): string {
   return join(packageRoot(), 'plugins', '_lib');
 }
 
-/** The environment an exporter runs in: `base` with plugins/_lib first on PYTHONPATH. */
-export function exporterEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+/**
+ * The environment variable that hands an exporter its plugin as the harness resolved it: the
+ * path of a file holding the ResolvedPlugin as JSON (a file, because a plugin with many
+ * variants outgrows what one environment string may hold). plugins/_lib/brainzoo_export/
+ * manifest.py reads it when its `file` is the plugin.json being exported, and otherwise asks
+ * `zoo plugins show PATH --resolved --json`.
+ */
+export const RESOLVED_PLUGIN_ENV = 'BRAINZOO_RESOLVED_PLUGIN';
+
+/**
+ * The environment an exporter runs in: `base` with plugins/_lib first on PYTHONPATH and, when
+ * given, the file of the resolved plugin in $BRAINZOO_RESOLVED_PLUGIN (so the exporter need not call back).
+ */
+export function exporterEnv(base: NodeJS.ProcessEnv = process.env, resolvedFile?: string): NodeJS.ProcessEnv {
   const path = [pythonLibDir(), ...(base.PYTHONPATH ?? '').split(delimiter).filter(Boolean)];
-  return { ...base, PYTHONPATH: path.join(delimiter) };
+  const env: NodeJS.ProcessEnv = { ...base, PYTHONPATH: path.join(delimiter) };
+  if (resolvedFile) env[RESOLVED_PLUGIN_ENV] = resolvedFile;
+  else delete env[RESOLVED_PLUGIN_ENV];
+  return env;
+}
+
+/** Writes the resolved plugin to a private temporary file for an exporter; returns it and how to remove it. */
+export function writeResolvedPlugin(resolved: ResolvedPlugin): { file: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'brainzoo-resolved-'));
+  const file = join(dir, 'plugin.resolved.json');
+  writeFileSync(file, JSON.stringify(resolved));
+  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** The Python that runs a plugin's exporter: the manifest's export.python, $BRAINZOO_PYTHON, /usr/bin/python3, python3. */
@@ -53,6 +79,8 @@ export interface ExportRequest {
   dir: string;
   manifest: PluginManifest;
   variant: ResolvedVariant;
+  /** The models folder the variants' default ONNX paths lie in (--models; default $BRAINZOO_MODELS). */
+  models?: string;
   out: string;
   checkpoint?: string;
   randomInit?: boolean;
@@ -89,13 +117,19 @@ export function exporterArgs(req: ExportRequest): string[] {
 export function runExporter(req: ExportRequest): ExportRun {
   const python = exporterPython(req.manifest);
   const script = join(req.dir, req.manifest.export.script);
-  const run = spawnSync(python, exporterArgs(req), {
-    encoding: 'utf8',
-    env: exporterEnv(),
-    stdio: ['ignore', 'pipe', req.stderr ?? 'inherit'],
-    maxBuffer: 64 * 1024 * 1024,
-    timeout: req.timeoutMs,
-  });
+  const resolved = writeResolvedPlugin(resolvePlugin(req.manifest, join(req.dir, 'plugin.json'), req.models));
+  let run: SpawnSyncReturns<string>;
+  try {
+    run = spawnSync(python, exporterArgs(req), {
+      encoding: 'utf8',
+      env: exporterEnv(process.env, resolved.file),
+      stdio: ['ignore', 'pipe', req.stderr ?? 'inherit'],
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: req.timeoutMs,
+    });
+  } finally {
+    resolved.remove();
+  }
   if (run.error) {
     const timedOut = (run.error as NodeJS.ErrnoException).code === 'ETIMEDOUT';
     throw new ZooError('E_PYTHON', timedOut ? `export.py did not finish within ${Math.round((req.timeoutMs ?? 0) / 1000)} s` : `cannot run ${python}: ${run.error.message}`, {

@@ -48,6 +48,17 @@ export interface CheckpointSpec {
   prefix?: string;
 }
 
+/**
+ * A variant that exists only as an ONNX file (no checkpoint, not bundled): its file goes at the
+ * variant's onnx path; validate and bench check it against `sha256`.
+ */
+export interface OnnxOnlySpec {
+  sha256: string;
+  file?: string;
+  url?: string;
+  madeBy?: string;
+}
+
 export interface FinetuneSpec {
   from: string;
   dataset: string;
@@ -75,10 +86,12 @@ export interface VariantSpec {
   params?: number;
   trainingData?: string;
   description?: string;
-  arch: Record<string, number | string | boolean | unknown[]>;
+  /** Required unless onnxOnly (a meaning check). */
+  arch?: Record<string, number | string | boolean | unknown[]>;
   checkpoint?: CheckpointSpec;
   finetune?: FinetuneSpec;
   onnx?: string;
+  onnxOnly?: OnnxOnlySpec;
   bundled?: boolean;
   seed?: number;
   resources?: ResourceHints;
@@ -137,19 +150,63 @@ export interface ResolvedVariant {
   size: VariantSize;
   params?: number;
   trainingData?: string;
-  arch: VariantSpec['arch'];
+  /** build_model()'s keyword arguments ({} for an ONNX-only variant without one). */
+  arch: NonNullable<VariantSpec['arch']>;
   checkpoint?: CheckpointSpec;
+  /**
+   * The checkpoint whose file `zoo export --checkpoint` takes: the variant's own, or, for a
+   * fine-tuned variant, that of the variant it starts from (followed through `finetune.from`).
+   */
+  baseCheckpoint?: CheckpointSpec;
   finetune?: Required<Omit<FinetuneSpec, 'generated'>> & Pick<FinetuneSpec, 'generated'>;
   bundled: boolean;
+  /** Present for a variant that exists only as an ONNX file. */
+  onnxOnly?: OnnxOnlySpec;
   seed?: number;
   /** The plugin's resource hints, overridden field by field by the variant's. */
   resources: ResourceHints;
   /** Absolute path of the ONNX file (may not exist yet for real checkpoints). */
   onnxPath: string;
+  /** Absolute path of the plugin.json that declares the variant (for fixes that name it). */
+  manifestPath: string;
   preprocess: ResolvedPreprocess;
   selectionAxis: SelectionAxis;
   layers: ResolvedLayer[];
 }
+
+/**
+ * A whole plugin as the harness understands it: every variant resolved (defaults applied,
+ * overrides merged, layers expanded, paths absolute). `zoo plugins show PATH --resolved --json`
+ * prints it, and the Python exporter library (plugins/_lib/brainzoo_export/manifest.py) reads
+ * it instead of interpreting plugin.json itself: the manifest rules live here only.
+ */
+export interface ResolvedPlugin {
+  /** Identifies the format for the Python reader. */
+  format: typeof RESOLVED_PLUGIN_FORMAT;
+  /** Absolute path of plugin.json. */
+  file: string;
+  /** Absolute path of the plugin folder. */
+  dir: string;
+  id: string;
+  version: string;
+  family: string;
+  selectionAxis: SelectionAxis;
+  export: { script: string; opset: number; python?: string };
+  /** The variant `export.py --tiny` means (null when the plugin has none). */
+  tiny: string | null;
+  defaultVariant: string;
+  /** Fine-tune recipe for `--finetune DIR` on a variant that declares none. */
+  finetuneDefaults: typeof FINETUNE_DEFAULTS;
+  variants: ResolvedVariant[];
+  /**
+   * Where each variant's `arch` is written in plugin.json (a JSON pointer, by variant name). The
+   * exporter passes that literal to build_model(): JSON numbers there keep the int/float form
+   * the author wrote (1.0 vs 1), which JavaScript's numbers lose.
+   */
+  archAt: Record<string, string>;
+}
+
+export const RESOLVED_PLUGIN_FORMAT = 'brainzoo.resolved-plugin/1';
 
 /** The variant that `export.py --tiny` means: "tiny", else the first bundled one (undefined when there is none). */
 export function tinyVariantName(m: Pick<PluginManifest, 'variants'>): string | undefined {

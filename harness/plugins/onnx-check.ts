@@ -5,7 +5,8 @@
  * [batch, 3, R, R] at the declared resolution with a dynamic batch; every declared layer output
  * exists; and a forward pass on two generated images gives each layer the shape its token layout,
  * grid and channels promise, with finite values. A bundled variant whose fixture is missing is a
- * problem; a real variant that is not exported yet is listed as such.
+ * problem; a real variant that is not exported yet is listed as such, and so is an ONNX-only
+ * variant whose file is not here; an ONNX-only file that is here must have the declared sha256.
  */
 import { existsSync } from 'node:fs';
 import { dirname, relative } from 'node:path';
@@ -15,12 +16,13 @@ import { Rng } from '../data/random.js';
 import { LAYOUT_FIX, layerShapeMismatch } from '../features/decode.js';
 import { openSession, ort } from '../features/session.js';
 import type { PluginManifest, ResolvedLayer, ResolvedVariant, VariantSpec } from './manifest.js';
+import { onnxOnlyMismatch, onnxOnlyState } from './onnx-only.js';
 import { resolveVariant, type ManifestProblem } from './validate.js';
 
 export const INPUT_NAME = 'pixel_values';
 const PROBE_BATCH = 2;
 
-export type OnnxStatus = 'checked' | 'problems' | 'missing fixture' | 'not exported';
+export type OnnxStatus = 'checked' | 'problems' | 'missing fixture' | 'not exported' | 'not here';
 
 export interface VariantOnnxCheck {
   variant: string;
@@ -120,6 +122,8 @@ async function checkVariant(m: PluginManifest, pluginDir: string, index: number,
   const where = places(m, index);
   const v = resolveVariant(m, pluginDir, spec.name, models);
   if (!existsSync(v.onnxPath)) {
+    // an ONNX-only variant whose file is not here yet is listed like an unexported one: not a problem
+    if (spec.onnxOnly) return { status: 'not here', onnx: v.onnxPath, problems: [] };
     if (!spec.bundled) return { status: 'not exported', onnx: v.onnxPath, problems: [] };
     return {
       status: 'missing fixture',
@@ -127,16 +131,19 @@ async function checkVariant(m: PluginManifest, pluginDir: string, index: number,
       problems: [{ path: where.onnx, message: `bundled fixture ${v.onnxPath} does not exist`, fix: `write it: ${exportCommand(m, pluginDir, v)}${spec.onnx ? '' : '; or name the fixture with "onnx"'}` }],
     };
   }
+  const declared: ManifestProblem[] = [];
+  const only = onnxOnlyState(v);
+  if (only.state === 'mismatch') declared.push({ path: `${where.variant}/onnxOnly/sha256`, ...onnxOnlyMismatch(v, only) });
   let session: ort.InferenceSession;
   try {
     session = await openSession(v.onnxPath, 'cpu');
   } catch (err) {
     if (!isZooError(err)) throw err;
-    return { status: 'problems', onnx: v.onnxPath, problems: [{ path: where.onnx, message: `${v.onnxPath}: ${err.message}`, fix: err.fix ?? 're-export the model' }] };
+    return { status: 'problems', onnx: v.onnxPath, problems: [...declared, { path: where.onnx, message: `${v.onnxPath}: ${err.message}`, fix: err.fix ?? 're-export the model' }] };
   }
   try {
-    const problems = [...inputProblems(session, v, where), ...outputProblems(session, v, where)];
-    if (!problems.length) {
+    const problems = [...declared, ...inputProblems(session, v, where), ...outputProblems(session, v, where)];
+    if (problems.length === declared.length) {
       const R = v.preprocess.resolution;
       const pixels = new Rng(`plugins-validate:${m.id}:${v.name}`).fillGaussian(new Float32Array(PROBE_BATCH * 3 * R * R)) as Float32Array;
       let outputs: ort.InferenceSession.OnnxValueMapType | undefined;

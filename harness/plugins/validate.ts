@@ -11,6 +11,9 @@ import { modelsDir, schemaPath } from '../core/paths.js';
 import {
   FINETUNE_DEFAULTS,
   PREPROCESS_DEFAULTS,
+  RESOLVED_PLUGIN_FORMAT,
+  tinyVariantName,
+  type ResolvedPlugin,
   type LayerSpec,
   type PluginManifest,
   type ResolvedLayer,
@@ -262,6 +265,10 @@ function meaningProblems(m: PluginManifest, pluginDir: string): ManifestProblem[
     }
     if (v.finetune?.from === v.name) out.push({ path: `${at}/finetune/from`, message: 'a variant cannot be fine-tuned from itself', fix: 'name the pre-trained variant' });
     const source = v.finetune ? m.variants.find((o) => o.name === v.finetune?.from) : undefined;
+    if (source && source !== v && !source.onnxOnly && !sameJson(source.arch, v.arch)) {
+      // export.py builds one network, loads the source's weights (or its random init) and fine-tunes it
+      out.push({ path: `${at}/arch`, message: `variant "${v.name}" is fine-tuned from "${source.name}" but their arch differ`, fix: `copy the arch of "${source.name}" into "${v.name}": fine-tuning changes the weights, not the architecture` });
+    }
     const layers = expandLayers(v.layers ?? source?.layers);
     if (!layers) {
       out.push({ path: `${at}/layers`, message: 'variant declares no layers', fix: 'add "layers": {"count": N, "name": "blocks.{i}", "output": "block_{i}", "channels": C}' });
@@ -279,8 +286,20 @@ function meaningProblems(m: PluginManifest, pluginDir: string): ManifestProblem[
     if (axis === 'timesteps' && layers.some((l) => l.timestep === undefined)) {
       out.push({ path: `${at}/layers`, message: 'selectionAxis is "timesteps" but a layer has no "timestep"', fix: 'give every entry its diffusion time step' });
     }
-    if (!v.bundled && !v.checkpoint && !v.finetune) {
-      out.push({ path: at, message: `variant "${v.name}" has no checkpoint and is neither bundled nor fine-tuned`, fix: 'add "checkpoint": {"url": …} saying where the official weights come from' });
+    if (!v.bundled && !v.checkpoint && !v.finetune && !v.onnxOnly) {
+      out.push({ path: at, message: `variant "${v.name}" has no checkpoint and is neither bundled, fine-tuned nor ONNX only`, fix: 'add "checkpoint": {"url": …} saying where the official weights come from, or, if all you have is an ONNX file, "onnxOnly": {"sha256": "<sha256sum of the file>"}' });
+    }
+    if (!v.arch && !v.onnxOnly) {
+      out.push({ path: at, message: 'missing required property "arch"', fix: `add "arch", e.g. "arch": {"patch_size":16,"num_layers":12,"num_heads":12,"hidden_dim":768} (the keyword arguments of build_model() in ${m.export.script}); or, for a variant that exists only as an ONNX file, "onnxOnly": {"sha256": …}` });
+    }
+    if (v.onnxOnly) {
+      const other = (['checkpoint', 'finetune', 'bundled'] as const).filter((k) => v[k] !== undefined && v[k] !== false);
+      if (other.length) {
+        out.push({ path: `${at}/onnxOnly`, message: `an ONNX-only variant has no ${other.map((k) => `"${k}"`).join(' or ')}: its weights are the ONNX file`, fix: `remove ${other.map((k) => `"${k}"`).join(' and ')}, or remove "onnxOnly" if export.py makes this variant` });
+      }
+    }
+    if (source?.onnxOnly) {
+      out.push({ path: `${at}/finetune/from`, message: `"${v.name}" is fine-tuned from "${source.name}", which is ONNX only: export.py fine-tunes PyTorch weights`, fix: `fine-tune from a variant with a "checkpoint", or declare "${v.name}" ONNX only too (with the fine-tuned file's sha256)` });
     }
     if (v.bundled && !v.onnx) out.push({ path: `${at}/onnx`, message: 'a bundled variant must name its ONNX fixture', fix: 'add "onnx": "../../fixtures/<id>/tiny.onnx"' });
     if (v.bundled && source && !source.bundled) {
@@ -291,6 +310,16 @@ function meaningProblems(m: PluginManifest, pluginDir: string): ManifestProblem[
     out.push({ path: '/defaultVariant', message: `default variant "${m.defaultVariant}" is not declared`, fix: `use one of ${[...names.keys()].join(', ')}` });
   }
   return out;
+}
+
+/** Deep equality of two JSON values (key order ignored). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => Object.hasOwn(b, k) && sameJson((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
 export interface ManifestCheck {
@@ -344,6 +373,7 @@ export function resolveVariant(m: PluginManifest, pluginDir: string, variantName
     return { index, name: l.name, output: l.output, channels: l.channels, layout, ...(l.timestep !== undefined ? { timestep: l.timestep } : {}) };
   });
   const onnxPath = v.onnx ? resolve(pluginDir, v.onnx) : join(modelsDir(models), m.id, `${name}.onnx`);
+  const baseCheckpoint = checkpointOf(m, v);
   return {
     pluginId: m.id,
     pluginVersion: m.version,
@@ -352,15 +382,52 @@ export function resolveVariant(m: PluginManifest, pluginDir: string, variantName
     size: v.size,
     params: v.params,
     trainingData: v.trainingData,
-    arch: v.arch,
+    arch: v.arch ?? {},
     checkpoint: v.checkpoint,
+    ...(baseCheckpoint ? { baseCheckpoint } : {}),
     finetune: v.finetune ? { ...FINETUNE_DEFAULTS, ...v.finetune } : undefined,
     bundled: Boolean(v.bundled),
+    ...(v.onnxOnly ? { onnxOnly: v.onnxOnly } : {}),
     seed: v.seed,
     resources: { ...m.resources, ...v.resources },
     onnxPath,
+    manifestPath: join(resolve(pluginDir), 'plugin.json'),
     preprocess: pre as ResolvedVariant['preprocess'],
     selectionAxis: m.selectionAxis ?? 'layers',
     layers,
+  };
+}
+
+/** The checkpoint a variant's weights start from: its own, else (fine-tuned) its source's, followed through `finetune.from`. */
+function checkpointOf(m: PluginManifest, v: VariantSpec): VariantSpec['checkpoint'] {
+  const seen = new Set<string>();
+  for (let at: VariantSpec | undefined = v; at && !seen.has(at.name); at = m.variants.find((x) => x.name === at?.finetune?.from)) {
+    if (at.checkpoint) return at.checkpoint;
+    seen.add(at.name);
+    if (!at.finetune) return undefined;
+  }
+  return undefined;
+}
+
+/**
+ * Every variant of a checked manifest, resolved: what `zoo plugins show --resolved --json` prints
+ * and what the Python exporter reads (plugins/_lib/brainzoo_export/manifest.py).
+ */
+export function resolvePlugin(m: PluginManifest, file: string, models?: string): ResolvedPlugin {
+  const dir = resolve(file, '..');
+  return {
+    format: RESOLVED_PLUGIN_FORMAT,
+    file: resolve(file),
+    dir,
+    id: m.id,
+    version: m.version,
+    family: m.family,
+    selectionAxis: m.selectionAxis ?? 'layers',
+    export: { script: resolve(dir, m.export.script), opset: m.export.opset, ...(m.export.python ? { python: m.export.python } : {}) },
+    tiny: tinyVariantName(m) ?? null,
+    defaultVariant: m.defaultVariant ?? m.variants[0].name,
+    finetuneDefaults: { ...FINETUNE_DEFAULTS },
+    variants: m.variants.map((v) => resolveVariant(m, dir, v.name, models)),
+    archAt: Object.fromEntries(m.variants.map((v, i) => [v.name, `/variants/${i}/arch`])),
   };
 }

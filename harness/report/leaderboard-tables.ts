@@ -217,10 +217,12 @@ export function provenanceTable(lb: Leaderboard): TableSpec {
     { text: e.convergence === null ? 'not converged: the run predates convergence checks (re-fit it)' : e.convergence.converged ? `converged (stopped by ${e.convergence.stoppedBy})` : `not converged: ${e.convergence.reasons.join('; ')}` },
   ]);
   const random = lb.entries.filter((e) => e.weights?.randomInit).length;
+  const onnxOnly = lb.entries.filter((e) => e.weights?.description.startsWith('ONNX only')).length;
+  const onnxOnlyNote = onnxOnly > 0 ? ` ${onnxOnly} of ${lb.entries.length} runs use ONNX-only variants: there is no checkpoint behind them, only the ONNX file named by its sha256.` : '';
   return {
     id: 'provenance',
     title: 'Provenance',
-    note: `Per run: the backbone's weights (from its ONNX file's metadata), the ONNX file's hash, and whether training converged (stopped by early stopping after the regulariser decayed). ${random > 0 ? `${random} of ${lb.entries.length} runs use random-init weights: they test the pipeline, not a trained network.` : 'No run uses random-init weights.'}`,
+    note: `Per run: the backbone's weights (from its ONNX file's metadata), the ONNX file's hash, and whether training converged (stopped by early stopping after the regulariser decayed). ${random > 0 ? `${random} of ${lb.entries.length} runs use random-init weights: they test the pipeline, not a trained network.` : 'No run uses random-init weights.'}${onnxOnlyNote}`,
     head,
     rows,
     empty: 'No runs.',

@@ -35,7 +35,7 @@ if importlib.util.find_spec("brainzoo_export") is None:  # `zoo export` puts bra
     here = Path(__file__).resolve().parent
     print(f"error: no module named 'brainzoo_export' (brainzoo's exporter library)\n  file: {__file__}\n  fix: run the exporter through brainzoo:\n    npx zoo export --plugins {here} --plugin {json.loads((here / 'plugin.json').read_text())['id']} {shlex.join(sys.argv[1:])}", file=sys.stderr)
     sys.exit(2)
-from brainzoo_export import PluginSpec  # noqa: E402
+from brainzoo_export import VIT_TINY_INIT, PluginSpec  # noqa: E402
 from brainzoo_export.cli import main  # noqa: E402
 from brainzoo_export.vit_blocks import Block, PatchEmbed  # noqa: E402
 from brainzoo_export.weights import fill_constant, fill_normal, init_default  # noqa: E402
@@ -165,7 +165,7 @@ def init_weights(model: nn.Module, rng: np.random.Generator) -> None:
             fill_constant(param, float(model.init_values))
 
 
-PLUGIN = PluginSpec(build=build_model, ignore=(r"head\.", r"dino_head\.", r"ibot_head\."), ignore_note="training heads", init=init_weights)
+PLUGIN = PluginSpec(build=build_model, ignore=(r"head\.", r"dino_head\.", r"ibot_head\."), ignore_note="training heads", init=init_weights, tiny_init=VIT_TINY_INIT)
 
 if __name__ == "__main__":
     sys.exit(main(__file__, PLUGIN))

@@ -29,7 +29,7 @@ if importlib.util.find_spec("brainzoo_export") is None:  # `zoo export` puts bra
     here = Path(__file__).resolve().parent
     print(f"error: no module named 'brainzoo_export' (brainzoo's exporter library)\n  file: {__file__}\n  fix: run the exporter through brainzoo:\n    npx zoo export --plugins {here} --plugin {json.loads((here / 'plugin.json').read_text())['id']} {shlex.join(sys.argv[1:])}", file=sys.stderr)
     sys.exit(2)
-from brainzoo_export import PluginSpec  # noqa: E402
+from brainzoo_export import VIT_TINY_INIT, PluginSpec  # noqa: E402
 from brainzoo_export.cli import main  # noqa: E402
 
 
@@ -76,7 +76,7 @@ def build_model(image_size: int, patch_size: int, num_layers: int, num_heads: in
     )
 
 
-PLUGIN = PluginSpec(build=build_model, ignore=(r"heads\.",), ignore_note="ImageNet classifier head")
+PLUGIN = PluginSpec(build=build_model, ignore=(r"heads\.",), ignore_note="ImageNet classifier head", tiny_init=VIT_TINY_INIT)
 
 if __name__ == "__main__":
     sys.exit(main(__file__, PLUGIN))

@@ -26,7 +26,7 @@ if importlib.util.find_spec("brainzoo_export") is None:  # `zoo export` puts bra
     here = Path(__file__).resolve().parent
     print(f"error: no module named 'brainzoo_export' (brainzoo's exporter library)\n  file: {__file__}\n  fix: run the exporter through brainzoo:\n    npx zoo export --plugins {here} --plugin {json.loads((here / 'plugin.json').read_text())['id']} {shlex.join(sys.argv[1:])}", file=sys.stderr)
     sys.exit(2)
-from brainzoo_export import PluginSpec  # noqa: E402
+from brainzoo_export import VIT_TINY_INIT, PluginSpec  # noqa: E402
 from brainzoo_export.cli import main  # noqa: E402
 from brainzoo_export.vit_blocks import TimmViT  # noqa: E402
 from brainzoo_export.weights import init_default, set_tensor, sincos_1d  # noqa: E402
@@ -58,6 +58,7 @@ PLUGIN = PluginSpec(
     ignore=(r"decoder_", r"mask_token$", r"head\.", r"fc_norm\."),
     ignore_note="MAE decoder and classification heads",
     init=init_weights,
+    tiny_init=VIT_TINY_INIT,  # bundled tiny variant: blocks re-drawn with gain 3, layers apart (see weights.VIT_TINY_INIT)
 )
 
 if __name__ == "__main__":

@@ -238,6 +238,46 @@ describe('plugins: zoo plugins test', function () {
   });
 });
 
+describe('plugins: zoo plugins show', () => {
+  it('prints each variant as the harness resolved it: weights, input, layers (runs folded), ONNX', async () => {
+    const run = await zoo(['plugins', 'show', 'imagenet-vit']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^imagenet-vit 1\.0\.0 \(ImageNet ViT\) {2}\S+plugin\.json/);
+    assert.match(run.stdout, /\n {2}tiny\.shapes {2}\(size tiny\) {2}bundled \(seed 1\), fine-tuned from tiny on shapes \(generated\)\n {4}input {3}64 px, center-crop, bilinear/);
+    assert.match(run.stdout, /layers {2}6: encoder_layer_0 … encoder_layer_5: NLC CLS 8×8×48/);
+    assert.match(run.stdout, /onnx {4}\S+fixtures\/imagenet-vit\/tiny\.onnx\n/);
+    assert.match(run.stdout, /onnx {4}\S+vit-b-16\.in1k\.onnx \(not exported\)/);
+  });
+
+  it('--json is plugin.json as written; --resolved --json the resolved variant (defaults, pattern expanded, base checkpoint)', async () => {
+    const written = await zoo(['plugins', 'show', 'clip', '--variant', 'vit-b-16.openai.eurosat', '--json']);
+    assert.equal(written.code, 0, written.stderr);
+    const raw = JSON.parse(written.stdout) as { layers: { count: number }; checkpoint?: unknown };
+    assert.equal(raw.layers.count, 12);
+    assert.equal(raw.checkpoint, undefined);
+    const resolved = await zoo(['plugins', 'show', 'clip', '--variant', 'vit-b-16.openai.eurosat', '--resolved', '--json']);
+    assert.equal(resolved.code, 0, resolved.stderr);
+    const v = JSON.parse(resolved.stdout) as { layers: { name: string; layout: { grid: number[] } }[]; baseCheckpoint?: { url: string }; finetune: { steps: number; lr: number }; preprocess: { range: string } };
+    assert.equal(v.layers.length, 12);
+    assert.deepEqual(v.layers[11].layout.grid, [14, 14]);
+    assert.match(v.baseCheckpoint?.url ?? '', /openai/);
+    assert.deepEqual([v.finetune.steps, v.finetune.lr, v.preprocess.range], [3000, 3e-5, '0-1']);
+  });
+
+  it('bad input exits 2: an unknown variant, an invalid manifest (its first problem, the file and the fix)', async () => {
+    const variant = await zoo(['plugins', 'show', 'sam', '--variant', 'vit-z']);
+    assert.equal(variant.code, 2);
+    assert.match(variant.stderr, /E_VARIANT_UNKNOWN: plugin "sam" has no variant "vit-z"[\s\S]*fix: +use --variant with one of: .*tiny/);
+    const root = pluginVariantCopy('mae', 'mae-broken', (m) => { m.variants[0].size = 'XL' as PluginManifest['variants'][0]['size']; });
+    const broken = await zoo(['plugins', 'show', join(root, 'mae-broken'), '--resolved', '--json']);
+    assert.equal(broken.code, 2);
+    assert.equal(broken.stdout, '');
+    assert.match(broken.stderr, /error E_PLUGIN_MANIFEST: plugin\.json is not valid: must be one of/);
+    assert.match(broken.stderr, /file: +\S+mae-broken\/plugin\.json \(at \/variants\/0\/size\)/);
+    assert.match(broken.stderr, /fix: +use one of "tiny", .*zoo plugins validate \S+mae-broken lists every problem/);
+  });
+});
+
 describe('plugins: zoo plugins new', function () {
   this.timeout(180_000);
 

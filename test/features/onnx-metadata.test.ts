@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot, pythonExecutable } from '../../harness/core/paths.js';
-import { readOnnxMetadata, weightsSource } from '../../harness/features/onnx-metadata.js';
+import { onnxOnlyWeightsSource, readOnnxMetadata, weightsSource } from '../../harness/features/onnx-metadata.js';
 import { tempDir } from '../helpers.js';
 
 const PLUGINS = ['clip', 'dinov2', 'sam', 'mae', 'mocov3', 'imagenet-vit'];
@@ -34,5 +34,16 @@ describe('features: ONNX metadata (weights provenance)', () => {
     const cut = join(dir, 'cut.onnx');
     writeFileSync(cut, bytes.subarray(0, 100));
     assert.doesNotThrow(() => readOnnxMetadata(cut));
+  });
+
+  it('an ONNX-only variant\'s weights are its file by sha256, plus what the file\'s own metadata says', () => {
+    const tiny = join(packageRoot(), 'fixtures', 'imagenet-vit', 'tiny.onnx');
+    const sha = 'a'.repeat(64);
+    const w = onnxOnlyWeightsSource(tiny, sha);
+    assert.match(w.description, new RegExp(`^ONNX only \\(sha256 ${sha}\\); the file says: random-init seed \\d+`));
+    assert.equal(w.randomInit, true, 'a random-init network stays marked as one');
+    const garbage = join(tempDir('onnx-only-meta'), 'plain.onnx');
+    writeFileSync(garbage, Buffer.from('no metadata'));
+    assert.deepEqual(onnxOnlyWeightsSource(garbage, sha), { description: `ONNX only (sha256 ${sha})`, randomInit: false });
   });
 });

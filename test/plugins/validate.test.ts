@@ -111,3 +111,18 @@ describe('plugins/validate: the path given to zoo plugins validate', () => {
     assert.match(run.stderr, new RegExp(`error E_ARGS: ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} has no plugin\\.json`));
   });
 });
+
+describe('plugins/validate: meaning checks that the Python exporter used to make on its own', () => {
+  it('a fine-tuned variant whose arch differs from its source is a problem at its arch', () => {
+    const problems = problemsOf((m) => {
+      const ft = m.variants.find((v) => v.name === 'tiny.shapes') as Record<string, unknown> & { arch: Record<string, unknown> };
+      ft.arch = { ...ft.arch, num_layers: 5 };
+    });
+    const at = problemsOf(() => undefined).length;
+    assert.equal(at, 0, 'the unedited copy is valid');
+    const p = problems.find((x) => /\/variants\/\d+\/arch$/.test(x.path));
+    assert.ok(p, JSON.stringify(problems));
+    assert.match(p.message, /"tiny\.shapes" is fine-tuned from "tiny" but their arch differ/);
+    assert.match(p.fix ?? '', /copy the arch of "tiny" into "tiny\.shapes"/);
+  });
+});

@@ -11,6 +11,7 @@ import type { Command } from 'commander';
 import { ZooError } from '../../core/errors.js';
 import { packageRoot, pythonExecutable } from '../../core/paths.js';
 import { runExporter } from '../../plugins/exporter.js';
+import { onnxOnlyPlaceFix } from '../../plugins/onnx-only.js';
 import { tinyVariantName, type PluginManifest } from '../../plugins/manifest.js';
 import { PluginRegistry } from '../../plugins/registry.js';
 import type { CommandContext } from '../io.js';
@@ -60,9 +61,12 @@ export function registerExport(program: Command, ctx: CommandContext): void {
       const entry = registry.get(opts.plugin);
       if (opts.tiny && opts.variant) throw new ZooError('E_ARGS', '--tiny and --variant both name a variant', { fix: 'pass one of them' });
       const variant = registry.variant(opts.plugin, opts.tiny ? tinyVariant(entry.manifest) : opts.variant);
+      if (variant.onnxOnly) {
+        throw new ZooError('E_ARGS', `variant ${variant.pluginId}/${variant.name} is ONNX only: there is nothing to export`, { file: variant.manifestPath, fix: onnxOnlyPlaceFix(variant) });
+      }
       if (!opts.checkpoint && !opts.randomInit) {
         throw new ZooError('E_ARGS', 'export needs --checkpoint FILE or --random-init', {
-          fix: variant.checkpoint ? `download ${variant.checkpoint.url} and pass --checkpoint <file>` : 'pass --random-init',
+          fix: variant.baseCheckpoint ? `download ${variant.baseCheckpoint.url} and pass --checkpoint <file>${variant.finetune ? ` (the weights of ${variant.finetune.from}, which ${variant.name} is fine-tuned from)` : ''}` : 'pass --random-init',
         });
       }
       if (opts.checkpoint && !existsSync(resolve(ctx.io.cwd, opts.checkpoint))) {
@@ -73,6 +77,7 @@ export function registerExport(program: Command, ctx: CommandContext): void {
         dir: entry.dir,
         manifest: entry.manifest,
         variant,
+        models: opts.models === undefined ? undefined : resolve(ctx.io.cwd, opts.models),
         out,
         checkpoint: opts.checkpoint ? resolve(ctx.io.cwd, opts.checkpoint) : undefined,
         randomInit: opts.randomInit,

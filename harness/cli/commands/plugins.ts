@@ -7,7 +7,8 @@ import { ZooError } from '../../core/errors.js';
 import { parseDevice } from '../../features/session.js';
 import type { CheckResult, ConformanceReport } from '../../plugins/conformance.js';
 import { PluginRegistry } from '../../plugins/registry.js';
-import { checkManifestFile, expandLayers } from '../../plugins/validate.js';
+import { checkManifestFile, expandLayers, resolvePlugin } from '../../plugins/validate.js';
+import type { ResolvedLayer, ResolvedVariant } from '../../plugins/manifest.js';
 import { SCAFFOLD_LAYOUTS, scaffoldPlugin, type ScaffoldLayout } from '../../plugins/scaffold.js';
 import type { VariantOnnxCheck } from '../../plugins/onnx-check.js';
 import { harnessVersion } from '../main.js';
@@ -73,7 +74,7 @@ export function registerPlugins(program: Command, ctx: CommandContext): void {
         const byStatus = (status: string): string[] => (onnx ?? []).filter((v) => v.status === status).map((v) => v.variant);
         const onnxNote = !opts.onnx ? 'ONNX files not checked (--no-onnx)'
           : onnx === null ? 'ONNX files not checked: fix the manifest first'
-          : `ONNX checked: ${byStatus('checked').join(', ') || 'none'}${byStatus('not exported').length ? `; not exported: ${byStatus('not exported').join(', ')}` : ''}`;
+          : `ONNX checked: ${byStatus('checked').join(', ') || 'none'}${byStatus('not exported').length ? `; not exported: ${byStatus('not exported').join(', ')}` : ''}${byStatus('not here').length ? `; ONNX-only file not here: ${byStatus('not here').join(', ')}` : ''}`;
         if (problems.length === 0) ctx.io.out(`${file}: valid (${check.manifest?.variants.length} variants; ${onnxNote})`);
         else {
           ctx.io.out(`${file}: ${problems.length} problem${problems.length > 1 ? 's' : ''}`);
@@ -82,6 +83,52 @@ export function registerPlugins(program: Command, ctx: CommandContext): void {
         }
       }
       if (problems.length) ctx.exitCode = EXIT_PROBLEMS;
+    });
+
+  plugins
+    .command('show')
+    .argument('<plugin>', 'a plugin folder or its plugin.json, or a plugin id')
+    .description('show a plugin\'s variants as the harness understands them (with --resolved --json: what the Python exporter reads)')
+    .option('--variant <name>', 'only this variant')
+    .option('--resolved', 'with --json: defaults applied, overrides merged, layer patterns expanded, paths absolute (otherwise: plugin.json as written)')
+    .option('--json', 'machine-readable output')
+    .option('--models <dir>', 'exported ONNX folder (default: $BRAINZOO_MODELS or ~/.cache/brainzoo/models)')
+    .option('--plugins <dirs...>', 'extra plugin folders (to find a plugin by id)')
+    .addHelpText('after', '\nA manifest that fails `zoo plugins validate` (schema or meaning) is bad input: exit 2 with its first problem.\n\nExamples:\n  zoo plugins show dinov2\n  zoo plugins show ./my-net --variant tiny --resolved --json')
+    .action((target: string, opts: { variant?: string; resolved?: boolean; json?: boolean; models?: string; plugins?: string[] }) => {
+      const abs = resolve(ctx.io.cwd, target);
+      // a manifest file under any name (export.py --manifest FILE asks for it so), else a folder or an id
+      const dirs = existsSync(abs) && statSync(abs).isFile() ? [dirname(abs)] : pluginTargets(target, ctx.io.cwd, opts.plugins);
+      if (dirs.length !== 1) {
+        throw new ZooError('E_ARGS', `${target} holds ${dirs.length} plugins`, { file: abs, fix: `pass one plugin folder: ${dirs.join(', ')}` });
+      }
+      const file = existsSync(abs) && statSync(abs).isFile() ? abs : join(dirs[0], 'plugin.json');
+      const check = checkManifestFile(file);
+      if (!check.manifest || check.problems.length) {
+        const first = check.problems[0];
+        const more = check.problems.length > 1 ? ` (and ${check.problems.length - 1} more)` : '';
+        throw new ZooError('E_PLUGIN_MANIFEST', `plugin.json is not valid: ${first.message}${more}`, {
+          file,
+          path: first.path,
+          fix: `${first.fix ? `${first.fix}; ` : ''}zoo plugins validate ${dirs[0]} lists every problem`,
+        });
+      }
+      const m = check.manifest;
+      if (opts.variant !== undefined && !m.variants.some((v) => v.name === opts.variant)) {
+        throw new ZooError('E_VARIANT_UNKNOWN', `plugin "${m.id}" has no variant "${opts.variant}"`, { file, fix: `use --variant with one of: ${m.variants.map((v) => v.name).join(', ')}` });
+      }
+      const models = opts.models === undefined ? undefined : resolve(ctx.io.cwd, opts.models);
+      const resolved = resolvePlugin(m, file, models);
+      const pick = <T extends { name: string }>(list: T[]): T[] => (opts.variant === undefined ? list : list.filter((v) => v.name === opts.variant));
+      if (opts.json) {
+        const value = opts.resolved
+          ? (opts.variant === undefined ? resolved : pick(resolved.variants)[0])
+          : (opts.variant === undefined ? m : pick(m.variants)[0]);
+        ctx.io.out(JSON.stringify(value, null, 2));
+        return;
+      }
+      ctx.io.out(`${m.id} ${m.version} (${m.family})  ${file}`);
+      for (const v of pick(resolved.variants)) ctx.io.out(describeVariant(v));
     });
 
   plugins
@@ -131,9 +178,40 @@ export function registerPlugins(program: Command, ctx: CommandContext): void {
           'next: edit plugin.json and export.py (the architecture, the official names), then',
           `  zoo export --plugins ${plugins} --plugin ${name} --variant tiny --random-init`,
           `  zoo plugins test ${plugins}${opts.package ? '          (npm test, in the package)' : ''}`,
+          `  zoo bench ${name} --plugins ${plugins} --subjects subj01 --max-epochs 2 --out ${name}-bench   (a quick leaderboard row on the bundled synthetic brain)`,
         ].join('\n'),
       );
     });
+}
+
+function layoutText(l: ResolvedLayer): string {
+  const [rows, cols] = l.layout.grid;
+  const prefix = l.layout.format === 'NLC' ? `${l.layout.cls ? ' CLS' : ''}${l.layout.registers ? ` +${l.layout.registers} registers` : ''}` : '';
+  return `${l.layout.format}${prefix} ${rows}×${cols}×${l.channels}`;
+}
+
+/** A variant in a few lines: weights, input, layers (runs of equal layouts folded), ONNX. */
+function describeVariant(v: ResolvedVariant): string {
+  const p = v.preprocess;
+  const weights = [
+    v.bundled ? `bundled${v.seed !== undefined ? ` (seed ${v.seed})` : ''}` : '',
+    v.finetune ? `fine-tuned from ${v.finetune.from} on ${v.finetune.dataset}` : '',
+    v.checkpoint ? `checkpoint ${v.checkpoint.url}` : '',
+    v.onnxOnly ? `ONNX only (sha256 ${v.onnxOnly.sha256})` : '',
+  ].filter(Boolean).join(', ');
+  const runs: string[] = [];
+  for (let i = 0; i < v.layers.length; ) {
+    let j = i;
+    while (j + 1 < v.layers.length && layoutText(v.layers[j + 1]) === layoutText(v.layers[i])) j++;
+    runs.push(`${v.layers[i].name}${j > i ? ` … ${v.layers[j].name}` : ''}: ${layoutText(v.layers[i])}`);
+    i = j + 1;
+  }
+  return [
+    `  ${v.name}  (size ${v.size}${v.params !== undefined ? `, ${v.params} M params` : ''})  ${weights}`,
+    `    input   ${p.resolution} px, ${p.resize}, ${p.interpolation}, mean ${JSON.stringify(p.mean)}, std ${JSON.stringify(p.std)}`,
+    `    layers  ${v.layers.length}: ${runs.join('; ')}`,
+    `    onnx    ${v.onnxPath}${existsSync(v.onnxPath) ? '' : ' (not exported)'}`,
+  ].join('\n');
 }
 
 const MARK: Record<CheckResult['status'], string> = { pass: '✓', fail: '✗', skip: '-' };

@@ -7,5 +7,6 @@ ONNX export and validation, fine-tuning, and the reference feature decoder.
 """
 from .errors import ExportError
 from .plugin import PluginSpec
+from .weights import CNN_TINY_INIT, VIT_TINY_INIT, TinyInit
 
-__all__ = ["ExportError", "PluginSpec"]
+__all__ = ["CNN_TINY_INIT", "ExportError", "PluginSpec", "TinyInit", "VIT_TINY_INIT"]

@@ -33,7 +33,7 @@ from torch import nn
 from .checkpoint import backbone_keys, load_checkpoint
 from .errors import EXIT_BAD_INPUT, ExportError, note
 from .finetune import ensure_reproducible_process, run_finetune, scan_dataset
-from .manifest import FINETUNE_DEFAULTS, Manifest, Variant, load_manifest
+from .manifest import Manifest, Variant, load_manifest
 from .onnx_export import export_onnx, remove_stale
 from .plugin import PluginSpec
 from .toy_datasets import DATASETS, generate
@@ -101,21 +101,14 @@ def prepare_weights(
         if variant.finetune is not None:
             # start from the `from` variant's own random weights, so that the fine-tune drop
             # compares the same network before and after
+            # (the harness's validation guarantees that both have the same arch)
             source = manifest.variant(str(variant.finetune["from"]))
-            if source.arch != variant.arch:
-                raise ExportError(
-                    f"variant {variant.name} is fine-tuned from {source.name} but their arch differ",
-                    str(manifest.path),
-                    f"copy the arch of {source.name} into {variant.name}",
-                )
             described = prepare_weights(model, plugin, manifest, source, None, True, int(source.seed or 0))
             return f"{described} (as {source.name})"
         rng = np.random.default_rng(seed)
         plugin.init(model, rng)
-        if variant.raw.get("bundled"):
-            # Bundled tiny stand-ins need layers that differ (see init_tiny_hierarchy).
-            init_tiny_hierarchy(model, rng)
-            return f"random-init seed {seed} (tiny-hierarchy init)"
+        if variant.bundled:
+            return _tiny_init(model, plugin, manifest, variant, rng, seed)
         return f"random-init seed {seed}"
     spec = manifest.checkpoint_for(variant)
     if checkpoint is None:
@@ -128,6 +121,35 @@ def prepare_weights(
     report = load_checkpoint(model, checkpoint, spec, plugin, variant.name)
     note(report.summary(plugin.ignore_note))
     return f"checkpoint {Path(checkpoint).name} sha256 {_sha256(checkpoint)}"
+
+
+def _tiny_init(model: nn.Module, plugin: PluginSpec, manifest: Manifest, variant: Variant, rng: np.random.Generator, seed: int) -> str:
+    """A bundled tiny variant's random init: the plugin's `init`, then its declared `tiny_init`
+    (weights.TinyInit), which spreads the layers apart; said on stderr either way."""
+    spec = plugin.tiny_init
+    script = str(manifest.dir / "export.py")
+    if spec is None:
+        note(
+            f"note: variant {variant.name} is bundled, and PLUGIN declares no tiny_init: it keeps the plugin's init alone "
+            "(a tiny random ViT's layers are then nearly identical, a ResNet's features shrink stage by stage; "
+            "PluginSpec(tiny_init=VIT_TINY_INIT or CNN_TINY_INIT) re-draws them, see plugins/README.md)"
+        )
+        return f"random-init seed {seed}"
+    counts = init_tiny_hierarchy(model, rng, spec)
+    if counts["blocks"] == 0:
+        names = [n for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))]
+        raise ExportError(
+            f"tiny_init's block patterns {list(spec.blocks)} match no linear or convolution layer of the model "
+            f"(its layers: {', '.join(names[:6])}{', ...' if len(names) > 6 else ''}), so every layer would get gain {spec.other_gain:g}",
+            script,
+            "use the preset for the architecture (VIT_TINY_INIT: blocks.N / encoder.layers.N / resblocks.N; CNN_TINY_INIT: ResNet layer1..layer4), "
+            "or TinyInit(blocks=(r\"<regex of the repeated blocks' module names>\",), block_gain=...) in PLUGIN",
+        )
+    note(
+        f"{spec.label}: re-drew {counts['blocks']} weights in the blocks ({spec.describe_blocks()}, gain {spec.block_gain:g}) "
+        f"and {counts['other']} elsewhere (gain {spec.other_gain:g}) after the plugin's init"
+    )
+    return f"random-init seed {seed} ({spec.label})"
 
 
 def _sha256(path: str) -> str:
@@ -144,6 +166,12 @@ def run(script: str, plugin: PluginSpec, argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     manifest = load_manifest(args.manifest or Path(script).resolve().parent / "plugin.json")
     variant = manifest.tiny() if args.tiny else manifest.variant(args.variant)
+    if variant.onnx_only is not None:
+        raise ExportError(
+            f"variant {variant.name} is ONNX only: there is nothing to export",
+            str(manifest.path),
+            f"put the ONNX file at {variant.onnx_path} (sha256 {variant.onnx_only.get('sha256')}); brainzoo reads it as it is",
+        )
     generated = str(variant.finetune.get("generated") or "") if variant.finetune is not None else ""
     if generated and generated not in DATASETS:
         raise ExportError(
@@ -161,12 +189,12 @@ def run(script: str, plugin: PluginSpec, argv: list[str] | None = None) -> int:
     opset = args.opset or manifest.opset
     out = Path(args.out).resolve() if args.out else manifest.default_onnx_path(variant)
 
-    config = dict(variant.finetune) if variant.finetune is not None else dict(FINETUNE_DEFAULTS)
+    config = dict(variant.finetune) if variant.finetune is not None else dict(manifest.finetune_defaults)
     if args.steps is not None:
         if args.steps < 1:
             raise ExportError(f"--steps {args.steps}: fine-tuning needs at least one step", None, "pass --steps N with N >= 1")
         config["steps"] = args.steps
-    reproducible = bool(variant.raw.get("bundled")) and variant.finetune is not None
+    reproducible = variant.bundled and variant.finetune is not None
     if reproducible:
         ensure_reproducible_process(argv)
     if args.finetune:

@@ -8,6 +8,10 @@ and optionally prepare_export(resolution: int) (called before tracing; e.g. to p
 interpolated position embedding). Its state_dict() keys are the checkpoint's backbone keys
 after the manifest's checkpoint.key / checkpoint.prefix are applied.
 
+`tiny_init` (weights.TinyInit; VIT_TINY_INIT or CNN_TINY_INIT) says how `--random-init` of a
+bundled tiny variant re-draws the weights after `init`, so that its layers differ as a trained
+network's do; without it a bundled variant keeps `init` alone (and export.py says so).
+
 `ignore` holds regular expressions (re.match) of checkpoint keys that are not part of the
 backbone (other heads, text towers, decoders); they are skipped and listed, never an error.
 Model keys that match `ignore` (e.g. a classifier head the model carries) are not loaded and
@@ -26,6 +30,7 @@ import numpy as np
 from torch import nn
 
 from .errors import ExportError
+from .weights import TinyInit
 
 
 def _default_init(model: nn.Module, rng: np.random.Generator) -> None:
@@ -40,6 +45,9 @@ class PluginSpec:
     ignore: tuple[str, ...] = ()
     ignore_note: str = "non-backbone keys"
     init: Callable[[nn.Module, np.random.Generator], None] = _default_init
+    # --random-init of a bundled (tiny) variant: re-draw weights after `init` so that its layers
+    # differ as a trained network's do (weights.VIT_TINY_INIT, weights.CNN_TINY_INIT); None keeps `init`
+    tiny_init: TinyInit | None = None
     _patterns: tuple[re.Pattern[str], ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

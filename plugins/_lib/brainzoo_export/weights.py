@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import re
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -95,28 +97,62 @@ def skipped_init() -> Iterator[None]:
             setattr(nn.init, name, fn)
 
 
-# Module names of the repeated blocks in each architecture (torchvision, timm, open_clip, SAM).
-_BLOCK_MARKERS = ("encoder.layers.", "blocks.", "resblocks.")
+@dataclass(frozen=True)
+class TinyInit:
+    """How `--random-init` of a bundled (tiny) variant re-draws weights after the plugin's `init`.
 
-
-def init_tiny_hierarchy(model: nn.Module, rng: np.random.Generator, block_gain: float = 3.0) -> None:
-    """Re-initialises a bundled tiny model so that its layers differ as a trained network's do.
-
-    With the ViT scheme (N(0, 0.02)) a 48-wide random network's residual branches add about 2%
-    to the stream, so every block is near-identity and all layers carry the same features
-    (linear CKA between any two layers >= 0.997, measured): layer selection would then be
-    unidentifiable on planted brains and the bundled benchmark's hierarchy numbers meaningless.
-    Here every linear / convolution weight is N(0, g^2 / fan_in) with g = block_gain inside the
-    repeated blocks and 1 elsewhere, and layer-scale gammas are 1 (measured for imagenet-vit's
-    tiny model: CKA(layer 0, layer l) = 1, .83, .77, .71, .67, .63; adjacent layers .83-.96, the
-    range reported for trained ViTs). Embeddings, tokens and fixed sin-cos tables keep the
-    plugin's own initialisation.
+    A plugin opts in with `PluginSpec(tiny_init=VIT_TINY_INIT)` (or CNN_TINY_INIT, or its own);
+    without one, a bundled variant keeps the plugin's `init` alone. Every linear / convolution
+    weight becomes N(0, gain^2 / fan_in), gain = `block_gain` in the modules whose name (with a
+    trailing dot) matches one of `blocks` (re.search), `other_gain` elsewhere; layer-scale
+    gammas become 1. Embeddings, tokens, norms and fixed tables keep the plugin's init.
     """
+
+    blocks: tuple[str, ...]
+    block_gain: float
+    other_gain: float = 1.0
+    # recorded in the ONNX file's brainzoo.weights ("random-init seed S (<label>)")
+    label: str = "tiny-hierarchy init"
+    # the blocks in words, for messages (default: the patterns)
+    where: str = ""
+
+    def describe_blocks(self) -> str:
+        return self.where or " | ".join(self.blocks)
+
+    def in_blocks(self, name: str) -> bool:
+        return any(re.search(pattern, f"{name}.") for pattern in self.blocks)
+
+
+# ViTs (torchvision encoder.layers.N, timm blocks.N, open_clip resblocks.N, SAM blocks.N).
+# With the ViT scheme (N(0, 0.02)) a 48-wide random network's residual branches add about 2%
+# to the stream, so every block is near-identity and all layers carry the same features
+# (linear CKA between any two layers >= 0.997, measured): layer selection would then be
+# unidentifiable on planted brains and the bundled benchmark's hierarchy numbers meaningless.
+# Gain 3 in the blocks (measured for imagenet-vit's tiny model: CKA(layer 0, layer l) = 1, .83,
+# .77, .71, .67, .63; adjacent layers .83-.96, the range reported for trained ViTs).
+VIT_TINY_INIT = TinyInit(blocks=(r"encoder\.layers\.", r"blocks\.", r"resblocks\."), block_gain=3.0, other_gain=1.0, where="blocks.N, encoder.layers.N, resblocks.N")
+
+# ResNets (torchvision layer1..layer4). Their stages already differ under any init (downsampling,
+# ReLU): for the CNN template's tiny model CKA(stage 1, stage l) of the pooled features is
+# 1, .86, .53, .19 with N(0, 0.02). But N(0, 0.02) shrinks the signal about tenfold per stage
+# (feature std .13, .009, .0008, .00009), down where the float16 feature cache loses digits.
+# He's gain sqrt(2) for ReLU networks keeps every stage near unit scale (std 1.3, 2.0, 2.3, 2.9)
+# with the same spread of layers (CKA 1, .90, .56, .23), measured on 64 smooth random images.
+CNN_TINY_INIT = TinyInit(blocks=(r"(^|\.)layer\d+\.",), block_gain=math.sqrt(2.0), other_gain=math.sqrt(2.0), label="tiny-hierarchy init, He gain for ReLU stages", where="layer1..layerN")
+
+
+def init_tiny_hierarchy(model: nn.Module, rng: np.random.Generator, spec: TinyInit = VIT_TINY_INIT) -> dict[str, int]:
+    """Re-draws a bundled tiny model's weights by `spec` (see TinyInit); returns how many weight
+    tensors it re-drew inside the blocks and elsewhere. Draws in registration order, so the
+    result depends only on the seed."""
+    counts = {"blocks": 0, "other": 0}
     for name, module in model.named_modules():
         if isinstance(module, (nn.Linear, nn.Conv2d, nn.Conv1d)):
             weight = module.weight
             fan_in = int(np.prod(weight.shape[1:]))
-            gain = block_gain if any(marker in f"{name}." for marker in _BLOCK_MARKERS) else 1.0
+            inside = spec.in_blocks(name)
+            gain = spec.block_gain if inside else spec.other_gain
+            counts["blocks" if inside else "other"] += 1
             set_tensor(weight, rng.standard_normal(tuple(weight.shape)) * gain / math.sqrt(fan_in))
         for pname, param in module.named_parameters(recurse=False):
             if pname == "gamma" and param.dim() == 1:
@@ -124,5 +160,8 @@ def init_tiny_hierarchy(model: nn.Module, rng: np.random.Generator, block_gain: 
     # Attention layers that keep their projections as raw parameters (nn.MultiheadAttention).
     for name, param in model.named_parameters():
         if name.endswith("in_proj_weight"):
-            gain = block_gain if any(marker in f"{name}." for marker in _BLOCK_MARKERS) else 1.0
+            inside = spec.in_blocks(name)
+            gain = spec.block_gain if inside else spec.other_gain
+            counts["blocks" if inside else "other"] += 1
             set_tensor(param, rng.standard_normal(tuple(param.shape)) * gain / math.sqrt(param.shape[1]))
+    return counts

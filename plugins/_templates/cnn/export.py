@@ -27,7 +27,7 @@ if importlib.util.find_spec("brainzoo_export") is None:  # `zoo export` puts bra
     here = Path(__file__).resolve().parent
     print(f"error: no module named 'brainzoo_export' (brainzoo's exporter library)\n  file: {__file__}\n  fix: run the exporter through brainzoo:\n    npx zoo export --plugins {here} --plugin {json.loads((here / 'plugin.json').read_text())['id']} {shlex.join(sys.argv[1:])}", file=sys.stderr)
     sys.exit(2)
-from brainzoo_export import PluginSpec  # noqa: E402
+from brainzoo_export import CNN_TINY_INIT, PluginSpec  # noqa: E402
 from brainzoo_export.cli import main  # noqa: E402
 
 
@@ -89,6 +89,7 @@ PLUGIN = PluginSpec(
     build=build_model,
     ignore=(r"fc\.",),  # checkpoint keys that are not backbone (re.match): skipped and listed
     ignore_note="classifier head",
+    tiny_init=CNN_TINY_INIT,  # bundled tiny variant: ResNet stages re-drawn with He gain (see weights.CNN_TINY_INIT)
 )
 
 if __name__ == "__main__":
