@@ -9,7 +9,7 @@
  *
  *   node dist/bench/gpu-check.js [--devices cuda,webgpu] [--scale real|small] [--steps 5]
  *     [--bench-plugins mae,clip] [--bench-subjects subj01] [--bench-max-steps 200]
- *     [--timeout 240] [--budget 540] [--threads T] [--work DIR] [--report DIR]
+ *     [--timeout 240] [--budget 480] [--threads T] [--work DIR] [--report DIR]
  *
  * --timeout bounds each side; --budget bounds the whole check (the sides are run most important
  * first, and what would start past the budget is a "skipped" row). --report DIR also writes
@@ -34,7 +34,7 @@ const { values } = parseArgs({
     'bench-subjects': { type: 'string', default: 'subj01' },
     'bench-max-steps': { type: 'string', default: '200' },
     timeout: { type: 'string', default: '240' },
-    budget: { type: 'string', default: '540' },
+    budget: { type: 'string', default: '480' },
     threads: { type: 'string' },
     work: { type: 'string' },
     report: { type: 'string' },
@@ -95,19 +95,21 @@ const gpuLine = smi.ok ? smi.out.split('\n').join('; ') : `no NVIDIA GPU seen ($
 const torch = torchInfo(python);
 const ortDir = join(root, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', 'linux', 'x64');
 const cudaProvider = existsSync(join(ortDir, 'libonnxruntime_providers_cuda.so'));
-const cudaUnavailable = `unavailable: no CUDA provider library in onnxruntime-node (${ortDir.replace(root + '/', '')} has ${existsSync(ortDir) ? readdirSync(ortDir).join(', ') : 'nothing'}; npm does not ship libonnxruntime_providers_cuda.so, see README "Devices")`;
+/** What bench/gpu-check.sh found about a CUDA provider beside the npm package (borrowed from a same-version Python onnxruntime-gpu, or why not). */
+const cudaNote = process.env.BRAINZOO_GPU_CHECK_CUDA_NOTE;
+const cudaUnavailable = `unavailable: no CUDA provider library in onnxruntime-node (${ortDir.replace(root + '/', '')} has ${existsSync(ortDir) ? readdirSync(ortDir).join(', ') : 'nothing'}; npm does not ship libonnxruntime_providers_cuda.so, see README "Devices"${cudaNote ? `; ${cudaNote}` : ''})`;
 
 /** Where the Vulkan loader comes from, and which ICDs (drivers) it would find. */
 function vulkanProbe(): string {
-  const carried = process.env.BRAINZOO_GPU_CHECK_VULKAN;
+  const fromScript = process.env.BRAINZOO_GPU_CHECK_VULKAN; // what bench/gpu-check.sh found or carried
   let loader: string;
-  if (carried) loader = carried;
+  if (fromScript) loader = fromScript;
   else {
     const r = spawnSync('ldconfig', ['-p'], { encoding: 'utf8', timeout: 30_000 });
     const hit = (r.stdout ?? '').split('\n').find((l) => /libvulkan\.so\.1 \(.*x86-64/.test(l));
     loader = hit ? `loader ${hit.split('=>').pop()?.trim()}` : 'no libvulkan.so.1 (WebGPU needs libvulkan1)';
   }
-  const icdDirs = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d'];
+  const icdDirs = ['/usr/share/vulkan/icd.d', '/etc/vulkan/icd.d', '/usr/local/share/vulkan/icd.d', '/usr/local/nvidia/share/vulkan/icd.d'];
   const icds = icdDirs.flatMap((d) => (existsSync(d) ? readdirSync(d) : []));
   const forced = process.env.VK_ICD_FILENAMES ?? process.env.VK_DRIVER_FILES;
   const icdNote = forced ? `ICD forced to ${forced}` : icds.length ? `ICDs ${icds.join(', ')}` : 'no Vulkan ICD files (the NVIDIA one is nvidia_icd.json, from the driver\'s graphics libraries)';
@@ -295,7 +297,7 @@ const cpu = cpus();
 const header = [
   `machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} logical cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, load average ${loadavg()[0].toFixed(2)}`,
   `GPU: ${gpuLine}`,
-  `versions: node ${process.version}, onnxruntime-node ${ortVersion(root)} (CUDA provider ${cudaProvider ? 'present' : 'absent'}), PyTorch ${torch.version} (${python}; CUDA ${torch.cudaVersion}, torch.cuda.is_available() ${torch.cuda})`,
+  `versions: node ${process.version}, onnxruntime-node ${ortVersion(root)} (CUDA provider ${cudaProvider ? 'present' : 'absent'}${cudaNote ? `: ${cudaNote}` : ''}), PyTorch ${torch.version} (${python}; CUDA ${torch.cudaVersion}, torch.cuda.is_available() ${torch.cuda})`,
   `vulkan: ${vulkan}`,
   `settings: devices ${devices.join(',')}; ${scale.name} scale ${steps} timed steps after 1 warm-up, threads ${threads}; timeout ${timeoutS} s per side, budget ${budgetS} s; work ${work}`,
 ];
