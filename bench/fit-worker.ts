@@ -5,7 +5,10 @@
  * step's inputs. Random features and targets (generated once, reused every step). One untimed
  * warm-up step, then `--steps` timed steps. Prints one JSON line: msPerStep and peak RSS.
  *
- *   node dist/bench/fit-worker.js --voxels N --layers L --channels C [--grid 8] [--batch 8] [--steps 5] [--threads T] [--seed 0]
+ *   node dist/bench/fit-worker.js --voxels N --layers L --channels C [--grid 8] [--batch 8] [--steps 5] [--threads T] [--seed 0] [--device cpu|cuda|webgpu]
+ *
+ * On a GPU every step is timed end to end, as zoo fit runs it: the inputs are host tensors copied
+ * in and the outputs (new parameters and moments) copied back by each awaited session.run.
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -16,6 +19,7 @@ import { type GraphDims } from '../harness/model/graph.js';
 import { StepRunner } from '../harness/fit/steps.js';
 import { initParams, numel, type Params } from '../harness/model/params.js';
 import { ort } from '../harness/onnx/session.js';
+import { parseDevice } from '../harness/features/session.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,6 +31,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '5' },
     threads: { type: 'string', default: '0' },
     seed: { type: 'string', default: '0' },
+    device: { type: 'string', default: 'cpu' },
   },
 });
 
@@ -44,6 +49,7 @@ const B = intArg('batch', values.batch, 1);
 const steps = intArg('steps', values.steps, 1);
 const threads = intArg('threads', values.threads, 0);
 const seed = intArg('seed', values.seed, 0);
+const device = parseDevice(values.device as string);
 
 const config: FactorTopyConfig = { ...DEFAULT_CONFIG, batchSize: B };
 const dims: GraphDims = { voxels: N, layerChannels: Array.from({ length: L }, () => C), G, batch: B };
@@ -59,7 +65,7 @@ const uniform = (n: number): Float32Array => {
 };
 const gaussian = (n: number): Float32Array => rng.fillGaussian(new Float32Array(n)) as Float32Array;
 // The same runner as zoo fit: fused step up to voxelChunk voxels, chunked gradients + update beyond.
-const runner = await StepRunner.create(dims, config, uniform(N * E), 'cpu', threads > 0 ? threads : undefined);
+const runner = await StepRunner.create(dims, config, uniform(N * E), device, threads > 0 ? threads : undefined);
 const specs = runner.specs;
 const setupSeconds = (performance.now() - t0) / 1000;
 const features: Record<string, ortTypes.Tensor> = {};
@@ -88,5 +94,5 @@ await runner.release();
 
 const parameters = specs.reduce((a, s) => a + numel(s.shape), 0);
 process.stdout.write(
-  `${JSON.stringify({ msPerStep, steps, maxRssMB: process.resourceUsage().maxRSS / 1024, threads: threads || null, parameters, fitLoss: lastLoss, setupSeconds })}\n`,
+  `${JSON.stringify({ msPerStep, steps, device, maxRssMB: process.resourceUsage().maxRSS / 1024, threads: threads || null, parameters, fitLoss: lastLoss, setupSeconds })}\n`,
 );

@@ -10,34 +10,23 @@
  *   (both: G 8, D 128, batch 8)
  *
  *   npm run bench:fit -- [--scale small|real|both] [--steps N] [--threads T] [--timeout S]
+ *                        [--device cpu|cuda|webgpu] [--torch-device cpu|cuda] [--amp auto|off|fp16|bf16]
  *
  * --steps defaults to 5 at the real scale and 20 at the small one (after one untimed warm-up
  * step each). --threads defaults to os.cpus().length and is given to both sides. A side that
  * fails (out of memory, non-zero exit) or runs past --timeout seconds (default 900) is reported
  * as a failed row with the reason.
+ *
+ * --device is ONNX Runtime's execution provider (default cpu). The PyTorch comparator runs on
+ * --torch-device (default: cpu with --device cpu, cuda otherwise) with --amp (default auto: fp32
+ * on the CPU, torch.autocast fp16 + GradScaler on CUDA, as the authors train), so that it is as
+ * fast as what it stands for. GPU steps are timed end to end: ours copies the inputs in and the
+ * outputs back on every run, as zoo fit does; PyTorch synchronises before and after the timed loop.
  */
-import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot, pythonExecutable } from '../harness/core/paths.js';
-
-interface Scale {
-  name: 'small' | 'real';
-  voxels: number;
-  layers: number;
-  channels: number;
-  defaultSteps: number;
-}
-
-const SCALES: Record<Scale['name'], Scale> = {
-  small: { name: 'small', voxels: 2000, layers: 6, channels: 48, defaultSteps: 20 },
-  real: { name: 'real', voxels: 37984, layers: 12, channels: 768, defaultSteps: 5 },
-};
-const G = 8;
-const D = 128;
-const BATCH = 8;
+import { BATCH, D, G, SCALES, ortVersion, runOrtSide, runTorchSide, torchInfo, type Amp, type OrtDevice, type Outcome, type Scale, type TorchDevice } from './fit-sides.js';
 
 const { values } = parseArgs({
   options: {
@@ -45,6 +34,9 @@ const { values } = parseArgs({
     steps: { type: 'string' },
     threads: { type: 'string' },
     timeout: { type: 'string', default: '900' },
+    device: { type: 'string', default: 'cpu' },
+    'torch-device': { type: 'string' },
+    amp: { type: 'string', default: 'auto' },
   },
 });
 
@@ -62,90 +54,45 @@ const threads = values.threads === undefined ? cpus().length : Number(values.thr
 if (!Number.isInteger(threads) || threads < 1) fail(`--threads must be a positive integer (got ${values.threads})`);
 const timeoutS = Number(values.timeout);
 if (!(timeoutS > 0)) fail(`--timeout must be a positive number of seconds (got ${values.timeout})`);
+const deviceArg = values.device as string;
+if (!['cpu', 'cuda', 'webgpu'].includes(deviceArg)) fail(`--device must be cpu, cuda or webgpu (got ${deviceArg})`);
+const device = deviceArg as OrtDevice;
+const torchDeviceArg = values['torch-device'] ?? (device === 'cpu' ? 'cpu' : 'cuda');
+if (!['cpu', 'cuda'].includes(torchDeviceArg)) fail(`--torch-device must be cpu or cuda (got ${torchDeviceArg})`);
+const torchDevice = torchDeviceArg as TorchDevice;
+const ampArg = values.amp as string;
+if (!['auto', 'off', 'fp16', 'bf16'].includes(ampArg)) fail(`--amp must be auto, off, fp16 or bf16 (got ${ampArg})`);
+const amp: Amp = ampArg === 'auto' ? (torchDevice === 'cuda' ? 'fp16' : 'off') : (ampArg as Amp);
+if (torchDevice === 'cpu' && amp === 'fp16') fail('--amp fp16 needs --torch-device cuda (PyTorch autocasts to bf16 on the CPU: use --amp bf16)');
 
 const root = packageRoot();
 const python = pythonExecutable();
 
-interface WorkerResult {
-  msPerStep: number;
-  steps: number;
-  maxRssMB: number;
-  fitLoss: number;
-  parameters: number;
-  torch?: string;
-  threads?: number | null;
-}
-
-type Outcome = { ok: true; result: WorkerResult; wallS: number } | { ok: false; reason: string; wallS: number };
-
-/** Runs one side to completion (or the timeout); its last stdout line is the JSON result. */
-function runWorker(cmd: string, args: string[]): Outcome {
-  const t0 = Date.now();
-  const r = spawnSync(cmd, args, {
-    encoding: 'utf8',
-    maxBuffer: 1 << 26,
-    timeout: timeoutS * 1000,
-    killSignal: 'SIGKILL',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const wallS = (Date.now() - t0) / 1000;
-  const errTail = (r.stderr ?? '').trim().split('\n').filter((l) => l.trim()).slice(-3).join(' | ').slice(0, 300);
-  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') return { ok: false, reason: `timed out after ${timeoutS} s`, wallS };
-  if (r.error) return { ok: false, reason: `could not start ${cmd}: ${r.error.message}`, wallS };
-  if (r.signal) {
-    const hint = r.signal === 'SIGKILL' ? ' (likely the kernel OOM killer)' : '';
-    return { ok: false, reason: `killed by ${r.signal}${hint}${errTail ? `: ${errTail}` : ''}`, wallS };
-  }
-  if (r.status !== 0) {
-    const oom = /out of memory|can't allocate memory|cannot allocate memory|bad_alloc|heap out of memory|MemoryError/i.test(r.stderr ?? '');
-    return { ok: false, reason: `${oom ? 'out of memory' : `exit ${r.status}`}${errTail ? `: ${errTail}` : ''}`, wallS };
-  }
-  const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
-  try {
-    const result = JSON.parse(last) as WorkerResult;
-    if (!(result.msPerStep > 0)) return { ok: false, reason: `no timing in output: ${last.slice(0, 200)}`, wallS };
-    return { ok: true, result, wallS };
-  } catch {
-    return { ok: false, reason: `unreadable output: ${last.slice(0, 200)}`, wallS };
-  }
-}
-
-function ortVersion(): string {
-  try {
-    return (JSON.parse(readFileSync(join(root, 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-}
-
-/** PyTorch's version and the BLAS it was built against (a distribution build may use the reference BLAS). */
-function torchInfo(): { version: string; blas: string } {
-  const probe = 'import re, torch; m = re.search(r"BLAS_INFO=([\\w.-]+)", torch.__config__.show()); print(torch.__version__); print(m.group(1) if m else "unknown")';
-  const r = spawnSync(python, ['-c', probe], { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) return { version: `unavailable (${python}: ${(r.stderr ?? '').trim().split('\n').pop() ?? 'failed'})`, blas: 'unknown' };
-  const [version, blas] = r.stdout.trim().split('\n');
-  return { version: version ?? 'unknown', blas: blas ?? 'unknown' };
-}
-
-const { version: torchV, blas: torchBlas } = torchInfo();
+const torch = torchInfo(python);
 const cpu = cpus();
 process.stdout.write(
   `machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} logical cores, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, load average ${loadavg()[0].toFixed(2)}; node ${process.version}\n` +
-    `versions: onnxruntime-node ${ortVersion()}, PyTorch ${torchV} (${python}, BLAS_INFO=${torchBlas}); threads ${threads} on both sides; timeout ${timeoutS} s per side\n` +
-    (torchBlas === 'generic'
+    `versions: onnxruntime-node ${ortVersion(root)}, PyTorch ${torch.version} (${python}, BLAS_INFO=${torch.blas}); threads ${threads} on both sides; timeout ${timeoutS} s per side\n` +
+    (device !== 'cpu' || torchDevice !== 'cpu'
+      ? `devices: onnxruntime-node on ${device}; PyTorch on ${torchDevice}${torchDevice === 'cuda' ? ` (CUDA ${torch.cudaVersion}, ${torch.gpuName ?? 'no CUDA device visible'})` : ''}, ${amp === 'off' ? 'fp32' : `autocast ${amp}${amp === 'fp16' ? ' + GradScaler' : ''}`}\n`
+      : '') +
+    (torch.blas === 'generic' && torchDevice === 'cpu'
       ? 'note: this PyTorch is built against the generic (reference) BLAS, so its Linear layers are slower than an MKL/OpenBLAS build (pip wheels) would be\n'
       : ''),
 );
 
 const fmt = (x: number, digits: number): string => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
+const torchLabel = (o: Outcome): string => {
+  const v = o.ok ? o.result.torch ?? torch.version : torch.version;
+  return torchDevice === 'cpu' && amp === 'off' ? `PyTorch ${v}` : `PyTorch ${v} (${torchDevice}${amp === 'off' ? '' : `, AMP ${amp}`})`;
+};
 
 for (const scale of scales) {
   const steps = stepsArg ?? scale.defaultSteps;
-  const shape = ['--voxels', String(scale.voxels), '--layers', String(scale.layers), '--channels', String(scale.channels), '--grid', String(G), '--batch', String(BATCH), '--steps', String(steps), '--threads', String(threads)];
   process.stderr.write(`bench:fit ${scale.name}: ONNX Runtime …\n`);
-  const ours = runWorker(process.execPath, [join(root, 'dist', 'bench', 'fit-worker.js'), ...shape]);
+  const ours = runOrtSide(root, scale, steps, threads, device, timeoutS);
   process.stderr.write(`bench:fit ${scale.name}: PyTorch …\n`);
-  const theirs = runWorker(python, [join(root, 'bench', 'py', 'torch_factortopy.py'), ...shape, '--dim', String(D)]);
+  const theirs = runTorchSide(python, root, scale, steps, threads, torchDevice, amp, timeoutS);
 
   process.stdout.write(
     `\nfit ${scale.name}: ${scale.voxels.toLocaleString('en-US')} voxels, ${scale.layers} layers × ${scale.channels} channels, G ${G}, D ${D}, batch ${BATCH}; ${steps} timed steps after 1 warm-up\n`,
@@ -153,7 +100,7 @@ for (const scale of scales) {
   const header = ['', 'steps/s', 'ms/step', 'peak RSS (MB)', 'fit loss'];
   const row = (label: string, o: Outcome): string[] =>
     o.ok ? [label, fmt(1000 / o.result.msPerStep, 2), fmt(o.result.msPerStep, 1), fmt(o.result.maxRssMB, 0), fmt(o.result.fitLoss, 4)] : [label, 'FAILED', '', '', ''];
-  const rows: string[][] = [header, row('onnxruntime-node (cpu)', ours), row(`PyTorch ${theirs.ok ? theirs.result.torch ?? torchV : torchV}`, theirs)];
+  const rows: string[][] = [header, row(`onnxruntime-node (${device})`, ours), row(torchLabel(theirs), theirs)];
   if (ours.ok && theirs.ok) {
     rows.push(['ratio ORT / PyTorch', `${fmt(theirs.result.msPerStep / ours.result.msPerStep, 2)}×`, '', `${fmt(ours.result.maxRssMB / theirs.result.maxRssMB, 2)}×`, '']);
   } else {
@@ -165,6 +112,7 @@ for (const scale of scales) {
   } else if (ours.ok) {
     process.stdout.write(`  parameters: ${ours.result.parameters.toLocaleString('en-US')}\n`);
   }
+  if (theirs.ok && theirs.result.gpuPeakMB !== undefined) process.stdout.write(`  PyTorch peak GPU memory (torch.cuda.max_memory_allocated): ${fmt(theirs.result.gpuPeakMB, 0)} MB\n`);
   if (!ours.ok) process.stdout.write(`  onnxruntime-node failed after ${ours.wallS.toFixed(0)} s: ${ours.reason}\n`);
   if (!theirs.ok) process.stdout.write(`  PyTorch failed after ${theirs.wallS.toFixed(0)} s: ${theirs.reason}\n`);
 }

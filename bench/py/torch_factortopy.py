@@ -4,18 +4,24 @@ structured as the authors' public code (brainnet/model.py) is — an nn.Module w
 MLPs, per layer a 1×1 conv (local grid) and a linear (global token) to D channels, per-layer
 F.grid_sample at the selected positions weighted by the softmax layer selection, a sigmoid
 local/global mix, a per-voxel readout mean_d(v·w) + b; smooth-L1 (β 0.1) plus the entropy and
-scale regulariser, loss.backward(), clip_grad_norm_(0.5), AdamW (lr 1e-3, wd 0.01). fp32, CPU.
+scale regulariser, loss.backward(), clip_grad_norm_(0.5), AdamW (lr 1e-3, wd 0.01). fp32 on the
+CPU by default; --device cuda runs it on the GPU, and --amp fp16|bf16 under torch.autocast (the
+authors train in fp16 mixed precision: fp16 adds a GradScaler, unscaled before the clip).
 
 The sinusoidal coordinate encoding is an input (precomputed once), as on the ONNX Runtime side.
-Random inputs, one untimed warm-up step, then --steps timed steps. Prints one JSON line:
-msPerStep, maxRssMB, torch version, threads."""
+Random inputs (drawn on the CPU with the seed, then moved to the device), one untimed warm-up
+step, then --steps timed steps; on CUDA the clock starts and stops after torch.cuda.synchronize()
+(each step's fit.item() synchronises as well, as ONNX Runtime's copy-back does). Prints one JSON
+line: msPerStep, maxRssMB, torch version, threads (and on CUDA the peak GPU memory)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import resource
+import sys
 import time
 
 import torch
@@ -34,7 +40,13 @@ p.add_argument("--batch", type=int, default=8)
 p.add_argument("--steps", type=int, default=5)
 p.add_argument("--threads", type=int, default=0)
 p.add_argument("--seed", type=int, default=0)
+p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+p.add_argument("--amp", choices=["off", "fp16", "bf16"], default="off")
 args = p.parse_args()
+if args.device == "cuda" and not torch.cuda.is_available():
+    sys.exit(f"torch_factortopy: --device cuda but torch.cuda.is_available() is False (torch {torch.__version__}, built for CUDA {torch.version.cuda})")
+if args.device == "cpu" and args.amp == "fp16":
+    sys.exit("torch_factortopy: --amp fp16 needs --device cuda (autocast on the CPU is bf16: --amp bf16)")
 torch.set_num_threads(args.threads or os.cpu_count() or 1)
 torch.manual_seed(args.seed)
 
@@ -85,33 +97,70 @@ class FactorTopy(nn.Module):
 
 
 N, L, C, G, D, B = args.voxels, args.layers, args.channels, args.grid, args.dim, args.batch
-model = FactorTopy(N, [C] * L, D, args.hidden, args.encoding)
+device = torch.device(args.device)
+cuda = device.type == "cuda"
+if cuda:
+    torch.backends.cudnn.benchmark = True  # the fastest 1×1 conv algorithms for these fixed shapes
+model = FactorTopy(N, [C] * L, D, args.hidden, args.encoding).to(device)
 optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
 
-enc = torch.rand(N, args.encoding) * 2 - 1  # a sin/cos encoding lies in [-1, 1]
-local = [torch.randn(B, C, G, G) for _ in range(L)]
-glob = [torch.randn(B, C) for _ in range(L)]
-target = torch.randn(B, N)
+enc = (torch.rand(N, args.encoding) * 2 - 1).to(device)  # a sin/cos encoding lies in [-1, 1]
+local = [torch.randn(B, C, G, G).to(device) for _ in range(L)]
+glob = [torch.randn(B, C).to(device) for _ in range(L)]
+target = torch.randn(B, N).to(device)
+
+amp_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(args.amp)
+
+
+def make_scaler():
+    """fp16 needs loss scaling; torch.amp.GradScaler("cuda") in PyTorch ≥ 2.3, torch.cuda.amp before."""
+    if amp_dtype is not torch.float16:
+        return None
+    amp_mod = getattr(torch, "amp", None)
+    if amp_mod is not None and hasattr(amp_mod, "GradScaler"):
+        return amp_mod.GradScaler("cuda")
+    return torch.cuda.amp.GradScaler()
+
+
+scaler = make_scaler()
+
+
+def autocast():
+    return torch.autocast(device_type=device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext()
 
 
 def train_step(step: int) -> float:
     optimizer.zero_grad(set_to_none=True)
-    pred, reg = model(enc, local, glob)
-    fit = F.smooth_l1_loss(pred, target, beta=BETA)
-    loss = fit + REG * max(0.0, 1 - (step - 1) / REG_DECAY) * reg
-    loss.backward()
-    torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
-    optimizer.step()
+    with autocast():
+        pred, reg = model(enc, local, glob)
+        if amp_dtype is not None:
+            pred = pred.float()  # the loss in fp32, as autocast recommends for reductions
+        fit = F.smooth_l1_loss(pred, target, beta=BETA)
+        loss = fit + REG * max(0.0, 1 - (step - 1) / REG_DECAY) * reg
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)  # clip the true gradients
+        torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+        optimizer.step()
     return fit.item()
 
 
 train_step(1)  # warm-up (not timed), as on the ONNX Runtime side
+if cuda:
+    torch.cuda.synchronize()
 t0 = time.perf_counter()
 fit_loss = float("nan")
 for s in range(args.steps):
     fit_loss = train_step(s + 2)
+if cuda:
+    torch.cuda.synchronize()
 ms_per_step = (time.perf_counter() - t0) * 1000 / args.steps
-print(json.dumps({
+result = {
     "msPerStep": ms_per_step,
     "steps": args.steps,
     "maxRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -119,4 +168,9 @@ print(json.dumps({
     "threads": torch.get_num_threads(),
     "parameters": sum(p.numel() for p in model.parameters()),
     "fitLoss": fit_loss,
-}))
+}
+if args.device != "cpu" or args.amp != "off":
+    result.update({"device": args.device, "amp": args.amp})
+if cuda:
+    result.update({"gpuPeakMB": torch.cuda.max_memory_allocated() / 2**20, "gpuName": torch.cuda.get_device_name(0)})
+print(json.dumps(result))
