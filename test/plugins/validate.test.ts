@@ -126,3 +126,30 @@ describe('plugins/validate: meaning checks that the Python exporter used to make
     assert.match(p.fix ?? '', /copy the arch of "tiny" into "tiny\.shapes"/);
   });
 });
+
+describe('plugins/validate: arch against export.py\'s model builder (static, no torch)', () => {
+  it('every bundled plugin\'s arch fits its builder, and validate says it checked', async () => {
+    for (const id of ['clip', 'dinov2', 'imagenet-vit', 'mae', 'mocov3', 'sam']) {
+      const run = await zoo(['plugins', 'validate', join(packageRoot(), 'plugins', id), '--no-onnx']);
+      assert.equal(run.code, 0, run.stdout);
+      assert.match(run.stdout, /arch checked against build_model\(/);
+    }
+  });
+
+  it('a key the builder does not take and a required parameter the arch lacks are problems at the arch, with the builder\'s parameters as the fix', async () => {
+    const root = tempDir('arch-check');
+    const dir = join(root, 'mae');
+    cpSync(join(packageRoot(), 'plugins', 'mae'), dir, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(dir, 'plugin.json'), 'utf8')) as { variants: { name: string; arch?: Record<string, unknown>; onnx?: string }[] };
+    const tiny = manifest.variants.findIndex((v) => v.name === 'tiny');
+    const arch = manifest.variants[tiny].arch as Record<string, unknown>;
+    arch.embed_dims = arch.embed_dim; // a typo
+    delete arch.embed_dim;
+    manifest.variants[tiny].onnx = join(packageRoot(), 'fixtures', 'mae', 'tiny.onnx');
+    writeFileSync(join(dir, 'plugin.json'), JSON.stringify(manifest, null, 2));
+    const run = await zoo(['plugins', 'validate', dir, '--no-onnx']);
+    assert.equal(run.code, 1, run.stdout);
+    assert.match(run.stdout, new RegExp(`/variants/${tiny}/arch: variant tiny: arch has 'embed_dims', which build_model\\(\\) in export.py does not take\\n\\s+fix: build_model\\(\\) takes img_size, patch_size, embed_dim, depth, num_heads, mlp_ratio`));
+    assert.match(run.stdout, new RegExp(`/variants/${tiny}/arch: variant tiny: arch lacks 'embed_dim', which build_model\\(\\) in export.py requires`));
+  });
+});

@@ -69,17 +69,27 @@ export function registerPlugins(program: Command, ctx: CommandContext): void {
         problems.push(...result.problems);
         onnx = result.variants;
       }
+      // arch against export.py's builder (static: Python's parser, no torch).
+      let archNote = 'arch not checked against export.py: fix the manifest first';
+      if (check.manifest && !check.problems.length) {
+        const { checkArchAgainstBuilder } = await import('../../plugins/arch-check.js');
+        const arch = checkArchAgainstBuilder(check.manifest, dirname(file), file);
+        if (arch.checked) {
+          problems.push(...arch.problems);
+          archNote = `arch checked against ${arch.builder}(${arch.params.join(', ')})`;
+        } else archNote = `arch not checked against export.py: ${arch.reason}`;
+      }
       if (opts.json) ctx.io.out(JSON.stringify({ file, valid: problems.length === 0, problems, onnx }, null, 2));
       else {
         const byStatus = (status: string): string[] => (onnx ?? []).filter((v) => v.status === status).map((v) => v.variant);
         const onnxNote = !opts.onnx ? 'ONNX files not checked (--no-onnx)'
           : onnx === null ? 'ONNX files not checked: fix the manifest first'
           : `ONNX checked: ${byStatus('checked').join(', ') || 'none'}${byStatus('not exported').length ? `; not exported: ${byStatus('not exported').join(', ')}` : ''}${byStatus('not here').length ? `; ONNX-only file not here: ${byStatus('not here').join(', ')}` : ''}`;
-        if (problems.length === 0) ctx.io.out(`${file}: valid (${check.manifest?.variants.length} variants; ${onnxNote})`);
+        if (problems.length === 0) ctx.io.out(`${file}: valid (${check.manifest?.variants.length} variants; ${onnxNote}; ${archNote})`);
         else {
           ctx.io.out(`${file}: ${problems.length} problem${problems.length > 1 ? 's' : ''}`);
           for (const p of problems) ctx.io.out(`  ${p.path}: ${p.message}${p.fix ? `\n      fix: ${p.fix}` : ''}`);
-          ctx.io.out(`  (${onnxNote})`);
+          ctx.io.out(`  (${onnxNote}; ${archNote})`);
         }
       }
       if (problems.length) ctx.exitCode = EXIT_PROBLEMS;
