@@ -287,7 +287,7 @@ describe('plugins: zoo plugins new', function () {
     assert.equal(run.code, 0, run.stderr);
     const check = await zoo(['plugins', 'validate', join(dir, 'my-net'), '--no-onnx']);
     assert.equal(check.code, 0, check.stdout);
-    assert.match(check.stdout, /valid \(2 variants; ONNX files not checked \(--no-onnx\)\)/);
+    assert.match(check.stdout, /valid \(2 variants; ONNX files not checked \(--no-onnx\); arch checked against build_model\(img_size, patch_size, embed_dim, depth, num_heads, mlp_ratio\)\)/);
     const full = await zoo(['plugins', 'validate', join(dir, 'my-net')]);
     assert.equal(full.code, 1, full.stdout);
     assert.match(full.stdout, /\/variants\/1\/onnx: bundled fixture .*my-net\/fixtures\/tiny\.onnx does not exist\n +fix: write it: zoo export --plugin my-net --variant tiny --random-init --plugins /);
