@@ -3,13 +3,12 @@
  * current, and says which runs the merge may score. The merge itself (leaderboard, pictures)
  * is the command's: it is the same for every executor.
  */
-import { join } from 'node:path';
 import { ZooError } from '../core/errors.js';
 import type { CliIo } from '../cli/io.js';
 import { cleanRunLeftovers, hasPartialRun } from '../runs/store.js';
 import type { ExtractJob, FitJob, Plan } from './jobs.js';
 import { runLocal, type JobOutcome } from './local.js';
-import { initialState, readState, unfinishedJobIds, updateState, writeState } from './state.js';
+import { initialState, readState, statePath, unfinishedJobIds, updateState, writeState } from './state.js';
 import { jobView } from './view.js';
 
 export interface RunPlanOptions {
@@ -47,7 +46,7 @@ export function selectJobs(plan: Plan, retryFailed: boolean): RunnableJob[] {
   if (!retryFailed) return todo;
   const state = readState(plan.context.outDir);
   if (!state) {
-    throw new ZooError('E_ARGS', `--retry-failed: no earlier bench state in ${plan.context.outDir}`, { file: join(plan.context.outDir, 'bench-state.json'), fix: 'run the bench without --retry-failed first' });
+    throw new ZooError('E_ARGS', `--retry-failed: no earlier bench state in ${plan.context.outDir}`, { file: statePath(plan.context.outDir), fix: 'run the bench without --retry-failed first' });
   }
   const wanted = unfinishedJobIds(state);
   const chosen = new Set(todo.filter((j) => wanted.has(j.id)).map((j) => j.id));
@@ -73,7 +72,6 @@ export async function runPlan(plan: Plan, opts: RunPlanOptions): Promise<RunPlan
     outcomes = await runLocal(runnable, plan.context, {
       workers: opts.workers,
       gpus: opts.gpus,
-      logDir: join(outDir, 'logs'),
       view,
       signal: opts.signal,
       onChange: (o, running) => {

@@ -5,6 +5,7 @@
  * A job names what to compute, never how: the worker re-resolves the variant from the plugin
  * registry options in the context.
  */
+import { join } from 'node:path';
 import type { Device } from '../features/session.js';
 import type { FactorTopyConfig } from '../model/config.js';
 import type { ResourceHints } from '../plugins/manifest.js';
@@ -97,6 +98,11 @@ export function fitJobId(plugin: string, variant: string, subject: string, seed:
 /** A file-name-safe form of a job id (log files). */
 export function jobFileName(id: string): string {
   return id.replace(/[^A-Za-z0-9._@-]+/g, '_');
+}
+
+/** Where a job's log goes, whichever executor runs it: OUT/logs/<job>.log. */
+export function jobLogFile(outDir: string, id: string): string {
+  return join(outDir, 'logs', `${jobFileName(id)}.log`);
 }
 
 /** The job's one-line description for progress and tables. */

@@ -5,11 +5,9 @@
  * that depend on it are skipped. Aborting (SIGINT) cancels queued jobs and kills running ones:
  * runs and cache entries are committed atomically, so nothing half-written is left as done.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import Tinypool from 'tinypool';
 import type { ProgressEvent } from '../core/progress.js';
-import { describeJob, jobFileName, type BenchContext, type ExtractJob, type FitJob, type Job } from './jobs.js';
+import { describeJob, jobLogFile, type BenchContext, type ExtractJob, type FitJob, type Job } from './jobs.js';
 import type { JobResult } from './run-job.js';
 import type { JobView } from './view.js';
 import type { WorkerProgress, WorkerTask } from './worker.js';
@@ -31,7 +29,6 @@ export interface LocalOptions {
   workers: number;
   /** CUDA device of each worker slot (a job holds a slot while it runs; empty: no GPU assignment). */
   gpus?: readonly number[];
-  logDir: string;
   view: JobView;
   signal?: AbortSignal;
   /** Called whenever a job starts or ends (the bench records its state file here). */
@@ -45,7 +42,6 @@ function isProgress(message: unknown): message is WorkerProgress {
 }
 
 export async function runLocal(jobs: readonly RunnableJob[], context: BenchContext, opts: LocalOptions): Promise<Map<string, JobOutcome>> {
-  mkdirSync(opts.logDir, { recursive: true });
   const outcomes = new Map<string, JobOutcome>();
   const running = new Set<string>();
   const pending = new Map(jobs.map((j) => [j.id, j]));
@@ -71,7 +67,7 @@ export async function runLocal(jobs: readonly RunnableJob[], context: BenchConte
   // GPU slots: a job holds one from launch to finish, so no two running jobs share a device.
   const freeGpus = [...(opts.gpus ?? [])];
   const launch = (job: RunnableJob): void => {
-    const logFile = join(opts.logDir, `${jobFileName(job.id)}.log`);
+    const logFile = jobLogFile(context.outDir, job.id);
     const gpu = freeGpus.shift();
     const task: WorkerTask = { job, context, logFile, ...(gpu !== undefined ? { gpu } : {}) };
     running.add(job.id);

@@ -5,11 +5,10 @@
  * what its unfinished fits need.
  */
 import { existsSync } from 'node:fs';
-import { sha256FilesMemo } from '../core/hash.js';
+import { sha256File, sha256FilesMemo } from '../core/hash.js';
 import { openSubject } from '../data/algonauts.js';
 import { entryDir, readEntryMeta } from '../features/cache.js';
 import { featureKey, imageSetHash, missingOnnxError } from '../features/extract.js';
-import { sha256File } from '../core/hash.js';
 import { runKey, subjectImages } from '../fit/train.js';
 import { DEFAULT_CONFIG } from '../model/config.js';
 import type { ResolvedVariant } from '../plugins/manifest.js';

@@ -3,6 +3,8 @@
  * worker processes and a SLURM array task alike. A job's outcome is data (never a throw), with
  * the error formatted as the CLI would print it.
  */
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { ioError, isZooError } from '../core/errors.js';
 import type { ProgressSink } from '../core/progress.js';
 import { openSubject } from '../data/algonauts.js';
@@ -33,6 +35,19 @@ function failure(err: unknown): JobResult {
   if (zoo) return { ok: false, summary: zoo.message, error: { code: zoo.code, text: zoo.format() } };
   const e = err as Error;
   return { ok: false, summary: e?.message ?? String(err), error: { code: 'E_INTERNAL', text: `internal error: ${e?.stack ?? String(err)}` } };
+}
+
+/**
+ * runJob with its log file: every line the job logs, timestamped, plus a first line saying
+ * where it runs (`where`) and a last one with the outcome (the error as the CLI prints it).
+ */
+export async function runLoggedJob(job: ExtractJob | FitJob, context: BenchContext, logFile: string, where: string, hooks: Omit<JobHooks, 'log'> = {}): Promise<JobResult> {
+  mkdirSync(dirname(logFile), { recursive: true });
+  const log = (line: string): void => appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
+  log(`job ${job.id} started (${where}, ${context.threads} ONNX Runtime thread(s)${hooks.gpu !== undefined ? `, GPU ${hooks.gpu}` : ''})`);
+  const result = await runJob(job, context, { ...hooks, log });
+  log(result.ok ? `job ${job.id} done: ${result.summary}` : `job ${job.id} FAILED\n${result.error?.text ?? result.summary}`);
+  return result;
 }
 
 export async function runJob(job: ExtractJob | FitJob, context: BenchContext, hooks: JobHooks): Promise<JobResult> {

@@ -4,10 +4,9 @@
  * harness/bin, an entry point: it is the one other module that talks to its process (IPC
  * messages for progress).
  */
-import { appendFileSync } from 'node:fs';
 import type { ProgressEvent } from '../core/progress.js';
 import type { BenchContext, ExtractJob, FitJob } from './jobs.js';
-import { runJob, type JobResult } from './run-job.js';
+import { runLoggedJob, type JobResult } from './run-job.js';
 
 export interface WorkerTask {
   job: ExtractJob | FitJob;
@@ -32,7 +31,6 @@ process.on('SIGINT', () => undefined);
 const PROGRESS_INTERVAL_MS = 250;
 
 export default async function runWorkerTask(task: WorkerTask): Promise<JobResult> {
-  const log = (line: string): void => appendFileSync(task.logFile, `${new Date().toISOString()} ${line}\n`);
   let last = 0;
   const progress = (event: ProgressEvent): void => {
     const now = Date.now();
@@ -41,8 +39,5 @@ export default async function runWorkerTask(task: WorkerTask): Promise<JobResult
     const message: WorkerProgress = { brainzooProgress: true, jobId: task.job.id, event };
     process.send?.(message);
   };
-  log(`job ${task.job.id} started (pid ${process.pid}, ${task.context.threads} ONNX Runtime thread(s)${task.gpu !== undefined ? `, GPU ${task.gpu}` : ''})`);
-  const result = await runJob(task.job, task.context, { log, progress, gpu: task.gpu });
-  log(result.ok ? `job ${task.job.id} done: ${result.summary}` : `job ${task.job.id} FAILED\n${result.error?.text ?? result.summary}`);
-  return result;
+  return runLoggedJob(task.job, task.context, task.logFile, `pid ${process.pid}`, { progress, gpu: task.gpu });
 }

@@ -172,7 +172,7 @@ describe('orchestrate: zoo bench on a worker pool', function () {
     const out = tempDir('pool-gpus');
     const planned = await plan(['mae', 'clip', '--cache', tempDir('pool-gpus-cache'), ...FIT_ARGS, '--out', out]);
     const jobs = planned.jobs.filter((j): j is ExtractJob | FitJob => j.kind !== 'merge');
-    const outcomes = await runLocal(jobs, planned.context, { workers: 2, gpus: [0, 1], logDir: join(out, 'logs'), view: jobView({ total: jobs.length, err: () => undefined, quiet: true }) });
+    const outcomes = await runLocal(jobs, planned.context, { workers: 2, gpus: [0, 1], view: jobView({ total: jobs.length, err: () => undefined, quiet: true }) });
     assert.ok([...outcomes.values()].every((o) => o.status === 'done'), JSON.stringify([...outcomes.values()]));
     // The two extractions start together (nothing to wait for): one on each GPU.
     const gpuOf = (id: string): string => /, GPU (\d+)\)/.exec(readFileSync(outcomes.get(id)?.logFile as string, 'utf8'))?.[1] ?? 'none';

@@ -14,6 +14,7 @@ import { ensureWritableDir } from '../../core/fsutil.js';
 import { parseDevice } from '../../features/session.js';
 import type { BenchContext, Plan } from '../../orchestrate/jobs.js';
 import type { Failure } from '../../orchestrate/bench-run.js';
+import { statePath } from '../../orchestrate/state.js';
 import { PluginRegistry } from '../../plugins/registry.js';
 import { packageRoot } from '../../core/paths.js';
 import { resolveDataset, resolveSubjects } from '../dataset-args.js';
@@ -89,7 +90,7 @@ export function registerBench(program: Command, ctx: CommandContext): void {
       if (opts.status !== undefined) {
         const dir = resolve(ctx.io.cwd, opts.status);
         const state = readState(dir);
-        if (!state) throw new ZooError('E_ARGS', `no bench state in ${dir}`, { file: join(dir, 'bench-state.json'), fix: 'pass the --out folder of a zoo bench' });
+        if (!state) throw new ZooError('E_ARGS', `no bench state in ${dir}`, { file: statePath(dir), fix: 'pass the --out folder of a zoo bench' });
         if (opts.json) ctx.io.out(JSON.stringify(state, null, 2));
         else for (const line of renderState(state)) ctx.io.out(line);
         return;
@@ -151,7 +152,7 @@ async function mergeBench(context: BenchContext, subjects: readonly string[], ru
   const { outDir: out, datasetDir: dataset, seed, device } = context;
   if (runDirs.length === 0) {
     ctx.io.err(renderFailures(failures).join('\n'));
-    throw new ZooError('E_ARGS', 'no fit finished, so there is nothing to score', { file: join(out, 'bench-state.json'), fix: 'see the failures above and their logs; then zoo bench … --retry-failed' });
+    throw new ZooError('E_ARGS', 'no fit finished, so there is nothing to score', { file: statePath(out), fix: 'see the failures above and their logs; then zoo bench … --retry-failed' });
   }
   const registry = new PluginRegistry({ extraDirs: context.registry.extraDirs, models: context.registry.models, cwd: context.registry.cwd });
   const { buildLeaderboard, writeLeaderboard } = await import('../../report/leaderboard.js');
@@ -204,17 +205,13 @@ function registerSlurmTasks(program: Command, ctx: CommandContext): void {
     .argument('<index>')
     .action(async (jobsFile: string, array: string, index: string) => {
       const { readJobsFile, readTaskRecords, taskJob, writeTaskRecord } = await import('../../orchestrate/slurm.js');
-      const { runJob } = await import('../../orchestrate/run-job.js');
-      const { describeJob, jobFileName } = await import('../../orchestrate/jobs.js');
-      const { appendFileSync, mkdirSync } = await import('node:fs');
+      const { runLoggedJob } = await import('../../orchestrate/run-job.js');
+      const { describeJob, jobLogFile } = await import('../../orchestrate/jobs.js');
       const path = resolve(ctx.io.cwd, jobsFile);
       const dir = resolve(path, '..');
       const file = readJobsFile(path);
       const job = taskJob(file, Number(array), Number(index), path);
-      const logDir = join(file.context.outDir, 'logs');
-      mkdirSync(logDir, { recursive: true });
-      const logFile = join(logDir, `${jobFileName(job.id)}.log`);
-      const log = (line: string): void => appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
+      const logFile = jobLogFile(file.context.outDir, job.id);
       const record = { id: job.id, description: describeJob(job), logFile };
       // A fit whose extraction failed would only fail the same way again.
       const records = readTaskRecords(dir);
@@ -225,9 +222,7 @@ function registerSlurmTasks(program: Command, ctx: CommandContext): void {
         return;
       }
       writeTaskRecord(dir, { ...record, status: 'running' });
-      log(`job ${job.id} started (SLURM task ${array}/${index}, ${file.context.threads} ONNX Runtime thread(s))`);
-      const result = await runJob(job, file.context, { log });
-      log(result.ok ? `job ${job.id} done: ${result.summary}` : `job ${job.id} FAILED\n${result.error?.text ?? result.summary}`);
+      const result = await runLoggedJob(job, file.context, logFile, `SLURM task ${array}/${index}`);
       writeTaskRecord(dir, { ...record, status: result.ok ? 'done' : 'failed', summary: result.summary, ...(result.ok ? {} : { error: result.error?.text ?? result.summary }) });
       ctx.io.out(`${describeJob(job)}: ${result.ok ? result.summary : `FAILED ${result.summary} (log: ${logFile})`}`);
       if (!result.ok) ctx.exitCode = EXIT_PROBLEMS;
