@@ -10,7 +10,7 @@ import { ort, type Device } from '../features/session.js';
 import { createSession as openGraph } from '../onnx/session.js';
 import type { FactorTopyConfig } from '../model/config.js';
 import { buildChunkGradGraph, buildPredictGraph, buildTrainGraph, buildUpdateGraph, type GraphDims } from '../model/graph.js';
-import { numel, paramSpecs, type ParamSpec, type Params } from '../model/params.js';
+import { flattenParams, numel, paramSpecs, unflattenParams, type ParamSpec, type Params } from '../model/params.js';
 
 export type Feeds = Record<string, ortTypes.Tensor>;
 
@@ -96,13 +96,18 @@ export class StepRunner {
     const B = this.dims.batch;
     const take = (out: ortTypes.InferenceSession.OnnxValueMapType, prefix: string): Params => new Map(this.specs.map((s) => [s.name, out[`${prefix}${s.name}`].data as Float32Array]));
     if (this.fused) {
+      const flat = (p: Params): ortTypes.Tensor => {
+        const data = flattenParams(this.specs, p);
+        return new ort.Tensor('float32', data, [data.length]);
+      };
       const out = await this.fused.run({
-        ...tensors(this.specs, params), ...tensors(this.specs, m, 'm_'), ...tensors(this.specs, v, 'v_'),
+        params: flat(params), m: flat(m), v: flat(v),
         coord_encoding: this.encodingFeed(this.chunks[0]), ...features,
         target: new ort.Tensor('float32', target, [this.dims.voxels, B]),
         reg_weight: scalar(regWeight), lr: scalar(lr), step: scalar(step),
       });
-      return { params: take(out, 'new_'), m: take(out, 'new_m_'), v: take(out, 'new_v_'), fitLoss: (out.fit_loss.data as Float32Array)[0] };
+      const views = (name: string): Params => unflattenParams(this.specs, out[name].data as Float32Array);
+      return { params: views('new_params'), m: views('new_m'), v: views('new_v'), fitLoss: (out.fit_loss.data as Float32Array)[0] };
     }
     const grads: Params = new Map(this.specs.map((s) => [s.name, new Float32Array(numel(s.shape))]));
     let fitLoss = 0;

@@ -95,8 +95,10 @@ export interface FitResult {
  *   1: the first recorded version.
  *   2: regulariser decays over min(2,000 steps, 25 epochs); early stopping armed after it;
  *      the kept parameters are the best epoch after the regulariser is off.
+ *   3: the local path's cheaper contraction order (sample first for narrow layers) and one
+ *      AdamW over the flat parameter vector: the same mathematics, other float rounding.
  */
-export const TRAINING_VERSION = 2;
+export const TRAINING_VERSION = 3;
 
 export interface RunKeyInputs {
   featureKey: string;

@@ -87,3 +87,39 @@ export function voxelSlice(spec: ParamSpec, data: Float32Array, start: number, c
   const row = numel(spec.shape.slice(1));
   return data.subarray(start * row, (start + count) * row);
 }
+
+/** Parameters (or moments) as one vector in paramSpecs order: the fused train graph's layout. */
+export function flattenParams(specs: readonly ParamSpec[], params: Params): Float32Array {
+  const total = specs.reduce((n, s) => n + numel(s.shape), 0);
+  // Views of one buffer in order (the previous step's output): pass that buffer on as is.
+  const first = params.get(specs[0].name);
+  if (first && first.byteOffset === 0 && first.buffer.byteLength === total * 4) {
+    let offset = 0;
+    const whole = specs.every((s) => {
+      const p = params.get(s.name);
+      const ok = p !== undefined && p.buffer === first.buffer && p.byteOffset === offset * 4 && p.length === numel(s.shape);
+      offset += numel(s.shape);
+      return ok;
+    });
+    if (whole) return new Float32Array(first.buffer, 0, total);
+  }
+  const flat = new Float32Array(total);
+  let offset = 0;
+  for (const s of specs) {
+    flat.set(params.get(s.name) as Float32Array, offset);
+    offset += numel(s.shape);
+  }
+  return flat;
+}
+
+/** The inverse of flattenParams: views into `flat`, no copies. */
+export function unflattenParams(specs: readonly ParamSpec[], flat: Float32Array): Params {
+  const out: Params = new Map();
+  let offset = 0;
+  for (const s of specs) {
+    const n = numel(s.shape);
+    out.set(s.name, flat.subarray(offset, offset + n));
+    offset += n;
+  }
+  return out;
+}

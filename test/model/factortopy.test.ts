@@ -9,13 +9,13 @@ import * as ort from 'onnxruntime-node';
 import { readNpy, writeNpy } from '../../harness/core/npy.js';
 import { Rng } from '../../harness/data/random.js';
 import { DEFAULT_CONFIG, encodeCoordinates, type FactorTopyConfig } from '../../harness/model/config.js';
-import { buildLossGraph, buildPredictGraph, type GraphDims } from '../../harness/model/graph.js';
+import { buildLossGraph, buildPredictGraph, localPathOrder, type GraphDims, type LocalPathOrder } from '../../harness/model/graph.js';
 import { initParams, numel, paramSpecs, type Params } from '../../harness/model/params.js';
 import { maxAbs, maxAbsDiff, python, tempDir } from '../helpers.js';
 
 const config: FactorTopyConfig = { ...DEFAULT_CONFIG, channels: 6, hidden: 8, frequencies: 4 };
 // Layers of different widths, as real zoos have (and UNet blocks).
-const dims: GraphDims = { voxels: 23, layerChannels: [5, 7, 4], G: 4, batch: 3 };
+const DIMS: GraphDims = { voxels: 23, layerChannels: [5, 7, 4], G: 4, batch: 3 };
 
 function gauss(rng: Rng, n: number, std = 1): Float32Array {
   return rng.fillGaussian(new Float32Array(n), std) as Float32Array;
@@ -23,7 +23,7 @@ function gauss(rng: Rng, n: number, std = 1): Float32Array {
 
 /** Parameters with every block non-trivial (the default zero last layer would hide selector bugs). */
 function randomParams(seed: number): Params {
-  const specs = paramSpecs(dims, config);
+  const specs = paramSpecs(DIMS, config);
   const params = initParams(specs, seed);
   const rng = new Rng(`params:${seed}`);
   for (const s of specs) if (s.name.endsWith('_w3') || s.name === 'readout_b') params.set(s.name, gauss(rng, numel(s.shape), 0.8));
@@ -32,17 +32,32 @@ function randomParams(seed: number): Params {
 
 function inputsFor(seed: number): { enc: Float32Array; local: Float32Array[]; global: Float32Array[]; target: Float32Array } {
   const rng = new Rng(`inputs:${seed}`);
-  const coords = new Float32Array(dims.voxels * 3).map(() => rng.uniform(0, 100));
+  const coords = new Float32Array(DIMS.voxels * 3).map(() => rng.uniform(0, 100));
   return {
     enc: encodeCoordinates(coords, config),
-    local: dims.layerChannels.map((C) => gauss(rng, dims.batch * dims.G * dims.G * C)),
-    global: dims.layerChannels.map((C) => gauss(rng, dims.batch * C)),
-    target: gauss(rng, dims.voxels * dims.batch),
+    local: DIMS.layerChannels.map((C) => gauss(rng, DIMS.batch * DIMS.G * DIMS.G * C)),
+    global: DIMS.layerChannels.map((C) => gauss(rng, DIMS.batch * C)),
+    target: gauss(rng, DIMS.voxels * DIMS.batch),
   };
 }
 
-describe('model: FactorTopy forward equals an independent PyTorch computation', function () {
+// Both contraction orders of the local path are exact: each is checked on its own.
+const ORDERS: readonly LocalPathOrder[] = ['align-first', 'sample-first'];
+
+describe('model: the local path takes the cheaper contraction order', function () {
+  it('sample-first for narrow layers (C < D), align-first for wide ones, as the multiply-add counts say', () => {
+    const D = 128;
+    // The bundled tiny backbones: 6 layers of 48 channels.
+    assert.equal(localPathOrder({ voxels: 400, layerChannels: Array(6).fill(48), G: 8, batch: 8 }, D), 'sample-first');
+    // ViT-B/16 at NSD scale: 12 layers of 768 channels.
+    assert.equal(localPathOrder({ voxels: 8192, layerChannels: Array(12).fill(768), G: 14, batch: 8 }, D), 'align-first');
+    assert.equal(localPathOrder({ voxels: 400, layerChannels: Array(6).fill(48), G: 8, batch: 8, localPath: 'align-first' }, D), 'align-first');
+  });
+});
+
+for (const order of ORDERS) describe(`model: FactorTopy forward equals an independent PyTorch computation (${order})`, function () {
   this.timeout(60_000);
+  const dims: GraphDims = { ...DIMS, localPath: order };
   it('predictions, layer weights, positions and scales match torch (grid_sample, nn.GELU) to 1e-5', async () => {
     const params = randomParams(1);
     const x = inputsFor(1);
@@ -77,8 +92,9 @@ describe('model: FactorTopy forward equals an independent PyTorch computation', 
   });
 });
 
-describe('model: FactorTopy gradients equal central finite differences (float64)', function () {
+for (const order of ORDERS) describe(`model: FactorTopy gradients equal central finite differences (float64, ${order})`, function () {
   this.timeout(120_000);
+  const dims: GraphDims = { ...DIMS, localPath: order };
   it('every parameter block', async () => {
     const { model, specs } = buildLossGraph(dims, config, 'float64');
     const session = await ort.InferenceSession.create(model);
