@@ -6,15 +6,17 @@
  *   sampling: grid_sample(bilinear, align_corners=False, zeros) of a G×G grid at p is, per cell
  *     (jx, jy), relu(1 − |ix − jx|)·relu(1 − |iy − jy|) with ix = ((x + 1)·G − 1)/2 — a dense
  *     N × G² weight matrix S, differentiable in p with no Gather/Scatter.
- *   local path as ONE GEMM: W[n, (l, j)] = ω[n, l]·S[n, j];  V_loc = W @ A,
+ *   local path, in the cheaper of two exact orders (see LocalPathOrder): align first, as ONE
+ *     GEMM W[n, (l, j)] = ω[n, l]·S[n, j];  V_loc = W @ A,
  *     A[(l, j), (b, d)] = (local_l[b] @ align_local_l)[j, d]            (N × L·G²) @ (L·G² × B·D)
+ *     or sample first: S @ local_l, then the readout through align_local_l (narrow layers)
  *   global path: V_glob = ω @ Γ,  Γ[l, (b, d)] = (global_l[b] @ align_global_l)[d]
  *   mix: V = V_loc + s·(V_glob − V_loc);   prediction[n, b] = mean_d(V[n, b, d]·w[n, d]) + b_n
  *     (computed with the readout applied to each path before the mix: see readoutPath)
  *   loss: mean smooth-L1(β) + λ·(mean_n Σ_l ω log ω / log L + mean (s − ½)²)
  *
  * The train graph appends the gradients (autodiff) and the AdamW update with gradient-norm
- * clipping, so one session.run is one optimiser step.
+ * clipping over the flat parameter vector, so one session.run is one optimiser step.
  */
 import { Graph, type Value } from '../onnx/graph.js';
 import { gradients } from '../onnx/autodiff.js';
