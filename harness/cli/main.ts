@@ -32,6 +32,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const { registerPublish } = await import('./commands/publish.js');
   const { registerReport } = await import('./commands/report.js');
   const { registerCheck } = await import('./commands/check.js');
+  const { registerChannels } = await import('./commands/channels.js');
   registerPlugins(program, ctx);
   registerExtract(program, ctx);
   registerExport(program, ctx);
@@ -39,6 +40,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   registerFit(program, ctx);
   registerPredict(program, ctx);
   registerDraw(program, ctx);
+  registerChannels(program, ctx);
   registerPublish(program, ctx);
   registerReport(program, ctx);
   registerCheck(program, ctx);

@@ -60,6 +60,8 @@ export interface PlantedVoxel {
   space: [number, number];
   /** Local/global mix s: v = (1 − s)·local + s·global. */
   scale: number;
+  /** Index in ROI_REGIONS of the voxel's primary ROI (the one that set its level), −1 for none. */
+  region: number;
   xyz: [number, number, number];
   flat: [number, number];
 }
@@ -92,15 +94,17 @@ export function plantCortex(opts: CortexOptions): PlantedVoxel[] {
       const v = (gv / rows) * 2 - 1;
       const labels: Partial<Record<RoiFamily, number>> = { streams: streamLabel(u, v) };
       let level = rampLevel(u);
-      let inRoi = false;
-      for (const r of ROI_REGIONS) {
-        if (labels[r.family] !== undefined) continue;
+      let region = -1;
+      ROI_REGIONS.forEach((r, k) => {
+        if (labels[r.family] !== undefined) return;
         if (u >= r.u[0] && u < r.u[1] && v >= r.v[0] && v < r.v[1]) {
           labels[r.family] = r.label;
-          if (!inRoi) level = r.level;
-          inRoi = true;
+          if (region < 0) {
+            level = r.level;
+            region = k;
+          }
         }
-      }
+      });
       if (opts.flat) level = rng.next();
       const layer = Math.min(opts.layers - 1, Math.max(0, Math.round(level * (opts.layers - 1))));
       // Retinotopy: polar angle follows v, eccentricity oscillates along u (mirror reversals
@@ -115,7 +119,7 @@ export function plantCortex(opts: CortexOptions): PlantedVoxel[] {
       const y = -100 + 70 * u;
       const z = 28 * v + 5 * Math.sin(4 * Math.PI * u);
       const flat: [number, number] = [(hemi === 'lh' ? -1 : 1) * (0.1 + u), v];
-      out.push({ hemi, u, v, labels, level, layer, space, scale, xyz: [x, y, z], flat });
+      out.push({ hemi, u, v, labels, level, layer, space, scale, region, xyz: [x, y, z], flat });
     }
   });
   return out;

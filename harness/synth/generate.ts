@@ -5,7 +5,8 @@
  *
  *   v[m, n]  = (1 − s_n)·bilinear(local_{ℓ_n}[m], p_n) + s_n·global_{ℓ_n}[m]      (C_ℓ channels)
  *   y[m, n]  = β_nᵀ v[m, n] + b_n + ε,  ε ~ N(0, 1/snr),  with β_nᵀv standardised over images
- *   β_n      = A_ℓᵀ w_n / D  (a shared D×C_ℓ channel projection per layer, per-voxel w_n ∈ R^D)
+ *   β_n      = A_ℓᵀ w_n / D  (a shared D×C_ℓ channel projection per layer, per-voxel w_n ∈ R^D;
+ *              with --channel-groups, w_n is shared, up to noise, by the voxels of an ROI)
  *
  * so the noise ceiling of every voxel is R² = snr / (1 + snr). Ground truth goes to
  * subjXX/ground_truth/: layer, space, scale, level, readout β, bias, noise ceiling, meta.json.
@@ -44,6 +45,12 @@ export interface SynthOptions {
   gridResize?: GridResize;
   /** Rank of the planted readout (D in the formula above). */
   readoutRank?: number;
+  /**
+   * Channel groups (the paper's Fig. 8): the voxels of each ROI share one readout direction,
+   * w_n = g_ROI + 0.25·ε (ε ~ N(0, I_D)); voxels outside every ROI keep their own w_n. The
+   * group of each voxel goes to ground_truth/channel_group.npy (−1: none).
+   */
+  channelGroups?: boolean;
   /**
    * Every subject sees its own images (NSD's design for most images). Default: all subjects
    * see the same images (like NSD's shared set), so each backbone's features are extracted
@@ -129,6 +136,13 @@ async function synthSubject(opts: SynthOptions, subject: string): Promise<SynthS
     const responses = new Float32Array(M * N); // images × voxels
     const wRng = rng.fork('readout');
     const noiseRng = rng.fork('noise');
+    // One direction per ROI region, drawn up front so it does not depend on the layer loop.
+    const groupDirections = new Map<number, Float32Array>();
+    if (opts.channelGroups) {
+      for (const region of new Set(voxels.map((x) => x.region).filter((r) => r >= 0))) {
+        groupDirections.set(region, new Rng(`${opts.seed}:${subject}:channel-group:${region}`).fillGaussian(new Float32Array(D)) as Float32Array);
+      }
+    }
     const noiseStd = 1 / Math.sqrt(opts.snr);
 
     for (let l = 0; l < L; l++) {
@@ -144,6 +158,8 @@ async function synthSubject(opts: SynthOptions, subject: string): Promise<SynthS
       for (const n of members) {
         const vox = voxels[n];
         const w = wRng.fillGaussian(new Float32Array(D));
+        const group = groupDirections.get(vox.region);
+        if (group) for (let d = 0; d < D; d++) w[d] = group[d] + 0.25 * w[d];
         const beta = new Float64Array(C);
         for (let d = 0; d < D; d++) for (let c = 0; c < C; c++) beta[c] += (A[d * C + c] * w[d]) / D;
         for (let m = 0; m < M; m++) {
@@ -203,6 +219,7 @@ function writeSubjectFiles(f: SubjectFiles): void {
   writeNpy(join(t, 'space.npy'), new Float32Array(f.voxels.flatMap((v) => v.space)), [N, 2]);
   writeNpy(join(t, 'scale.npy'), new Float32Array(f.voxels.map((v) => v.scale)), [N]);
   writeNpy(join(t, 'readout.npy'), f.readout, [N, f.cMax]);
+  if (f.opts.channelGroups) writeNpy(join(t, 'channel_group.npy'), new Int32Array(f.voxels.map((v) => v.region)), [N]);
   writeNpy(join(t, 'bias.npy'), f.bias, [N]);
   writeNpy(join(t, 'noise_ceiling.npy'), new Float32Array(N).fill(f.opts.snr / (1 + f.opts.snr)), [N]);
   writeJsonAtomic(join(t, 'meta.json'), {
@@ -217,6 +234,7 @@ function writeSubjectFiles(f: SubjectFiles): void {
     noiseCeiling: f.opts.snr / (1 + f.opts.snr),
     flat: f.opts.flat,
     readoutRank: f.opts.readoutRank ?? 16,
+    ...(f.opts.channelGroups ? { channelGroups: true } : {}),
     seed: f.opts.seed,
     order: 'voxels are lh then rh, the column order of the fMRI files',
     model: 'y = readout·((1−scale)·bilinear(local[layer], space) + scale·global[layer]) + bias + N(0, 1/snr)',

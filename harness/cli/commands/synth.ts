@@ -18,6 +18,7 @@ interface SynthOpts {
   images: string;
   snr: string;
   flat?: boolean;
+  channelGroups?: boolean;
   distinctImages?: boolean;
   seed: string;
   device?: string;
@@ -43,6 +44,7 @@ export function registerSynth(program: Command, ctx: CommandContext): void {
     .option('--images <m>', 'images per subject', '300')
     .option('--snr <r>', 'signal-to-noise variance ratio (noise ceiling R² = snr/(1+snr))', '2')
     .option('--flat', 'layers do not follow the hierarchy (slope ≈ 0)')
+    .option('--channel-groups', 'the voxels of each ROI share a readout direction (planted channel clusters, for zoo channels)')
     .option('--distinct-images', 'each subject sees its own images (default: one shared image set)')
     .option('--seed <s>', 'random seed', '0')
     .addHelpText('after', '\nExamples:\n  zoo synth --out /tmp/brain\n  zoo synth --out /tmp/flat --flat --voxels 4000 --images 600 --plugin dinov2 --variant tiny')
@@ -58,6 +60,7 @@ export function registerSynth(program: Command, ctx: CommandContext): void {
         images: num(opts.images, '--images'),
         snr: num(opts.snr, '--snr'),
         flat: Boolean(opts.flat),
+        channelGroups: Boolean(opts.channelGroups),
         distinctImages: Boolean(opts.distinctImages),
         seed: num(opts.seed, '--seed'),
         cacheRoot: cacheDir(opts.cache),
