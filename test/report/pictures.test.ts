@@ -18,10 +18,12 @@ import { bundledDatasetDir } from '../../harness/core/paths.js';
 import { openSubject } from '../../harness/data/algonauts.js';
 import type { RoiIndex } from '../../harness/data/rois.js';
 import {
-  BACKGROUND, UNIFORM_GREY, confidenceColor, CATEGORICAL, CHART_HEIGHT, CHART_WIDTH, HIERARCHY_COLORS, MAP_HEIGHT, MAP_WIDTH, NAN_GREY, PLASMA, VIRIDIS,
+  BACKGROUND, FOREGROUND, UNIFORM_GREY, confidenceColor, CATEGORICAL, CHART_HEIGHT, CHART_WIDTH, HIERARCHY_COLORS, MAP_HEIGHT, MAP_WIDTH, NAN_GREY, OLD_HUE_ANCHORS, RDBU, VIRIDIS,
+  rampColor,
   drawHierarchyBars, drawModelGrid, drawRoiBars, drawRunMaps, gridLayout, gridMapGeometry, hsvToRgb, layerColor, niceCeil,
   positionColor, r2Color, r2ColorMax, roiMeanR2, runHierarchy, runMapGeometry, sizeRank, type MapGeometry, type Rgb,
 } from '../../harness/report/pictures/index.js';
+import { deltaE2000, deltaE2000Lab, minAdjacentDeltaE, rgbToLab, simulateCvd } from '../../harness/report/pictures/cvd.js';
 import { tempDir } from '../helpers.js';
 
 const DATASET = bundledDatasetDir();
@@ -162,24 +164,98 @@ describe('report: brain pictures', function () {
     writeRun(out, make(alphaL, 'alpha', 'tiny', 'subj02'));
   });
 
-  it('colour schemes: the layer ramp runs blue → red at full brightness; position, scale and R² maps', () => {
-    const first = layerColor(0, 6);
-    const last = layerColor(5, 6);
-    assert.ok(first[2] === 255 && first[0] < 100, `first layer ${first}`);
-    assert.ok(last[0] === 255 && last[2] < 100, `last layer ${last}`);
-    for (let l = 0; l < 12; l++) assert.equal(Math.max(...layerColor(l, 12)), 255, `layer ${l} is at full brightness`);
+  it('colour maths: CIEDE2000 matches Sharma et al. (2005); the Machado (2009) simulation keeps greys and collapses red/green', () => {
+    // Test pairs 1, 7, 17 and 34 of Sharma, Wu & Dalal's CIEDE2000 data.
+    assert.ok(Math.abs(deltaE2000Lab([50, 2.6772, -79.7751], [50, 0, -82.7485]) - 2.0425) < 1e-4);
+    assert.ok(Math.abs(deltaE2000Lab([50, 0, 0], [50, -1, 2]) - 2.3669) < 1e-4);
+    assert.ok(Math.abs(deltaE2000Lab([50, 2.5, 0], [73, 25, -18]) - 27.1492) < 1e-4);
+    assert.ok(Math.abs(deltaE2000Lab([2.0776, 0.0795, -1.135], [0.9033, -0.0636, -0.5514]) - 0.9082) < 1e-4);
+    assert.ok(Math.abs(rgbToLab([255, 255, 255])[0] - 100) < 1e-3 && Math.abs(rgbToLab([255, 255, 255])[1]) < 0.01);
+    for (const d of ['deuteranopia', 'protanopia'] as const) {
+      const grey = simulateCvd([128, 128, 128], d);
+      assert.ok(grey.every((v) => Math.abs(v - 128) < 1.5), `${d} keeps grey: ${grey}`);
+      // Pure red and a green of similar lightness become close for a dichromat.
+      assert.ok(deltaE2000(simulateCvd([200, 60, 40], d), simulateCvd([110, 110, 0], d)) < deltaE2000([200, 60, 40], [110, 110, 0]) / 2, `${d} merges red and olive`);
+    }
+  });
+
+  it('layer palette: adjacent layers stay apart under simulated deuteranopia and protanopia (the old hue ramp does not)', () => {
+    // Thresholds (CIEDE2000 between the colours of adjacent layers, Machado 2009 severity 1):
+    // ≥ 10 for L = 6 and ≥ 4 for L = 12 (2.3 ΔE00 is one just-noticeable difference).
+    const threshold: Record<number, number> = { 6: 10, 12: 4 };
+    const oldColor = (l: number, L: number): Rgb => {
+      const c = rampColor(OLD_HUE_ANCHORS, L > 1 ? l / (L - 1) : 0);
+      const m = Math.max(...c);
+      return c.map((v) => Math.round((v * 255) / m)) as unknown as Rgb;
+    };
+    let oldFails = 0;
+    for (const L of [6, 12]) {
+      const colors = Array.from({ length: L }, (_, l) => layerColor(l, L));
+      const old = Array.from({ length: L }, (_, l) => oldColor(l, L));
+      for (const d of ['normal', 'deuteranopia', 'protanopia'] as const) {
+        const m = minAdjacentDeltaE(colors, d);
+        assert.ok(m >= threshold[L], `L = ${L}, ${d}: adjacent layers ${m.toFixed(2)} ΔE00 apart, need ≥ ${threshold[L]}`);
+        if (minAdjacentDeltaE(old, d) < threshold[L]) oldFails++;
+      }
+      // Ordered: lightness rises with depth for everyone (so early → late reads without hue).
+      for (const d of ['normal', 'deuteranopia', 'protanopia'] as const) {
+        const Ls = colors.map((c) => rgbToLab(simulateCvd(c, d))[0]);
+        for (let l = 1; l < L; l++) assert.ok(Ls[l] > Ls[l - 1], `L = ${L}, ${d}: lightness of layer ${l + 1} (${Ls[l].toFixed(1)}) > layer ${l} (${Ls[l - 1].toFixed(1)})`);
+      }
+    }
+    // The replaced blue → red ramp fails: at L = 12 protanopes see adjacent layers ~1 ΔE00 apart.
+    assert.ok(minAdjacentDeltaE(Array.from({ length: 12 }, (_, l) => oldColor(l, 12)), 'protanopia') < 2, 'old ramp collapses under protanopia');
+    assert.ok(minAdjacentDeltaE(Array.from({ length: 12 }, (_, l) => oldColor(l, 12)), 'deuteranopia') < threshold[12], 'old ramp fails under deuteranopia');
+    assert.ok(oldFails >= 3, `the old ramp fails the thresholds (${oldFails} cases)`);
     assert.deepEqual(layerColor(0, 4), layerColor(0, 12));
+    assert.deepEqual(layerColor(3, 4), layerColor(11, 12));
+  });
+
+  it('light theme: the uniform grey, the dropped-voxel grey and the background are told apart; every layer colour differs from the uniform grey', () => {
+    assert.ok(rgbToLab(BACKGROUND)[0] > 99 && rgbToLab(FOREGROUND)[0] < 15, 'white background, dark text');
+    const d = (a: Rgb, b: Rgb): number => deltaE2000(a, b);
+    for (const cvd of ['normal', 'deuteranopia', 'protanopia'] as const) {
+      const [u, n, bg] = [UNIFORM_GREY, NAN_GREY, BACKGROUND].map((c) => simulateCvd(c, cvd));
+      assert.ok(d(u, n) > 20, `${cvd}: uniform vs dropped ${d(u, n).toFixed(1)}`);
+      assert.ok(d(u, bg) > 30, `${cvd}: uniform vs background ${d(u, bg).toFixed(1)}`);
+      assert.ok(d(n, bg) > 10, `${cvd}: dropped vs background ${d(n, bg).toFixed(1)}`);
+    }
+    for (let t = 0; t <= 1.0001; t += 1 / 64) {
+      const c = layerColor(Math.round(t * 64), 65);
+      assert.ok(d(c, UNIFORM_GREY) > 15, `layer colour ${c} at depth ${t.toFixed(2)} is ${d(c, UNIFORM_GREY).toFixed(1)} ΔE00 from the uniform grey`);
+      assert.ok(d(c, NAN_GREY) > 10, `layer colour ${c} vs dropped grey`);
+      assert.ok(d(c, BACKGROUND) > 15, `layer colour ${c} vs background`);
+    }
+  });
+
+  it('colour schemes: position, scale and the diverging R² scale centred at 0', () => {
     assert.deepEqual(positionColor(1, 0), [255, 0, 0]);
     assert.deepEqual(positionColor(0, 0), [255, 255, 255]);
     assert.deepEqual(positionColor(-1, 0), [0, 255, 255]);
     assert.deepEqual(positionColor(0, -1), hsvToRgb(90, 1, 1)); // up
     assert.deepEqual(positionColor(NaN, 0), NAN_GREY);
     assert.deepEqual(r2Color(NaN, 0.5), NAN_GREY);
-    assert.deepEqual(r2Color(-1, 0.5), PLASMA[0]);
-    assert.deepEqual(r2Color(0.5, 0.5), PLASMA[8]);
+    assert.deepEqual(r2Color(0, 0.5), RDBU[5], '0 is the white centre');
+    assert.deepEqual(r2Color(-0.5, 0.5), RDBU[0]);
+    assert.deepEqual(r2Color(-1, 0.5), RDBU[0], 'clamped');
+    assert.deepEqual(r2Color(0.5, 0.5), RDBU[10]);
+    const neg = r2Color(-0.1, 0.5);
+    const pos = r2Color(0.1, 0.5);
+    assert.ok(neg[2] > neg[0] + 20 && pos[0] > pos[2] + 20, `−0.1 is blue (${neg}), +0.1 is red (${pos})`);
+    assert.ok(deltaE2000(neg, RDBU[5]) > 5 && deltaE2000(pos, RDBU[5]) > 5, 'small R² of either sign is visible against 0');
+    assert.ok(deltaE2000(RDBU[5], NAN_GREY) > 10, 'the white centre differs from the dropped grey');
+    // Symmetric: ±x at the same lightness (RdBu is lightness-symmetric about its centre).
+    for (const x of [0.05, 0.1, 0.25, 0.4, 0.5]) {
+      const [ln, lp] = [rgbToLab(r2Color(-x, 0.5))[0], rgbToLab(r2Color(x, 0.5))[0]];
+      assert.ok(Math.abs(ln - lp) < 5, `±${x}: lightness ${ln.toFixed(1)} vs ${lp.toFixed(1)}`);
+    }
     assert.equal(niceCeil(0.23), 0.25);
     assert.equal(niceCeil(0.6), 1);
     assert.equal(r2ColorMax([NaN, 0.001, 0.002]), 0.01);
+    // A run whose R² is negative gets a range that shows it (the issue's −0.125 run).
+    const bad = Float32Array.from({ length: 200 }, (_, i) => -0.125 + (i % 10) * 0.001);
+    assert.equal(r2ColorMax(bad), 0.2);
+    assert.ok(r2Color(-0.125, r2ColorMax(bad))[2] > 150, 'R² −0.125 is clearly blue');
   });
 
   it('drawRunMaps writes the four maps with the voxel colours the run calls for', async () => {
@@ -192,7 +268,7 @@ describe('report: brain pictures', function () {
       assert.equal(img.height, MAP_HEIGHT);
     }
     assertColor(layer.pixel(3, MAP_HEIGHT / 2), BACKGROUND, 'background');
-    assertColor(at(layer, g, vFirst), layerColor(0, alphaL), 'one-hot first layer, full brightness');
+    assertColor(at(layer, g, vFirst), layerColor(0, alphaL), 'one-hot first layer, full colour');
     assertColor(at(layer, g, vLast), layerColor(alphaL - 1, alphaL), 'one-hot last layer');
     assertColor(at(layer, g, vUniform), UNIFORM_GREY, 'uniform ω: confidence 0 → the uniform grey, not black');
     // The uniform grey is visible on the background and is not the dropped-voxel grey.
@@ -200,7 +276,8 @@ describe('report: brain pictures', function () {
     assert.ok(dist(UNIFORM_GREY, BACKGROUND) > 80, 'uniform grey stands out from the background');
     assert.ok(dist(UNIFORM_GREY, NAN_GREY) > 80, 'uniform grey differs from the dropped-voxel grey');
     // Half confidence: halfway between the grey and the layer colour, computed independently.
-    assert.deepEqual(confidenceColor([255, 0, 100], 0.5), [Math.round(72 + (255 - 72) / 2), Math.round(72 - 72 / 2), Math.round(80 + (100 - 80) / 2)]);
+    assert.deepEqual(UNIFORM_GREY, [120, 120, 128]);
+    assert.deepEqual(confidenceColor([255, 0, 100], 0.5), [Math.round(120 + (255 - 120) / 2), Math.round(120 - 120 / 2), Math.round(128 + (100 - 128) / 2)]);
     assertColor(at(layer, g, vNaN), NAN_GREY, 'dropped voxel');
     assertColor(at(position, g, vRight), [255, 0, 0], 'position (1, 0): right = red');
     assertColor(at(position, g, vUp), hsvToRgb(90, 1, 1), 'position (0, −1): up');
@@ -209,8 +286,10 @@ describe('report: brain pictures', function () {
     assertColor(at(scale, g, vLocal), VIRIDIS[0], 'local');
     assertColor(at(scale, g, vGlobal), VIRIDIS[8], 'global');
     assertColor(at(r2, g, vNaN), NAN_GREY, 'NaN R² is grey');
-    assertColor(at(r2, g, vNeg), PLASMA[0], 'negative R² clipped to the bottom colour');
-    assertColor(at(r2, g, vTop), PLASMA[8], 'top R² (0.9, above the 99th percentile range 0.5) at the top colour');
+    // vmax = nice(max(|1st pct|, |99th pct|)) = nice(0.29) = 0.5.
+    assertColor(at(r2, g, vNeg), r2Color(-0.2, 0.5), 'negative R² (−0.2): blue, not clipped');
+    assert.ok(at(r2, g, vNeg)[2] > at(r2, g, vNeg)[0] + 60, 'negative R² reads blue');
+    assertColor(at(r2, g, vTop), RDBU[10], 'top R² (0.9, above the range 0.5) at the top colour');
     assert.ok(r2.count(NAN_GREY) > 20, 'the NaN legend swatch and the dropped voxel are grey');
   });
 
@@ -241,8 +320,8 @@ describe('report: brain pictures', function () {
     const r2File = drawModelGrid(out, DATASET, '1', 'r2', join(out, 'grid-r2.png'));
     const r2 = await decode(r2File);
     assertColor(at(r2, alpha, vNaN), NAN_GREY, 'NaN R²');
-    assertColor(at(r2, beta, vTop), PLASMA[8], 'top R²');
-    assertColor(at(r2, beta, vNeg), PLASMA[0], 'negative R²');
+    assertColor(at(r2, beta, vTop), RDBU[10], 'top R²');
+    assertColor(at(r2, beta, vNeg), r2Color(-0.2, 0.5), 'negative R²: blue');
     assert.throws(() => drawModelGrid(join(out, 'nothing'), DATASET, 'subj01', 'r2', join(out, 'x.png')), (e: unknown) => e instanceof ZooError && /no finished runs/.test(e.message));
   });
 

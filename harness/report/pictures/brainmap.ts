@@ -213,7 +213,7 @@ export function argmaxLayer(omega: ArrayLike<number>, L: number): Int32Array {
   return out;
 }
 
-/** Layer-selection colours: hue by arg-max layer, mixed with UNIFORM_GREY by 1 − confidence; non-finite ω NAN_GREY. */
+/** Layer-selection colours: the arg-max layer's colour, mixed with UNIFORM_GREY by 1 − confidence; non-finite ω NAN_GREY. */
 export function layerColors(omega: ArrayLike<number>, L: number): Uint8ClampedArray {
   const best = argmaxLayer(omega, L);
   const conf = confidence(omega, L);
@@ -239,7 +239,7 @@ export function r2Colors(r2: ArrayLike<number>, vmax: number): Uint8ClampedArray
  * 1, top) to UNIFORM_GREY (confidence 0, bottom); layer numbers (or timesteps) below.
  */
 export function layerLegend(ctx: SKRSContext2D, x: number, y: number, width: number, height: number, L: number, tickNames: readonly string[], axis: string): void {
-  text(ctx, `arg-max ${axis} (hue) · colour strength = confidence 1 − H(ω)/log L (grey: uniform)`, x, y - 8, { size: 13 });
+  text(ctx, `arg-max ${axis} (colour) · saturation = confidence 1 − H(ω)/log L (grey: uniform)`, x, y - 8, { size: 13 });
   const colW = width / L;
   for (let l = 0; l < L; l++) {
     const c = layerColor(l, L);
@@ -267,7 +267,7 @@ export function depthLegend(ctx: SKRSContext2D, x: number, y: number, width: num
     x, y, width, height,
     color: layerRampColor,
     min: 0, max: 1,
-    title: 'arg-max layer, relative depth (hue) · colour strength = confidence (grey: uniform)',
+    title: 'arg-max layer, relative depth (colour) · saturation = confidence (grey: uniform)',
     endLabels: ['first layer', 'last layer'],
   });
 }

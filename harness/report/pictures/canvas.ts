@@ -10,7 +10,8 @@ export function font(px: number, weight: 'normal' | 'bold' = 'normal'): string {
   return `${weight === 'bold' ? 'bold ' : ''}${px}px ${FONT_FAMILY}`;
 }
 
-export function darkCanvas(width: number, height: number): { canvas: Canvas; ctx: SKRSContext2D } {
+/** A canvas filled with the theme's (white) background. */
+export function themedCanvas(width: number, height: number): { canvas: Canvas; ctx: SKRSContext2D } {
   const canvas = createCanvas(width, height);
   const ctx = canvas.getContext('2d');
   ctx.fillStyle = cssRgb(BACKGROUND);

@@ -13,8 +13,8 @@ import {
   depthLegend, drawVoxels, labelHemispheres, layerColors, layerLegend, mapGeometry, positionColors, positionLegend, r2Colors,
   scaleColors, type Box, type MapGeometry,
 } from './brainmap.js';
-import { colorBar, darkCanvas, text, writePng } from './canvas.js';
-import { FOREGROUND, NAN_GREY, PLASMA, VIRIDIS, cssRgb, r2ColorMax, rampColor } from './colors.js';
+import { colorBar, themedCanvas, text, writePng } from './canvas.js';
+import { FOREGROUND, NAN_GREY, RDBU, VIRIDIS, cssRgb, r2ColorMax, rampColor } from './colors.js';
 import { listRuns, readRunArrays, readRunInfo, type RunArrays } from './runs.js';
 import { onePerModel } from '../../runs/store.js';
 
@@ -30,11 +30,14 @@ export const RUN_MAP_KINDS = ['layer', 'position', 'scale', 'r2'] as const;
 export type RunMapKind = (typeof RUN_MAP_KINDS)[number];
 
 export const SCHEME_TEXT: Record<RunMapKind, string> = {
-  layer: 'voxel hue = arg-max layer of ω (blue = first … red = last); colour strength = confidence 1 − H(ω)/log L (dark grey = uniform ω); light grey = dropped voxel',
+  layer: 'voxel colour = arg-max layer of ω on a batlow-like ramp (dark blue = first … pale pink = last); saturation = confidence 1 − H(ω)/log L (mid grey = uniform ω); light grey = dropped voxel; black outlines = ROIs',
   position: 'voxel hue = direction of the selected image position from the image centre (right red, up yellow-green, left cyan, down violet); saturation = eccentricity (white = centre); grey = dropped voxel',
   scale: 'voxel colour = local(0)/global(1) scale s, viridis; grey = dropped voxel',
-  r2: 'voxel colour = test R², plasma over [0, vmax] (negative clipped to 0); grey = dropped voxel (NaN)',
+  r2: 'voxel colour = test R², diverging blue–white–red over [−vmax, vmax] centred at 0 (blue = negative); grey = dropped voxel (NaN)',
 };
+
+/** Title of the R² colour bars. */
+export const R2_BAR_TITLE = 'test R² (voxel): blue < 0 < red, white = 0';
 
 export interface DrawOptions {
   /** fsaverage surfaces, for datasets without flatmap_coords.npy / voxel_coords.npy. */
@@ -106,7 +109,7 @@ export function drawRunMaps(runDir: string, datasetDir: string, outDir?: string,
   const subtitle = `${run.info.subject} · ${run.L} ${axisName(run)}s · ${used}/${run.n} voxels fitted · test R² ${Number.isFinite(run.info.testR2 ?? NaN) ? (run.info.testR2 as number).toFixed(3) : '–'}`;
   const files: string[] = [];
   for (const kind of RUN_MAP_KINDS) {
-    const { canvas, ctx } = darkCanvas(MAP_WIDTH, MAP_HEIGHT);
+    const { canvas, ctx } = themedCanvas(MAP_WIDTH, MAP_HEIGHT);
     let colors: Uint8ClampedArray;
     let title: string;
     const lx = (MAP_WIDTH - 420) / 2;
@@ -146,7 +149,7 @@ export function drawRunMaps(runDir: string, datasetDir: string, outDir?: string,
         break;
       case 'r2': {
         const vmax = r2ColorMax(run.r2);
-        colorBar(ctx, { x: lx, y: LEGEND_Y, width: 420, height: 18, color: (t) => rampColor(PLASMA, t), min: 0, max: vmax, title: 'test R² (voxel)', nan: { color: NAN_GREY, label: 'NaN (dropped)' } });
+        colorBar(ctx, { x: lx, y: LEGEND_Y, width: 420, height: 18, color: (t) => rampColor(RDBU, t), min: -vmax, max: vmax, title: R2_BAR_TITLE, nan: { color: NAN_GREY, label: 'NaN (dropped)' } });
         break;
       }
     }
@@ -204,13 +207,13 @@ export function drawModelGrid(outDir: string, datasetDir: string, subject: strin
   const sm = subjectMap(datasetDir, subj, opts);
   const runs = refs.map((r) => readRunArrays(r.dir, sm.flatmap.count));
   const layout = gridLayout(runs.length);
-  const { canvas, ctx } = darkCanvas(layout.width, layout.height);
+  const { canvas, ctx } = themedCanvas(layout.width, layout.height);
   const sameL = runs.every((r) => r.L === runs[0].L && r.info.selectionAxis === runs[0].info.selectionAxis);
   const vmax = kind === 'r2' ? r2ColorMax(Float32Array.from(runs.flatMap((r) => Array.from(r.r2)))) : 0;
   header(
     ctx,
     `${kind === 'layer' ? 'layer selection' : 'test R²'} · ${subj} · ${runs.length} run${runs.length === 1 ? '' : 's'}`,
-    kind === 'layer' ? 'hue = arg-max layer (blue first … red last), colour strength = confidence 1 − H(ω)/log L (dark grey = uniform)' : `voxel test R², one colour range for all panels (0 … ${vmax})`,
+    kind === 'layer' ? 'colour = arg-max layer (dark blue first … pale pink last), saturation = confidence 1 − H(ω)/log L (mid grey = uniform, light grey = dropped)' : `voxel test R², one symmetric colour range for all panels (−${vmax} … ${vmax}, blue = negative)`,
     layout.width,
   );
   runs.forEach((run, i) => {
@@ -229,7 +232,7 @@ export function drawModelGrid(outDir: string, datasetDir: string, subject: strin
     if (sameL) layerLegend(ctx, lx, ly, 420, 28, runs[0].L, tickNames(runs[0]), axisName(runs[0]));
     else depthLegend(ctx, lx, ly, 420, 18);
   } else {
-    colorBar(ctx, { x: lx, y: ly, width: 420, height: 18, color: (t) => rampColor(PLASMA, t), min: 0, max: vmax, title: 'test R² (voxel)', nan: { color: NAN_GREY, label: 'NaN (dropped)' } });
+    colorBar(ctx, { x: lx, y: ly, width: 420, height: 18, color: (t) => rampColor(RDBU, t), min: -vmax, max: vmax, title: R2_BAR_TITLE, nan: { color: NAN_GREY, label: 'NaN (dropped)' } });
   }
   return writePng(canvas, resolve(file), `${kind} grid of ${subj}: ${SCHEME_TEXT[kind]}`);
 }
