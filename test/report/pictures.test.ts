@@ -20,7 +20,7 @@ import type { RoiIndex } from '../../harness/data/rois.js';
 import {
   BACKGROUND, FOREGROUND, UNIFORM_GREY, confidenceColor, CATEGORICAL, CHART_HEIGHT, CHART_WIDTH, HIERARCHY_COLORS, MAP_HEIGHT, MAP_WIDTH, NAN_GREY, OLD_HUE_ANCHORS, RDBU, VIRIDIS,
   rampColor,
-  drawHierarchyBars, drawModelGrid, drawRoiBars, drawRunMaps, gridLayout, gridMapGeometry, hsvToRgb, layerColor, niceCeil,
+  drawHierarchyBars, drawModelGrid, drawRoiBars, drawRunMaps, gridLayout, gridMapBox, gridMapGeometry, gridPanelBox, hsvToRgb, layerColor, niceCeil, MAP_BOX, mapRoiSets, OUTLINE, roiOverlay, voxelReach,
   positionColor, r2Color, r2ColorMax, roiMeanR2, runHierarchy, runMapGeometry, sizeRank, type MapGeometry, type Rgb,
 } from '../../harness/report/pictures/index.js';
 import { deltaE2000, deltaE2000Lab, minAdjacentDeltaE, rgbToLab, simulateCvd } from '../../harness/report/pictures/cvd.js';
@@ -109,6 +109,7 @@ describe('report: brain pictures', function () {
   let xy: Float32Array;
   let N: number;
   let rois: RoiIndex;
+  let lhCount: number;
   /** Voxels far from their neighbours, so their disc centres show their own colour. */
   let iso: number[];
   let alphaDir: string;
@@ -122,6 +123,7 @@ describe('report: brain pictures', function () {
     xy = s.flatmap().xy;
     N = s.voxelCount;
     rois = s.rois;
+    lhCount = s.voxelCounts.lh;
     s.close();
     const nn = Array.from({ length: N }, (_, i) => {
       let best = Infinity;
@@ -293,6 +295,80 @@ describe('report: brain pictures', function () {
     assert.ok(r2.count(NAN_GREY) > 20, 'the NaN legend swatch and the dropped voxel are grey');
   });
 
+  it('every map outlines and labels the dataset\'s ROIs: black pixels only on ROI borders, every border outlined, labels at centroids', async () => {
+    const files = drawRunMaps(alphaDir, DATASET, join(out, 'outline'));
+    const g = runMapGeometry(xy);
+    const sets = mapRoiSets(rois);
+    assert.deepEqual([...sets.keys()], ['V1', 'V2', 'V3', 'V4', 'EBA', 'OFA', 'FFA', 'OPA', 'PPA', 'VWFA'], 'the merged ROIs the bundled dataset has, OFA and VWFA included');
+    const ov = roiOverlay(g, MAP_BOX, sets, lhCount);
+    const reach = voxelReach(g);
+    // Brute force, independent of the overlay code: nearest voxel of a pixel centre within reach.
+    const nearest = (px: number, py: number): number => {
+      let best = -1;
+      let bd = reach * reach;
+      for (let v = 0; v < N; v++) {
+        const d = (g.px[2 * v] - px - 0.5) ** 2 + (g.px[2 * v + 1] - py - 0.5) ** 2;
+        if (d <= bd) {
+          bd = d;
+          best = v;
+        }
+      }
+      return best;
+    };
+    const inRoi = (v: number, idx: Int32Array): boolean => v >= 0 && idx.includes(v);
+    const labelNear = (x: number, y: number): boolean => ov.labels.some((l) => Math.abs(l.x - x) < 30 && Math.abs(l.y - y) < 10);
+    for (const file of files) {
+      const img = await decode(file);
+      let black = 0;
+      for (let y = Math.floor(MAP_BOX.y); y < MAP_BOX.y + MAP_BOX.height; y++) {
+        for (let x = Math.floor(MAP_BOX.x); x < MAP_BOX.x + MAP_BOX.width; x++) {
+          const c = img.pixel(x, y);
+          if (c[0] !== OUTLINE[0] || c[1] !== OUTLINE[1] || c[2] !== OUTLINE[2]) continue;
+          black++;
+          if (black % 7 !== 0) continue; // every 7th black pixel: brute force is slow
+          const a = nearest(x, y);
+          assert.ok(a >= 0, `${file}: outline pixel (${x}, ${y}) is on no voxel`);
+          const onBorder = [...sets.values()].some((idx) => inRoi(a, idx) && [[1, 0], [-1, 0], [0, 1], [0, -1]].some(([dx, dy]) => !inRoi(nearest(x + dx, y + dy), idx)));
+          assert.ok(onBorder, `${file}: outline pixel (${x}, ${y}) (voxel ${a}) is not on an ROI border`);
+        }
+      }
+      assert.ok(black > 500, `${file}: ${black} outline pixels`);
+      // Every border between two touching voxels of which one is in V1 and the other not is outlined.
+      const v1 = sets.get('V1')!;
+      let checked = 0;
+      for (let a = 0; a < N; a++) {
+        for (let b = a + 1; b < N; b++) {
+          if (inRoi(a, v1) === inRoi(b, v1)) continue;
+          const mx = (g.px[2 * a] + g.px[2 * b]) / 2;
+          const my = (g.px[2 * a + 1] + g.px[2 * b + 1]) / 2;
+          const dab = Math.hypot(g.px[2 * a] - mx, g.px[2 * a + 1] - my);
+          if (dab > reach - 2 || labelNear(mx, my)) continue;
+          // Voronoi neighbours: no third voxel closer to the midpoint.
+          let third = false;
+          for (let c = 0; c < N && !third; c++) if (c !== a && c !== b && Math.hypot(g.px[2 * c] - mx, g.px[2 * c + 1] - my) < dab + 2) third = true;
+          if (third) continue;
+          let found = false;
+          for (let dy = -2; dy <= 2 && !found; dy++) for (let dx = -2; dx <= 2 && !found; dx++) found = img.pixel(mx + dx, my + dy).every((v, i) => v === OUTLINE[i]);
+          assert.ok(found, `${file}: the V1 border between voxels ${a} and ${b} at (${mx.toFixed(1)}, ${my.toFixed(1)}) is not outlined`);
+          checked++;
+        }
+      }
+      assert.ok(checked >= 5, `${file}: ${checked} V1 borders checked`);
+    }
+    // Labels: one per ROI and hemisphere, at the centroid of the ROI's voxels there, drawn as dark text.
+    assert.equal(ov.labels.length, 2 * sets.size);
+    const layer = await decode(files[0]);
+    for (const l of ov.labels) {
+      const idx = [...sets.get(l.name)!].filter((v) => (l.hemi === 'lh') === (v < lhCount));
+      const cx = idx.reduce((t, v) => t + g.px[2 * v], 0) / idx.length;
+      const cy = idx.reduce((t, v) => t + g.px[2 * v + 1], 0) / idx.length;
+      assert.ok(Math.abs(cx - l.x) < 1e-3 && Math.abs(cy - l.y) < 1e-3, `${l.name} ${l.hemi} label at its centroid`);
+      let dark = 0;
+      for (let dy = -5; dy <= 5; dy++) for (let dx = -12; dx <= 12; dx++) if (deltaE2000(layer.pixel(l.x + dx, l.y + dy), FOREGROUND) < 3) dark++;
+      assert.ok(dark >= 5, `${l.name} ${l.hemi}: text pixels at the label (${dark})`);
+    }
+  });
+
   it('drawRunMaps takes an output folder; refuses a folder that is not a run, and a run of another dataset', () => {
     const alt = join(out, 'alt-pictures');
     const files = drawRunMaps(alphaDir, DATASET, alt);
@@ -316,6 +392,12 @@ describe('report: brain pictures', function () {
     assertColor(at(img, alpha, vLast), layerColor(alphaL - 1, alphaL), 'alpha last layer');
     assertColor(at(img, beta, vLast), layerColor(betaL - 1, betaL), 'beta last layer (same red)');
     assertColor(at(img, beta, vUniform), UNIFORM_GREY, 'uniform ω: the uniform grey');
+    // Each panel carries the ROI outlines of its own map.
+    for (const [i, geo] of [alpha, beta].entries()) {
+      const ov = roiOverlay(geo, gridMapBox(gridPanelBox(i, 2)), mapRoiSets(rois), lhCount);
+      const onImage = Array.from({ length: ov.outline.length / 2 }, (_, j) => img.pixel(ov.outline[2 * j], ov.outline[2 * j + 1])).filter((c) => c.every((v, k) => v === OUTLINE[k])).length;
+      assert.ok(ov.outline.length / 2 > 300 && onImage > 0.8 * (ov.outline.length / 2), `panel ${i}: ${onImage} of ${ov.outline.length / 2} outline pixels are black (the rest under labels)`);
+    }
 
     const r2File = drawModelGrid(out, DATASET, '1', 'r2', join(out, 'grid-r2.png'));
     const r2 = await decode(r2File);

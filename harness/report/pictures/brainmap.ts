@@ -4,9 +4,9 @@
  */
 import type { SKRSContext2D } from '@napi-rs/canvas';
 import { confidence } from '../../metrics/hierarchy.js';
-import { colorBar, text } from './canvas.js';
+import { colorBar, font, text } from './canvas.js';
 import {
-  FOREGROUND, NAN_GREY, cssRgb, layerColor, layerRampColor, positionColor, r2Color, confidenceColor, scaleColor, UNIFORM_GREY,
+  BACKGROUND, FOREGROUND, NAN_GREY, OUTLINE, cssRgb, layerColor, layerRampColor, positionColor, r2Color, confidenceColor, scaleColor, UNIFORM_GREY,
   type Rgb,
 } from './colors.js';
 
@@ -311,4 +311,135 @@ export function positionLegend(ctx: SKRSContext2D, cx: number, cy: number, radiu
   text(ctx, 'bottom', cx, cy + radius + 13, { size: 11, align: 'center' });
   text(ctx, 'left', cx - radius - 5, cy + 4, { size: 11, align: 'right' });
   text(ctx, 'right', cx + radius + 5, cy + 4, { size: 11 });
+}
+
+// ---------------------------------------------------------------- ROI outlines and labels
+
+/** One ROI label: the ROI's name at the centroid of its voxels in one hemisphere. */
+export interface RoiLabel {
+  name: string;
+  hemi: 'lh' | 'rh';
+  x: number;
+  y: number;
+}
+
+/** ROI outlines (pixel coordinates) and labels of a map. */
+export interface RoiOverlay {
+  /** Outline pixels, x,y pairs (integer pixel coordinates: the pixel [x, x+1) × [y, y+1)). */
+  readonly outline: Int32Array;
+  readonly labels: readonly RoiLabel[];
+  /** How far (px) from a voxel centre a pixel still belongs to that voxel. */
+  readonly reach: number;
+}
+
+/** How far (px) a voxel's area reaches on a map: its disc, and a little more to close the gaps between discs. */
+export function voxelReach(g: MapGeometry): number {
+  return Math.max(1.5, 1.5 * g.radius);
+}
+
+/**
+ * Nearest voxel of every pixel of `box` whose centre is within `reach` of a voxel centre (−1
+ * elsewhere), row-major over the box's integer pixels (x from floor(box.x), y from floor(box.y)).
+ */
+export function pixelOwners(g: MapGeometry, box: Box, reach: number): { x0: number; y0: number; w: number; h: number; owner: Int32Array } {
+  const x0 = Math.floor(box.x);
+  const y0 = Math.floor(box.y);
+  const w = Math.ceil(box.x + box.width) - x0;
+  const h = Math.ceil(box.y + box.height) - y0;
+  const owner = new Int32Array(w * h).fill(-1);
+  const best = new Float32Array(w * h).fill(Infinity);
+  const r2 = reach * reach;
+  for (let v = 0; v < g.count; v++) {
+    const cx = g.px[2 * v];
+    const cy = g.px[2 * v + 1];
+    if (!Number.isFinite(cx) || !Number.isFinite(cy)) continue;
+    const xa = Math.max(0, Math.floor(cx - reach - x0));
+    const xb = Math.min(w - 1, Math.ceil(cx + reach - x0));
+    const ya = Math.max(0, Math.floor(cy - reach - y0));
+    const yb = Math.min(h - 1, Math.ceil(cy + reach - y0));
+    for (let yy = ya; yy <= yb; yy++) {
+      const dy = y0 + yy + 0.5 - cy;
+      for (let xx = xa; xx <= xb; xx++) {
+        const dx = x0 + xx + 0.5 - cx;
+        const d = dx * dx + dy * dy;
+        const k = yy * w + xx;
+        if (d <= r2 && d < best[k]) {
+          best[k] = d;
+          owner[k] = v;
+        }
+      }
+    }
+  }
+  return { x0, y0, w, h, owner };
+}
+
+/**
+ * Outlines and labels of the ROIs in `sets` (name → voxel indices, lh then rh): every pixel is
+ * given its nearest voxel (within voxelReach), and a pixel inside an ROI is an outline pixel when
+ * a 4-neighbour pixel is not in that ROI (another voxel's area, or outside the sheet); the label
+ * sits at the centroid of the ROI's voxels in each hemisphere.
+ */
+export function roiOverlay(g: MapGeometry, box: Box, sets: ReadonlyMap<string, ArrayLike<number>>, lhCount: number): RoiOverlay {
+  const reach = voxelReach(g);
+  const { x0, y0, w, h, owner } = pixelOwners(g, box, reach);
+  const isOutline = new Uint8Array(w * h);
+  const member = new Uint8Array(g.count);
+  const labels: RoiLabel[] = [];
+  for (const [name, idx] of sets) {
+    member.fill(0);
+    for (let i = 0; i < idx.length; i++) member[idx[i]] = 1;
+    const inside = (xx: number, yy: number): boolean => {
+      if (xx < 0 || yy < 0 || xx >= w || yy >= h) return false;
+      const o = owner[yy * w + xx];
+      return o >= 0 && member[o] === 1;
+    };
+    for (let yy = 0; yy < h; yy++) {
+      for (let xx = 0; xx < w; xx++) {
+        if (!inside(xx, yy)) continue;
+        if (!inside(xx - 1, yy) || !inside(xx + 1, yy) || !inside(xx, yy - 1) || !inside(xx, yy + 1)) isOutline[yy * w + xx] = 1;
+      }
+    }
+    for (const hemi of ['lh', 'rh'] as const) {
+      let sx = 0;
+      let sy = 0;
+      let n = 0;
+      for (let i = 0; i < idx.length; i++) {
+        const v = idx[i];
+        if ((hemi === 'lh') !== (v < lhCount)) continue;
+        const x = g.px[2 * v];
+        const y = g.px[2 * v + 1];
+        if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
+        sx += x;
+        sy += y;
+        n++;
+      }
+      if (n > 0) labels.push({ name, hemi, x: sx / n, y: sy / n });
+    }
+  }
+  let count = 0;
+  for (let k = 0; k < isOutline.length; k++) count += isOutline[k];
+  const outline = new Int32Array(2 * count);
+  for (let k = 0, j = 0; k < isOutline.length; k++) {
+    if (!isOutline[k]) continue;
+    outline[j++] = x0 + (k % w);
+    outline[j++] = y0 + Math.floor(k / w);
+  }
+  return { outline, labels, reach };
+}
+
+/** Draws the outline pixels (OUTLINE colour) and the labels (dark text on a white halo). */
+export function drawRoiOverlay(ctx: SKRSContext2D, o: RoiOverlay, size = 12): void {
+  ctx.fillStyle = cssRgb(OUTLINE);
+  for (let j = 0; j < o.outline.length; j += 2) ctx.fillRect(o.outline[j], o.outline[j + 1], 1, 1);
+  ctx.font = font(size, 'bold');
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'middle';
+  ctx.lineJoin = 'round';
+  for (const l of o.labels) {
+    ctx.strokeStyle = cssRgb(BACKGROUND, 0.85);
+    ctx.lineWidth = 3;
+    ctx.strokeText(l.name, l.x, l.y);
+    ctx.fillStyle = cssRgb(FOREGROUND);
+    ctx.fillText(l.name, l.x, l.y);
+  }
 }

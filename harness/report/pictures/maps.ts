@@ -8,9 +8,10 @@ import type { SKRSContext2D } from '@napi-rs/canvas';
 import { ZooError } from '../../core/errors.js';
 import { openSubject, normalizeSubjectId } from '../../data/algonauts.js';
 import type { Flatmap } from '../../data/coords.js';
-import type { HemiCounts } from '../../data/rois.js';
+import { MERGED_ROI_NAMES, type HemiCounts, type RoiIndex } from '../../data/rois.js';
+import { roiVoxelSets } from '../../metrics/brain-score.js';
 import {
-  depthLegend, drawVoxels, labelHemispheres, layerColors, layerLegend, mapGeometry, positionColors, positionLegend, r2Colors,
+  depthLegend, drawRoiOverlay, drawVoxels, roiOverlay, labelHemispheres, layerColors, layerLegend, mapGeometry, positionColors, positionLegend, r2Colors,
   scaleColors, type Box, type MapGeometry,
 } from './brainmap.js';
 import { colorBar, themedCanvas, text, writePng } from './canvas.js';
@@ -42,11 +43,19 @@ export const R2_BAR_TITLE = 'test R² (voxel): blue < 0 < red, white = 0';
 export interface DrawOptions {
   /** fsaverage surfaces, for datasets without flatmap_coords.npy / voxel_coords.npy. */
   fsaverageDir?: string;
+  /** ROIs to outline and label on the maps (default: the paper's merged ROIs the dataset has; "V2+V3" joins). */
+  rois?: readonly string[];
 }
 
 interface SubjectMap {
   flatmap: Flatmap;
   counts: HemiCounts;
+  rois: RoiIndex;
+}
+
+/** The ROI voxel sets the maps outline: `names` (default MERGED_ROI_NAMES) that the subject has. */
+export function mapRoiSets(rois: RoiIndex, names?: readonly string[]): Map<string, Int32Array> {
+  return roiVoxelSets(rois, names ?? MERGED_ROI_NAMES);
 }
 
 /** Pixel positions and disc radius of the voxels in a per-run map. */
@@ -57,7 +66,7 @@ export function runMapGeometry(xy: Float32Array): MapGeometry {
 function subjectMap(datasetDir: string, subject: string, opts: DrawOptions): SubjectMap {
   const s = openSubject(datasetDir, subject, { fsaverageDir: opts.fsaverageDir });
   try {
-    return { flatmap: s.flatmap(), counts: s.voxelCounts };
+    return { flatmap: s.flatmap(), counts: s.voxelCounts, rois: s.rois };
   } finally {
     s.close();
   }
@@ -105,6 +114,7 @@ export function drawRunMaps(runDir: string, datasetDir: string, outDir?: string,
   const run = readRunArrays(dir, sm.flatmap.count);
   const target = resolve(outDir ?? join(dir, 'pictures'));
   const geometry = runMapGeometry(sm.flatmap.xy);
+  const overlay = roiOverlay(geometry, MAP_BOX, mapRoiSets(sm.rois, opts.rois), sm.counts.lh);
   const used = run.r2.reduce((n, v) => n + (Number.isFinite(v) ? 1 : 0), 0);
   const subtitle = `${run.info.subject} · ${run.L} ${axisName(run)}s · ${used}/${run.n} voxels fitted · test R² ${Number.isFinite(run.info.testR2 ?? NaN) ? (run.info.testR2 as number).toFixed(3) : '–'}`;
   const files: string[] = [];
@@ -134,6 +144,7 @@ export function drawRunMaps(runDir: string, datasetDir: string, outDir?: string,
     header(ctx, `${runLabel(run)} — ${title}`, subtitle, MAP_WIDTH);
     labelHemispheres(ctx, geometry, sm.counts.lh, MAP_BOX.y - 4);
     drawVoxels(ctx, geometry, colors);
+    drawRoiOverlay(ctx, overlay);
     switch (kind) {
       case 'layer':
         layerLegend(ctx, lx, LEGEND_Y, 420, 32, run.L, tickNames(run), axisName(run));
@@ -206,6 +217,7 @@ export function drawModelGrid(outDir: string, datasetDir: string, subject: strin
   }
   const sm = subjectMap(datasetDir, subj, opts);
   const runs = refs.map((r) => readRunArrays(r.dir, sm.flatmap.count));
+  const sets = mapRoiSets(sm.rois, opts.rois);
   const layout = gridLayout(runs.length);
   const { canvas, ctx } = themedCanvas(layout.width, layout.height);
   const sameL = runs.every((r) => r.L === runs[0].L && r.info.selectionAxis === runs[0].info.selectionAxis);
@@ -225,6 +237,7 @@ export function drawModelGrid(outDir: string, datasetDir: string, subject: strin
     text(ctx, `${runLabel(run)}  (R² ${Number.isFinite(run.info.testR2 ?? NaN) ? (run.info.testR2 as number).toFixed(3) : r2.toFixed(3)}${kind === 'layer' ? `, L = ${run.L}` : ''})`, panel.x + panel.width / 2, panel.y + 19, { size: 14, weight: 'bold', align: 'center', maxWidth: panel.width - 16 });
     const g = gridMapGeometry(sm.flatmap.xy, i, runs.length);
     drawVoxels(ctx, g, kind === 'layer' ? layerColors(run.omega, run.L) : r2Colors(run.r2, vmax));
+    drawRoiOverlay(ctx, roiOverlay(g, gridMapBox(panel), sets, sm.counts.lh), 10);
   });
   const ly = layout.height - GRID_FOOTER + 34;
   const lx = (layout.width - 420) / 2;
