@@ -20,7 +20,7 @@ import type { RoiIndex } from '../../harness/data/rois.js';
 import {
   BACKGROUND, FOREGROUND, UNIFORM_GREY, confidenceColor, CATEGORICAL, CHART_HEIGHT, CHART_WIDTH, HIERARCHY_COLORS, MAP_HEIGHT, MAP_WIDTH, NAN_GREY, OLD_HUE_ANCHORS, RDBU, VIRIDIS,
   rampColor,
-  drawHierarchyBars, drawModelGrid, drawRoiBars, drawRunMaps, gridLayout, gridMapBox, gridMapGeometry, gridPanelBox, hsvToRgb, layerColor, niceCeil, MAP_BOX, mapRoiSets, OUTLINE, roiOverlay, voxelReach,
+  drawHierarchyBars, drawModelGrid, ERROR_BAR_COLOR, type ErrorBarPixels, drawRoiBars, drawRunMaps, gridLayout, gridMapBox, gridMapGeometry, gridPanelBox, hsvToRgb, layerColor, niceCeil, MAP_BOX, mapRoiSets, OUTLINE, roiOverlay, voxelReach,
   positionColor, r2Color, r2ColorMax, roiMeanR2, runHierarchy, runMapGeometry, sizeRank, type MapGeometry, type Rgb,
 } from '../../harness/report/pictures/index.js';
 import { deltaE2000, deltaE2000Lab, minAdjacentDeltaE, rgbToLab, simulateCvd } from '../../harness/report/pictures/cvd.js';
@@ -411,7 +411,11 @@ describe('report: brain pictures', function () {
     const r2 = new Float32Array(N).fill(0.2);
     r2[rois.indices('V1')[0]] = NaN;
     const means = roiMeanR2(r2, rois);
-    for (const name of ['V1', 'V2', 'V3', 'V4', 'EBA', 'FFA', 'OPA', 'PPA']) assert.ok(Math.abs(means[name] - 0.2) < 1e-6, `${name}: ${means[name]}`);
+    assert.deepEqual(Object.keys(means), ['V1', 'V2', 'V3', 'V4', 'EBA', 'OFA', 'FFA', 'OPA', 'PPA', 'VWFA'], 'the merged ROIs of the dataset, OFA and VWFA included');
+    for (const name of Object.keys(means)) assert.ok(Math.abs(means[name] - 0.2) < 1e-6, `${name}: ${means[name]}`);
+    const joined = roiMeanR2(Float32Array.from({ length: N }, (_, v) => (rois.indices('V2').includes(v) ? 0.1 : rois.indices('V3').includes(v) ? 0.4 : 0)), rois, ['V2+V3']);
+    const [n2, n3] = [rois.indices('V2').length, rois.indices('V3').length];
+    assert.ok(Math.abs(joined['V2+V3'] - (0.1 * n2 + 0.4 * n3) / (n2 + n3)) < 1e-6, 'V2+V3 joins the two ROIs');
     // ω one-hot on the layer of each voxel's ideal level (V1 0, V2/V3 ⅓, OPA ⅔, EBA 1): slope 1, b0 0.
     const L = 4;
     const omega = new Float32Array(N * L).fill(0.25);
@@ -444,6 +448,38 @@ describe('report: bar charts', function () {
     assert.ok(img.count(hex(CATEGORICAL[0])) > 500, 'clip L bars in the first family colour');
     assert.ok(img.count(hex(CATEGORICAL[1])) > 300, 'mae bars in the second family colour');
     assert.ok(img.count([255, 255, 255]) > CHART_WIDTH * CHART_HEIGHT * 0.5, 'white background');
+  });
+
+  it('drawRoiBars: error bars from the intervals, on the bars, to scale; ROI groups from the list asked (OFA and VWFA by default)', async () => {
+    const bars: ErrorBarPixels[] = [];
+    const file = drawRoiBars([
+      { model: 'clip', size: 'L', roiR2: { V1: 0.3, OFA: 0.2, VWFA: 0.25 }, roiCi: { V1: [0.2, 0.4], OFA: [0.05, 0.3], VWFA: null } },
+      { model: 'mae', size: 'B', roiR2: { V1: 0.1, OFA: -0.05, VWFA: 0.1 }, roiCi: { V1: [0.0, 0.2], OFA: [-0.15, 0.05] } },
+    ], join(out, 'roi-ci.png'), 'ci', { errorBars: bars });
+    const img = await decode(file);
+    assert.deepEqual(bars.map((b) => `${b.model}:${b.roi}`).sort(), ['clip L:OFA', 'clip L:V1', 'mae B:OFA', 'mae B:V1'], 'one error bar per interval (none for VWFA without one)');
+    const cis: Record<string, [number, number, number]> = { 'clip L:V1': [0.2, 0.4, 0.3], 'clip L:OFA': [0.05, 0.3, 0.2], 'mae B:V1': [0, 0.2, 0.1], 'mae B:OFA': [-0.15, 0.05, -0.05] };
+    // One linear y scale: pixels per unit R² agree across bars, and each bar's value lies inside its bar.
+    const perUnit = bars.map((b) => (b.yLo - b.yHi) / (cis[`${b.model}:${b.roi}`][1] - cis[`${b.model}:${b.roi}`][0]));
+    for (const k of perUnit) assert.ok(Math.abs(k - perUnit[0]) < 6, `scale ${k} vs ${perUnit[0]} px per unit`);
+    for (const b of bars) {
+      const [lo, hi, v] = cis[`${b.model}:${b.roi}`];
+      assert.ok(b.yHi < b.yValue && b.yValue < b.yLo, `${b.model} ${b.roi}: value row inside the interval`);
+      assert.ok(Math.abs(b.yValue - (b.yLo - (v - lo) * perUnit[0])) < 3 && Math.abs(b.yHi - (b.yLo - (hi - lo) * perUnit[0])) < 3);
+      // The picture: error-bar pixels down the whole interval, caps at both ends.
+      let onLine = 0;
+      for (let y = b.yHi; y <= b.yLo; y++) if (img.pixel(b.x, y).every((c, i) => Math.abs(c - ERROR_BAR_COLOR[i]) <= 40)) onLine++;
+      assert.ok(onLine >= 0.9 * (b.yLo - b.yHi + 1), `${b.model} ${b.roi}: ${onLine} of ${b.yLo - b.yHi + 1} rows of the error bar are dark`);
+      for (const y of [b.yLo, b.yHi]) assert.ok(img.pixel(b.x - 2, y).every((c, i) => Math.abs(c - ERROR_BAR_COLOR[i]) <= 60), `${b.model} ${b.roi}: cap at row ${y}`);
+    }
+    // Groups: the default list has OFA and VWFA; --rois restricts and orders.
+    const only: ErrorBarPixels[] = [];
+    drawRoiBars([{ model: 'clip', roiR2: { V1: 0.3, OFA: 0.2, VWFA: 0.25 }, roiCi: { V1: [0.2, 0.4], OFA: [0.1, 0.3], VWFA: [0.2, 0.3] } }], join(out, 'roi-only.png'), 't', { rois: ['VWFA', 'V1'], errorBars: only });
+    assert.deepEqual(only.map((b) => b.roi), ['VWFA', 'V1']);
+    assert.ok(only[0].x < only[1].x, 'groups in the order asked');
+    const all: ErrorBarPixels[] = [];
+    drawRoiBars([{ model: 'clip', roiR2: { V1: 0.3, OFA: 0.2, VWFA: 0.25 }, roiCi: { V1: [0.2, 0.4], OFA: [0.1, 0.3], VWFA: [0.2, 0.3] } }], join(out, 'roi-all.png'), 't', { errorBars: all });
+    assert.deepEqual(all.map((b) => b.roi), ['V1', 'OFA', 'VWFA']);
   });
 
   it('drawHierarchyBars: slope, b0, b1 per model, sizes of a family ordered small → large', async () => {
@@ -524,6 +560,21 @@ describe('cli: zoo draw', function () {
     assert.match(run.stderr, /subj01's fMRI files differ from the ones its runs were fit on/);
     assert.match(run.stderr, /pass the --dataset the runs were fit on to zoo draw/);
     assert.ok(!existsSync(join(out, 'pictures')), 'nothing is drawn');
+  });
+
+  it('--rois picks the ROIs the charts group by; an ROI the dataset lacks is refused', async () => {
+    const out = tempDir('draw-rois');
+    const N = 400;
+    writeRun(out, { plugin: 'clip', variant: 'B', subject: 'subj01', L: 2, omega: new Float32Array(N * 2).fill(0.5), r2: new Float32Array(N).fill(0.1), space: new Float32Array(N * 2), scale: new Float32Array(N).fill(0.5) });
+    const ok = await draw(['--from', out, '--rois', 'V1,V2+V3,VWFA']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.ok(existsSync(join(out, 'pictures', 'roi-r2-subj01.png')));
+    const bad = await draw(['--from', tempDir('draw-rois-bad'), '--rois', ' , ']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--rois names no ROI/);
+    const none = await draw(['--from', out, '--rois', 'RSC+XYZ']);
+    assert.equal(none.code, 2);
+    assert.match(none.stderr, /none of --rois RSC\+XYZ is in subj01's ROI masks/);
   });
 
   it('explains an OUT folder without runs', async () => {
