@@ -4,7 +4,7 @@
  * position must carry the colour its values call for.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import sharp from 'sharp';
@@ -369,6 +369,46 @@ describe('report: brain pictures', function () {
     }
   });
 
+  it('SVG output: vector discs in the run\'s colours, one outline path, and text as <text> (ROI labels, titles, ticks)', async () => {
+    const dir = join(out, 'svg');
+    const files = drawRunMaps(alphaDir, DATASET, dir, { format: 'svg' });
+    assert.deepEqual(files, ['layer', 'position', 'scale', 'r2'].map((k) => join(dir, `${k}.svg`)));
+    const g = runMapGeometry(xy);
+    const sets = mapRoiSets(rois);
+    for (const f of files) {
+      const svg = readFileSync(f, 'utf8');
+      assert.match(svg, /^<\?xml[^>]*>\s*<svg [^>]*width="960" height="620"/);
+      // Filled text (the white halo behind each label is a second, stroked <text> with fill="none").
+      const texts = [...svg.matchAll(/<text\b([^>]*)>([^<]*)<\/text>/g)].filter((m) => !/fill="none"/.test(m[1])).map((m) => m[2]);
+      for (const name of sets.keys()) assert.equal(texts.filter((t) => t === name).length, 2, `${f}: the ${name} label as <text>, once per hemisphere`);
+      assert.ok(texts.some((t) => t.startsWith('alpha/tiny')), `${f}: the title as <text>`);
+      assert.ok(!/ (x|y)="[^"]*,\s*"/.test(svg), 'no trailing separators in glyph positions');
+      assert.equal((svg.match(/<circle /g) ?? []).length, N, 'one vector disc per voxel');
+      assert.equal((svg.match(/<g id="outlines"><path /g) ?? []).length, 1, 'the ROI outlines as one path');
+    }
+    const layerSvg = readFileSync(files[0], 'utf8');
+    const disc = (v: number): string => `<circle cx="${Math.round(g.px[2 * v] * 100) / 100}" cy="${Math.round(g.px[2 * v + 1] * 100) / 100}" r="${Math.round(g.radius * 100) / 100}" fill="rgb(${layerColor(0, alphaL).join(',')})"/>`;
+    assert.ok(layerSvg.includes(disc(vFirst)), 'the first-layer voxel is a disc in the first layer\'s colour');
+    // Rendered (librsvg, through sharp), the SVG shows the same colours as the PNG.
+    const png = join(dir, 'layer-rendered.png');
+    await sharp(files[0]).png().toFile(png);
+    const img = await decode(png);
+    assertColor(at(img, g, vFirst), layerColor(0, alphaL), 'rendered SVG: first layer', 4);
+    assertColor(at(img, g, vUniform), UNIFORM_GREY, 'rendered SVG: uniform', 4);
+    // A text label renders where it is placed (dark pixels near the V1 label), not at the origin.
+    const v1 = roiOverlay(g, MAP_BOX, sets, lhCount).labels.find((l) => l.name === 'V1')!;
+    let dark = 0;
+    for (let dy = -5; dy <= 5; dy++) for (let dx = -12; dx <= 12; dx++) if (deltaE2000(img.pixel(v1.x + dx, v1.y + dy), FOREGROUND) < 8) dark++;
+    assert.ok(dark >= 5, `rendered SVG: V1 label text (${dark} dark pixels)`);
+    // Charts and grids take the format from the file name.
+    const bars = readFileSync(drawRoiBars([{ model: 'clip', roiR2: { V1: 0.3, OFA: 0.2, VWFA: 0.1 }, roiCi: { V1: [0.2, 0.4] } }], join(dir, 'roi.svg'), 'ROI bars'), 'utf8');
+    const barTexts = [...bars.matchAll(/<text\b[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
+    for (const t of ['V1', 'OFA', 'VWFA', 'ROI bars']) assert.ok(barTexts.includes(t), `chart SVG has <text>${t}</text>: ${barTexts.join('|')}`);
+    const grid = readFileSync(drawModelGrid(out, DATASET, 'subj01', 'r2', join(dir, 'grid.svg')), 'utf8');
+    assert.equal((grid.match(/<circle /g) ?? []).length, 2 * N);
+    assert.equal((grid.match(/<text\b(?![^>]*fill="none")[^>]*>OFA<\/text>/g) ?? []).length, 4, 'OFA labelled in both hemispheres of both panels');
+  });
+
   it('drawRunMaps takes an output folder; refuses a folder that is not a run, and a run of another dataset', () => {
     const alt = join(out, 'alt-pictures');
     const files = drawRunMaps(alphaDir, DATASET, alt);
@@ -575,6 +615,23 @@ describe('cli: zoo draw', function () {
     const none = await draw(['--from', out, '--rois', 'RSC+XYZ']);
     assert.equal(none.code, 2);
     assert.match(none.stderr, /none of --rois RSC\+XYZ is in subj01's ROI masks/);
+  });
+
+  it('--format svg writes every picture as SVG; an unknown format is refused', async () => {
+    const out = tempDir('draw-svg');
+    const N = 400;
+    writeRun(out, { plugin: 'clip', variant: 'B', subject: 'subj01', L: 2, omega: new Float32Array(N * 2).fill(0.5), r2: new Float32Array(N).fill(0.1), space: new Float32Array(N * 2), scale: new Float32Array(N).fill(0.5) });
+    const run = await draw(['--from', out, '--format', 'svg']);
+    assert.equal(run.code, 0, run.stderr);
+    for (const k of ['layer', 'position', 'scale', 'r2']) assert.ok(existsSync(join(out, 'runs', 'clip', 'B', 'subj01', 'seed0.cpu', 'pictures', `${k}.svg`)), k);
+    for (const f of ['grid-layer-subj01.svg', 'grid-r2-subj01.svg', 'roi-r2-subj01.svg', 'hierarchy-subj01.svg']) {
+      assert.ok(existsSync(join(out, 'pictures', f)), f);
+      assert.match(readFileSync(join(out, 'pictures', f), 'utf8'), /<text\b/);
+    }
+    assert.ok(!existsSync(join(out, 'pictures', 'grid-layer-subj01.png')), 'no PNG when SVG is asked for');
+    const bad = await draw(['--from', out, '--format', 'gif']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /unknown picture format 'gif'/);
   });
 
   it('explains an OUT folder without runs', async () => {

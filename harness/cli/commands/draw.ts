@@ -32,6 +32,8 @@ export interface DrawOpts {
   fsaverage?: string;
   /** Comma-separated ROI names ("V2+V3" joins). */
   rois?: string;
+  /** png (default) or svg (text as <text>). */
+  format?: string;
 }
 
 interface ModelStats {
@@ -85,7 +87,8 @@ export async function drawOutputs(opts: DrawOpts, io: CliIo): Promise<void> {
   const summaryDir = outRoot ?? join(from, 'pictures');
   const roiNames = opts.rois?.split(',').map((x) => x.trim()).filter(Boolean);
   if (roiNames !== undefined && roiNames.length === 0) throw new ZooError('E_ARGS', '--rois names no ROI', { found: opts.rois, fix: '--rois V1,V2+V3,V4,OFA,FFA,VWFA' });
-  const draw = { fsaverageDir: opts.fsaverage ? resolve(io.cwd, opts.fsaverage) : undefined, rois: roiNames };
+  const format = pics.pictureFormat(opts.format);
+  const draw = { fsaverageDir: opts.fsaverage ? resolve(io.cwd, opts.fsaverage) : undefined, rois: roiNames, format };
   const refs = pics.listRuns(from);
   if (refs.length === 0) {
     throw new ZooError('E_ARGS', `no finished runs under ${join(from, 'runs')}`, {
@@ -144,14 +147,14 @@ export async function drawOutputs(opts: DrawOpts, io: CliIo): Promise<void> {
       s.close();
     }
     const written = [
-      pics.drawModelGrid(from, dataset, subject, 'layer', join(summaryDir, `grid-layer-${subject}.png`), draw),
-      pics.drawModelGrid(from, dataset, subject, 'r2', join(summaryDir, `grid-r2-${subject}.png`), draw),
+      pics.drawModelGrid(from, dataset, subject, 'layer', join(summaryDir, `grid-layer-${subject}.${format}`), draw),
+      pics.drawModelGrid(from, dataset, subject, 'r2', join(summaryDir, `grid-r2-${subject}.${format}`), draw),
     ];
     const mine = stats.filter((m) => m.subject === subject);
     if (mine.some((m) => Object.values(m.roiR2).some(Number.isFinite))) {
-      written.push(pics.drawRoiBars(mine.map((m) => ({ model: m.plugin, size: m.variant, roiR2: m.roiR2, roiCi: m.roiCi })), join(summaryDir, `roi-r2-${subject}.png`), `Mean test R² per ROI · ${subject}`, { rois: subjectRois.get(subject) }));
+      written.push(pics.drawRoiBars(mine.map((m) => ({ model: m.plugin, size: m.variant, roiR2: m.roiR2, roiCi: m.roiCi })), join(summaryDir, `roi-r2-${subject}.${format}`), `Mean test R² per ROI · ${subject}`, { rois: subjectRois.get(subject) }));
     }
-    written.push(pics.drawHierarchyBars(mine.map((m) => ({ model: m.plugin, size: m.variant, slope: m.slope, b0: m.b0, b1: m.b1 })), join(summaryDir, `hierarchy-${subject}.png`), `Hierarchy alignment · ${subject}: ι̂ = slope·ι + b0, b1 = slope + b0`));
+    written.push(pics.drawHierarchyBars(mine.map((m) => ({ model: m.plugin, size: m.variant, slope: m.slope, b0: m.b0, b1: m.b1 })), join(summaryDir, `hierarchy-${subject}.${format}`), `Hierarchy alignment · ${subject}: ι̂ = slope·ι + b0, b1 = slope + b0`));
     for (const f of written) io.out(`  ${show(f)}`);
   }
 
@@ -175,8 +178,8 @@ export async function drawOutputs(opts: DrawOpts, io: CliIo): Promise<void> {
     });
     const note = `mean over subjects (${subjects.join(', ')})`;
     const written: string[] = [];
-    if (avg.some((m) => Object.values(m.roiR2).some(Number.isFinite))) written.push(pics.drawRoiBars(avg, join(summaryDir, 'roi-r2.png'), `Mean test R² per ROI · ${note}`, { rois: allRois }));
-    written.push(pics.drawHierarchyBars(avg, join(summaryDir, 'hierarchy.png'), `Hierarchy alignment · ${note}`));
+    if (avg.some((m) => Object.values(m.roiR2).some(Number.isFinite))) written.push(pics.drawRoiBars(avg, join(summaryDir, `roi-r2.${format}`), `Mean test R² per ROI · ${note}`, { rois: allRois }));
+    written.push(pics.drawHierarchyBars(avg, join(summaryDir, `hierarchy.${format}`), `Hierarchy alignment · ${note}`));
     for (const f of written) io.out(`  ${show(f)}`);
   }
 }
@@ -184,12 +187,13 @@ export async function drawOutputs(opts: DrawOpts, io: CliIo): Promise<void> {
 export function registerDraw(program: Command, ctx: CommandContext): void {
   program
     .command('draw')
-    .description('draw brain maps of every run under OUT/runs/, plus per-subject model grids and bar charts (PNG)')
+    .description('draw brain maps of every run under OUT/runs/, plus per-subject model grids and bar charts (PNG or SVG)')
     .requiredOption('--from <dir>', 'output folder of zoo fit / zoo bench (holds runs/)')
     .option('--dataset <dir>', 'dataset the runs were fitted on, for flatmaps and ROIs (default: the bundled synthetic dataset)')
     .option('--out <dir>', 'picture folder (default: <run>/pictures/ for run maps, FROM/pictures/ for the rest)')
     .option('--fsaverage <dir>', 'fsaverage surfaces, when the dataset has neither flatmap_coords.npy nor voxel_coords.npy')
+    .option('--format <fmt>', 'picture format: png, or svg (vector, text kept as <text>)', 'png')
     .option('--rois <list>', 'comma-separated ROIs to outline on the maps and to chart; "V2+V3" joins ROIs (default: the paper\'s merged ROIs the dataset has: V1,V2,V3,V4,EBA,FBA,OFA,FFA,OPA,PPA,OWFA,VWFA)')
-    .addHelpText('after', '\nExamples:\n  zoo draw --from out\n  zoo draw --from results --dataset ~/algonauts2023 --out results/pictures')
+    .addHelpText('after', '\nExamples:\n  zoo draw --from out\n  zoo draw --from out --format svg --rois V1,V2,V3,V4,OFA,FFA,VWFA\n  zoo draw --from results --dataset ~/algonauts2023 --out results/pictures')
     .action(async (opts: DrawOpts) => drawOutputs(opts, ctx.io));
 }

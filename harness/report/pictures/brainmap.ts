@@ -4,7 +4,7 @@
  */
 import type { SKRSContext2D } from '@napi-rs/canvas';
 import { confidence } from '../../metrics/hierarchy.js';
-import { colorBar, font, text } from './canvas.js';
+import { colorBar, font, text, type Picture } from './canvas.js';
 import {
   BACKGROUND, FOREGROUND, NAN_GREY, OUTLINE, cssRgb, layerColor, layerRampColor, positionColor, r2Color, confidenceColor, scaleColor, UNIFORM_GREY,
   type Rgb,
@@ -139,7 +139,7 @@ export function mapGeometry(xy: Float32Array, box: Box, pad = 12): MapGeometry {
 }
 
 /** Draws voxel discs; `colors` is N×3 (0..255). Dropped (grey) voxels first, so live ones sit on top. */
-export function drawVoxels(ctx: SKRSContext2D, g: MapGeometry, colors: Uint8ClampedArray): void {
+export function drawVoxels(pic: Picture, g: MapGeometry, colors: Uint8ClampedArray): void {
   const order: number[] = [];
   const late: number[] = [];
   for (let i = 0; i < g.count; i++) {
@@ -148,19 +148,7 @@ export function drawVoxels(ctx: SKRSContext2D, g: MapGeometry, colors: Uint8Clam
     (grey ? order : late).push(i);
   }
   order.push(...late);
-  const r = g.radius;
-  for (const i of order) {
-    ctx.fillStyle = `rgb(${colors[3 * i]}, ${colors[3 * i + 1]}, ${colors[3 * i + 2]})`;
-    const x = g.px[2 * i];
-    const y = g.px[2 * i + 1];
-    if (r < 1.2) {
-      ctx.fillRect(x - r, y - r, 2 * r, 2 * r);
-    } else {
-      ctx.beginPath();
-      ctx.arc(x, y, r, 0, 2 * Math.PI);
-      ctx.fill();
-    }
-  }
+  for (const i of order) pic.disc(g.px[2 * i], g.px[2 * i + 1], g.radius, [colors[3 * i], colors[3 * i + 1], colors[3 * i + 2]]);
 }
 
 /** "LH" / "RH" over the middle of each hemisphere's voxels. */
@@ -272,36 +260,28 @@ export function depthLegend(ctx: SKRSContext2D, x: number, y: number, width: num
   });
 }
 
-/** A disc coloured by image position (x right, y down) with its axes. */
+/**
+ * A disc coloured by image position (x right, y down) with its axes: 120 wedges, each a radial
+ * gradient from white (centre, eccentricity 0) to its direction's full hue (edge), which is
+ * positionColor exactly along the radius (the saturation of HSV is linear in RGB); vector-friendly.
+ */
 export function positionLegend(ctx: SKRSContext2D, cx: number, cy: number, radius: number): void {
-  const size = Math.ceil(2 * radius) + 1;
-  const img = ctx.createImageData(size, size);
-  for (let py = 0; py < size; py++) {
-    for (let px = 0; px < size; px++) {
-      const dx = (px + 0.5 - size / 2) / radius;
-      const dy = (py + 0.5 - size / 2) / radius;
-      const o = 4 * (py * size + px);
-      if (dx * dx + dy * dy > 1) continue;
-      const c = positionColor(dx, dy);
-      img.data[o] = c[0];
-      img.data[o + 1] = c[1];
-      img.data[o + 2] = c[2];
-      img.data[o + 3] = 255;
-    }
+  const wedges = 120;
+  for (let k = 0; k < wedges; k++) {
+    // Image direction angle θ (from +x towards image-up): the canvas angle is −θ.
+    const t0 = (k / wedges) * 2 * Math.PI;
+    const t1 = ((k + 1) / wedges) * 2 * Math.PI;
+    const mid = (t0 + t1) / 2;
+    const grad = ctx.createRadialGradient(cx, cy, 0, cx, cy, radius);
+    grad.addColorStop(0, cssRgb(positionColor(0, 0)));
+    grad.addColorStop(1, cssRgb(positionColor(Math.cos(mid), -Math.sin(mid))));
+    ctx.fillStyle = grad;
+    ctx.beginPath();
+    ctx.moveTo(cx, cy);
+    ctx.arc(cx, cy, radius, -t0 + 0.004, -t1 - 0.004, true);
+    ctx.closePath();
+    ctx.fill();
   }
-  // putImageData replaces pixels, transparent ones included: paint onto a scratch canvas first.
-  const left = Math.round(cx - size / 2);
-  const top = Math.round(cy - size / 2);
-  const bg = ctx.getImageData(left, top, size, size);
-  for (let k = 0; k < img.data.length; k += 4) {
-    if (img.data[k + 3] === 0) {
-      img.data[k] = bg.data[k];
-      img.data[k + 1] = bg.data[k + 1];
-      img.data[k + 2] = bg.data[k + 2];
-      img.data[k + 3] = bg.data[k + 3];
-    }
-  }
-  ctx.putImageData(img, left, top);
   ctx.strokeStyle = cssRgb(FOREGROUND, 0.6);
   ctx.lineWidth = 1;
   ctx.beginPath();
@@ -427,10 +407,10 @@ export function roiOverlay(g: MapGeometry, box: Box, sets: ReadonlyMap<string, A
   return { outline, labels, reach };
 }
 
-/** Draws the outline pixels (OUTLINE colour) and the labels (dark text on a white halo). */
-export function drawRoiOverlay(ctx: SKRSContext2D, o: RoiOverlay, size = 12): void {
-  ctx.fillStyle = cssRgb(OUTLINE);
-  for (let j = 0; j < o.outline.length; j += 2) ctx.fillRect(o.outline[j], o.outline[j + 1], 1, 1);
+/** Draws the outline pixels (OUTLINE colour) and the labels (dark text on a white halo) above the voxels. */
+export function drawRoiOverlay(pic: Picture, o: RoiOverlay, size = 12): void {
+  pic.pixels(o.outline, OUTLINE);
+  const ctx = pic.top;
   ctx.font = font(size, 'bold');
   ctx.textAlign = 'center';
   ctx.textBaseline = 'middle';

@@ -7,11 +7,10 @@
  *    side by side ordered by size.
  * Models of one family with several sizes share a hue, lighter = smaller.
  */
-import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
 import { Chart, registerables, type ChartConfiguration, type Plugin } from 'chart.js';
 import { resolve } from 'node:path';
 import { ZooError } from '../../core/errors.js';
-import { FONT_FAMILY, writePng } from './canvas.js';
+import { FONT_FAMILY, formatOfFile, Picture } from './canvas.js';
 import { CATEGORICAL, cssRgb, hsvToRgb, type Rgb } from './colors.js';
 import { CHART_ROIS } from './runs.js';
 
@@ -166,12 +165,12 @@ function errorBars(cis: ((readonly [number, number] | null)[])[], sink?: ErrorBa
 
 function render(config: ChartConfiguration<'bar'>, file: string, description: string): string {
   ensureChartJs();
-  const canvas = createCanvas(CHART_WIDTH, CHART_HEIGHT);
-  const ctx: SKRSContext2D = canvas.getContext('2d');
+  // PNG, or SVG with text as <text> when the file name ends in .svg.
+  const pic = new Picture(CHART_WIDTH, CHART_HEIGHT, formatOfFile(file), null);
   // Skia's context implements what Chart.js draws with (no DOM: Chart.js picks its BasicPlatform).
-  const chart = new Chart(ctx as unknown as CanvasRenderingContext2D, config);
+  const chart = new Chart(pic.ctx as unknown as CanvasRenderingContext2D, config);
   try {
-    return writePng(canvas, resolve(file), description);
+    return pic.write(resolve(file), description);
   } finally {
     chart.destroy();
   }

@@ -6,3 +6,4 @@ export { drawRoiBars, drawHierarchyBars, sizeRank, CHART_WIDTH, CHART_HEIGHT, ER
 export { listRuns, readRunArrays, readRunInfo, roiMeanR2, runHierarchy, CHART_ROIS, type RunArrays, type RunInfo, type RunRef } from './runs.js';
 export { mapGeometry, argmaxLayer, layerColors, roiOverlay, pixelOwners, voxelReach, type MapGeometry, type Box, type RoiOverlay, type RoiLabel } from './brainmap.js';
 export * from './colors.js';
+export { Picture, pictureFormat, formatOfFile, PICTURE_FORMATS, type PictureFormat } from './canvas.js';

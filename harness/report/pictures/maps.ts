@@ -14,7 +14,7 @@ import {
   depthLegend, drawRoiOverlay, drawVoxels, roiOverlay, labelHemispheres, layerColors, layerLegend, mapGeometry, positionColors, positionLegend, r2Colors,
   scaleColors, type Box, type MapGeometry,
 } from './brainmap.js';
-import { colorBar, themedCanvas, text, writePng } from './canvas.js';
+import { colorBar, formatOfFile, Picture, text, type PictureFormat } from './canvas.js';
 import { FOREGROUND, NAN_GREY, RDBU, VIRIDIS, cssRgb, r2ColorMax, rampColor } from './colors.js';
 import { listRuns, readRunArrays, readRunInfo, type RunArrays } from './runs.js';
 import { onePerModel } from '../../runs/store.js';
@@ -45,6 +45,8 @@ export interface DrawOptions {
   fsaverageDir?: string;
   /** ROIs to outline and label on the maps (default: the paper's merged ROIs the dataset has; "V2+V3" joins). */
   rois?: readonly string[];
+  /** Picture format of the run maps (default png; the grids take theirs from the file name). */
+  format?: PictureFormat;
 }
 
 interface SubjectMap {
@@ -104,7 +106,7 @@ function finiteMean(a: ArrayLike<number>): number {
 
 /**
  * Draws the four maps of a finished run — layer selection, image position, local/global scale,
- * test R² — as `layer.png`, `position.png`, `scale.png`, `r2.png` in `outDir` (default
+ * test R² — as `layer.png`, `position.png`, `scale.png`, `r2.png` (or .svg with opts.format) in `outDir` (default
  * `<runDir>/pictures/`), and returns their paths in that order. `datasetDir` is the dataset the
  * run was fitted on (for the subject's flatmap).
  */
@@ -119,7 +121,8 @@ export function drawRunMaps(runDir: string, datasetDir: string, outDir?: string,
   const subtitle = `${run.info.subject} · ${run.L} ${axisName(run)}s · ${used}/${run.n} voxels fitted · test R² ${Number.isFinite(run.info.testR2 ?? NaN) ? (run.info.testR2 as number).toFixed(3) : '–'}`;
   const files: string[] = [];
   for (const kind of RUN_MAP_KINDS) {
-    const { canvas, ctx } = themedCanvas(MAP_WIDTH, MAP_HEIGHT);
+    const pic = new Picture(MAP_WIDTH, MAP_HEIGHT, opts.format ?? 'png');
+    const ctx = pic.ctx;
     let colors: Uint8ClampedArray;
     let title: string;
     const lx = (MAP_WIDTH - 420) / 2;
@@ -143,8 +146,8 @@ export function drawRunMaps(runDir: string, datasetDir: string, outDir?: string,
     }
     header(ctx, `${runLabel(run)} — ${title}`, subtitle, MAP_WIDTH);
     labelHemispheres(ctx, geometry, sm.counts.lh, MAP_BOX.y - 4);
-    drawVoxels(ctx, geometry, colors);
-    drawRoiOverlay(ctx, overlay);
+    drawVoxels(pic, geometry, colors);
+    drawRoiOverlay(pic, overlay);
     switch (kind) {
       case 'layer':
         layerLegend(ctx, lx, LEGEND_Y, 420, 32, run.L, tickNames(run), axisName(run));
@@ -164,7 +167,7 @@ export function drawRunMaps(runDir: string, datasetDir: string, outDir?: string,
         break;
       }
     }
-    files.push(writePng(canvas, join(target, `${kind}.png`), `${runLabel(run)} ${run.info.subject}: ${SCHEME_TEXT[kind]}`));
+    files.push(pic.write(join(target, `${kind}.${pic.format}`), `${runLabel(run)} ${run.info.subject}: ${SCHEME_TEXT[kind]}`));
   }
   return files;
 }
@@ -219,7 +222,8 @@ export function drawModelGrid(outDir: string, datasetDir: string, subject: strin
   const runs = refs.map((r) => readRunArrays(r.dir, sm.flatmap.count));
   const sets = mapRoiSets(sm.rois, opts.rois);
   const layout = gridLayout(runs.length);
-  const { canvas, ctx } = themedCanvas(layout.width, layout.height);
+  const pic = new Picture(layout.width, layout.height, formatOfFile(file));
+  const ctx = pic.ctx;
   const sameL = runs.every((r) => r.L === runs[0].L && r.info.selectionAxis === runs[0].info.selectionAxis);
   const vmax = kind === 'r2' ? r2ColorMax(Float32Array.from(runs.flatMap((r) => Array.from(r.r2)))) : 0;
   header(
@@ -236,8 +240,8 @@ export function drawModelGrid(outDir: string, datasetDir: string, subject: strin
     const r2 = finiteMean(run.r2);
     text(ctx, `${runLabel(run)}  (R² ${Number.isFinite(run.info.testR2 ?? NaN) ? (run.info.testR2 as number).toFixed(3) : r2.toFixed(3)}${kind === 'layer' ? `, L = ${run.L}` : ''})`, panel.x + panel.width / 2, panel.y + 19, { size: 14, weight: 'bold', align: 'center', maxWidth: panel.width - 16 });
     const g = gridMapGeometry(sm.flatmap.xy, i, runs.length);
-    drawVoxels(ctx, g, kind === 'layer' ? layerColors(run.omega, run.L) : r2Colors(run.r2, vmax));
-    drawRoiOverlay(ctx, roiOverlay(g, gridMapBox(panel), sets, sm.counts.lh), 10);
+    drawVoxels(pic, g, kind === 'layer' ? layerColors(run.omega, run.L) : r2Colors(run.r2, vmax));
+    drawRoiOverlay(pic, roiOverlay(g, gridMapBox(panel), sets, sm.counts.lh), 10);
   });
   const ly = layout.height - GRID_FOOTER + 34;
   const lx = (layout.width - 420) / 2;
@@ -247,5 +251,5 @@ export function drawModelGrid(outDir: string, datasetDir: string, subject: strin
   } else {
     colorBar(ctx, { x: lx, y: ly, width: 420, height: 18, color: (t) => rampColor(RDBU, t), min: -vmax, max: vmax, title: R2_BAR_TITLE, nan: { color: NAN_GREY, label: 'NaN (dropped)' } });
   }
-  return writePng(canvas, resolve(file), `${kind} grid of ${subj}: ${SCHEME_TEXT[kind]}`);
+  return pic.write(resolve(file), `${kind} grid of ${subj}: ${SCHEME_TEXT[kind]}`);
 }
