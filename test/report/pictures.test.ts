@@ -4,7 +4,7 @@
  * position must carry the colour its values call for.
  */
 import { strict as assert } from 'node:assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import sharp from 'sharp';
@@ -24,6 +24,8 @@ import {
   positionColor, r2Color, r2ColorMax, roiMeanR2, runHierarchy, runMapGeometry, sizeRank, type MapGeometry, type Rgb,
 } from '../../harness/report/pictures/index.js';
 import { deltaE2000, deltaE2000Lab, minAdjacentDeltaE, rgbToLab, simulateCvd } from '../../harness/report/pictures/cvd.js';
+import { buildLeaderboard, writeLeaderboard } from '../../harness/report/leaderboard.js';
+import { makeFixture, N as FIXTURE_N } from '../metrics/fixtures.js';
 import { tempDir } from '../helpers.js';
 
 const DATASET = bundledDatasetDir();
@@ -632,6 +634,29 @@ describe('cli: zoo draw', function () {
     const bad = await draw(['--from', out, '--format', 'gif']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /unknown picture format 'gif'/);
+  });
+
+  it('ROI bars carry the error bars of a current leaderboard.json, and none without one', async () => {
+    const fx = makeFixture();
+    // The fixture brain has no positions: a 4 × 4 grid per subject (voxel_coords.npy, N×3).
+    for (const subj of readdirSync(fx.dataset).filter((d) => /^subj\d+$/.test(d))) {
+      const n = FIXTURE_N;
+      writeNpy(join(fx.dataset, subj, 'voxel_coords.npy'), Float32Array.from({ length: n * 3 }, (_, k) => (k % 3 === 0 ? (Math.floor(k / 3) % 4) * 10 + (Math.floor(k / 3) >= n / 2 ? 60 : 0) : k % 3 === 1 ? Math.floor(Math.floor(k / 3) % (n / 2) / 4) * 10 : 0)), [n, 3]);
+    }
+    const lb = await buildLeaderboard(fx.out, fx.dataset, { replicates: 60, seed: 1 });
+    writeLeaderboard(fx.out, lb);
+    const blackIn = async (file: string): Promise<number> => (await decode(file)).count(ERROR_BAR_COLOR);
+    const withBoard = await draw(['--from', fx.out, '--dataset', fx.dataset, '--out', join(fx.out, 'with')]);
+    assert.equal(withBoard.code, 0, withBoard.stderr);
+    assert.match(withBoard.stdout, /ROI bars with the 95 % intervals of leaderboard\.json/);
+    const subject = lb.entries[0].subject;
+    const barsWith = await blackIn(join(fx.out, 'with', `roi-r2-${subject}.png`));
+    rmSync(join(fx.out, 'leaderboard.json'));
+    const without = await draw(['--from', fx.out, '--dataset', fx.dataset, '--out', join(fx.out, 'without')]);
+    assert.equal(without.code, 0, without.stderr);
+    assert.doesNotMatch(without.stdout, /intervals/);
+    const barsWithout = await blackIn(join(fx.out, 'without', `roi-r2-${subject}.png`));
+    assert.ok(barsWith > barsWithout + 100, `error-bar pixels: ${barsWith} with the leaderboard, ${barsWithout} without`);
   });
 
   it('explains an OUT folder without runs', async () => {

@@ -69,10 +69,6 @@ export const RDBU: readonly Rgb[] = [
 export const VIRIDIS: readonly Rgb[] = [
   [68, 1, 84], [71, 45, 123], [59, 82, 139], [44, 114, 142], [33, 145, 140], [40, 174, 128], [94, 201, 98], [173, 220, 48], [253, 231, 37],
 ];
-/** matplotlib plasma sampled at 0, 1/8, …, 1. */
-export const PLASMA: readonly Rgb[] = [
-  [13, 8, 135], [76, 2, 161], [126, 3, 168], [169, 35, 149], [204, 71, 120], [229, 107, 93], [248, 149, 64], [253, 197, 39], [240, 249, 33],
-];
 
 /** Categorical colours for bar charts (Tableau 10). */
 export const CATEGORICAL: readonly string[] = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
