@@ -636,7 +636,7 @@ describe('cli: zoo draw', function () {
     assert.match(bad.stderr, /unknown picture format 'gif'/);
   });
 
-  it('ROI bars carry the error bars of a current leaderboard.json, and none without one', async () => {
+  it('ROI bars carry the error bars of a current leaderboard.json (and Fig. 4\'s difference to the max model is drawn), none without one', async () => {
     const fx = makeFixture();
     // The fixture brain has no positions: a 4 × 4 grid per subject (voxel_coords.npy, N×3).
     for (const subj of readdirSync(fx.dataset).filter((d) => /^subj\d+$/.test(d))) {
@@ -651,10 +651,13 @@ describe('cli: zoo draw', function () {
     assert.match(withBoard.stdout, /ROI bars with the 95 % intervals of leaderboard\.json/);
     const subject = lb.entries[0].subject;
     const barsWith = await blackIn(join(fx.out, 'with', `roi-r2-${subject}.png`));
+    // Fig. 4 right, the difference to the 'max' model, comes from the leaderboard too.
+    assert.ok(existsSync(join(fx.out, 'with', `roi-maxdiff-${subject}.png`)), 'difference-to-max chart');
     rmSync(join(fx.out, 'leaderboard.json'));
     const without = await draw(['--from', fx.out, '--dataset', fx.dataset, '--out', join(fx.out, 'without')]);
     assert.equal(without.code, 0, without.stderr);
     assert.doesNotMatch(without.stdout, /intervals/);
+    assert.ok(!existsSync(join(fx.out, 'without', `roi-maxdiff-${subject}.png`)), 'no difference-to-max chart without a leaderboard');
     const barsWithout = await blackIn(join(fx.out, 'without', `roi-r2-${subject}.png`));
     assert.ok(barsWith > barsWithout + 100, `error-bar pixels: ${barsWith} with the leaderboard, ${barsWithout} without`);
   });

@@ -42,6 +42,8 @@ interface ModelStats {
   subject: string;
   roiR2: Record<string, number>;
   roiCi: Record<string, readonly [number, number] | null>;
+  /** Table 1 / Fig. 4 right: RMS difference to the voxel-wise max model per ROI (from a current leaderboard). */
+  maxDiff?: Record<string, number>;
   slope: number;
   b0: number;
   b1: number;
@@ -140,7 +142,8 @@ export async function drawOutputs(opts: DrawOpts, io: CliIo): Promise<void> {
             own.roiCi[n] = lb.roiCi[n];
           }
         }
-        stats.push({ plugin: r.plugin, variant: r.variant, subject, ...own, ...pics.runHierarchy(run.omega, run.L, s.rois) });
+        const maxDiff = entry ? fromBoard(entry.maxDiff, names).roiR2 : undefined;
+        stats.push({ plugin: r.plugin, variant: r.variant, subject, ...own, maxDiff, ...pics.runHierarchy(run.omega, run.L, s.rois) });
       }
       subjectRois.set(subject, names);
     } finally {
@@ -153,6 +156,10 @@ export async function drawOutputs(opts: DrawOpts, io: CliIo): Promise<void> {
     const mine = stats.filter((m) => m.subject === subject);
     if (mine.some((m) => Object.values(m.roiR2).some(Number.isFinite))) {
       written.push(pics.drawRoiBars(mine.map((m) => ({ model: m.plugin, size: m.variant, roiR2: m.roiR2, roiCi: m.roiCi })), join(summaryDir, `roi-r2-${subject}.${format}`), `Mean test R² per ROI · ${subject}`, { rois: subjectRois.get(subject) }));
+    }
+    // The paper's Fig. 4 right: difference to the 'max' model, from the leaderboard.
+    if (mine.some((m) => m.maxDiff && Object.values(m.maxDiff).some(Number.isFinite))) {
+      written.push(pics.drawRoiBars(mine.map((m) => ({ model: m.plugin, size: m.variant, roiR2: m.maxDiff ?? {} })), join(summaryDir, `roi-maxdiff-${subject}.${format}`), `Difference to the voxel-wise max model per ROI · ${subject} (lower = closer)`, { rois: subjectRois.get(subject), yTitle: 'RMS voxel R² difference to the max model' }));
     }
     written.push(pics.drawHierarchyBars(mine.map((m) => ({ model: m.plugin, size: m.variant, slope: m.slope, b0: m.b0, b1: m.b1 })), join(summaryDir, `hierarchy-${subject}.${format}`), `Hierarchy alignment · ${subject}: ι̂ = slope·ι + b0, b1 = slope + b0`));
     for (const f of written) io.out(`  ${show(f)}`);
@@ -174,11 +181,15 @@ export async function drawOutputs(opts: DrawOpts, io: CliIo): Promise<void> {
         roiR2 = { ...roiR2, ...lb.roiR2 };
         roiCi = lb.roiCi;
       }
-      return { model: m.plugin, size: m.variant, roiR2, roiCi, slope: mean(same.map((x) => x.slope)), b0: mean(same.map((x) => x.b0)), b1: mean(same.map((x) => x.b1)), n: same.length };
+      const maxDiff = summary ? fromBoard(summary.maxDiff, allRois).roiR2 : undefined;
+      return { model: m.plugin, size: m.variant, roiR2, roiCi, maxDiff, slope: mean(same.map((x) => x.slope)), b0: mean(same.map((x) => x.b0)), b1: mean(same.map((x) => x.b1)), n: same.length };
     });
     const note = `mean over subjects (${subjects.join(', ')})`;
     const written: string[] = [];
     if (avg.some((m) => Object.values(m.roiR2).some(Number.isFinite))) written.push(pics.drawRoiBars(avg, join(summaryDir, `roi-r2.${format}`), `Mean test R² per ROI · ${note}`, { rois: allRois }));
+    if (avg.some((m) => m.maxDiff && Object.values(m.maxDiff).some(Number.isFinite))) {
+      written.push(pics.drawRoiBars(avg.map((m) => ({ model: m.model, size: m.size, roiR2: m.maxDiff ?? {} })), join(summaryDir, `roi-maxdiff.${format}`), `Difference to the voxel-wise max model per ROI · ${note} (lower = closer)`, { rois: allRois, yTitle: 'RMS voxel R² difference to the max model' }));
+    }
     written.push(pics.drawHierarchyBars(avg, join(summaryDir, `hierarchy.${format}`), `Hierarchy alignment · ${note}`));
     for (const f of written) io.out(`  ${show(f)}`);
   }

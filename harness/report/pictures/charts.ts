@@ -204,6 +204,8 @@ export interface RoiBarOptions {
   rois?: readonly string[];
   /** Receives the pixel positions of the error bars drawn. */
   errorBars?: ErrorBarPixels[];
+  /** y-axis title (default: mean voxel test R²). */
+  yTitle?: string;
 }
 
 /**
@@ -219,7 +221,8 @@ export function drawRoiBars(entries: readonly RoiBarEntry[], file: string, title
   const ordered = orderEntries(entries);
   const cis = ordered.map((o) => rois.map((r) => (finiteOrNull(o.entry.roiR2[r]) === null ? null : (o.entry.roiCi?.[r] ?? null))));
   const ends = cis.flat().flatMap((c) => (c ? [c[0], c[1]] : [])).filter(Number.isFinite);
-  const options = baseOptions(title, ends.length ? 'mean voxel test R² (bars: 95 % interval)' : 'mean voxel test R²');
+  const yTitle = opts.yTitle ?? 'mean voxel test R²';
+  const options = baseOptions(title, ends.length ? `${yTitle} (bars: 95 % interval)` : yTitle);
   if (ends.length) {
     const y = options.scales!.y as { suggestedMin?: number; suggestedMax?: number };
     y.suggestedMin = Math.min(0, ...ends);
