@@ -20,7 +20,7 @@ import type { RoiIndex } from '../../harness/data/rois.js';
 import {
   BACKGROUND, FOREGROUND, UNIFORM_GREY, confidenceColor, CATEGORICAL, CHART_HEIGHT, CHART_WIDTH, HIERARCHY_COLORS, MAP_HEIGHT, MAP_WIDTH, NAN_GREY, OLD_HUE_ANCHORS, RDBU, VIRIDIS,
   rampColor,
-  drawHierarchyBars, drawModelGrid, ERROR_BAR_COLOR, type ErrorBarPixels, drawRoiBars, drawRunMaps, gridLayout, gridMapBox, gridMapGeometry, gridPanelBox, hsvToRgb, layerColor, niceCeil, MAP_BOX, mapRoiSets, OUTLINE, roiOverlay, voxelReach,
+  drawHierarchyBars, drawModelGrid, ERROR_BAR_COLOR, type ErrorBarPixels, drawRoiBars, drawRunMaps, gridLayout, gridMapBox, gridMapGeometry, gridPanelBox, hsvToRgb, layerColor, niceCeil, MAP_BOX, mapRoiSets, OUTLINE, imagePositionPixel, mapGeometry, selectorLayout, selectorMapBox, selectorPanelBox, roiOverlay, voxelReach,
   positionColor, r2Color, r2ColorMax, roiMeanR2, runHierarchy, runMapGeometry, sizeRank, type MapGeometry, type Rgb,
 } from '../../harness/report/pictures/index.js';
 import { deltaE2000, deltaE2000Lab, minAdjacentDeltaE, rgbToLab, simulateCvd } from '../../harness/report/pictures/cvd.js';
@@ -264,9 +264,9 @@ describe('report: brain pictures', function () {
 
   it('drawRunMaps writes the four maps with the voxel colours the run calls for', async () => {
     const files = drawRunMaps(alphaDir, DATASET);
-    assert.deepEqual(files, ['layer', 'position', 'scale', 'r2'].map((k) => join(alphaDir, 'pictures', `${k}.png`)));
+    assert.deepEqual(files, ['layer', 'position', 'scale', 'r2', 'selectors'].map((k) => join(alphaDir, 'pictures', `${k}.png`)));
     const g = runMapGeometry(xy);
-    const [layer, position, scale, r2] = await Promise.all(files.map(decode));
+    const [layer, position, scale, r2] = await Promise.all(files.slice(0, 4).map(decode));
     for (const img of [layer, position, scale, r2]) {
       assert.equal(img.width, MAP_WIDTH);
       assert.equal(img.height, MAP_HEIGHT);
@@ -298,7 +298,7 @@ describe('report: brain pictures', function () {
   });
 
   it('every map outlines and labels the dataset\'s ROIs: black pixels only on ROI borders, every border outlined, labels at centroids', async () => {
-    const files = drawRunMaps(alphaDir, DATASET, join(out, 'outline'));
+    const files = drawRunMaps(alphaDir, DATASET, join(out, 'outline')).slice(0, 4);
     const g = runMapGeometry(xy);
     const sets = mapRoiSets(rois);
     assert.deepEqual([...sets.keys()], ['V1', 'V2', 'V3', 'V4', 'EBA', 'OFA', 'FFA', 'OPA', 'PPA', 'VWFA'], 'the merged ROIs the bundled dataset has, OFA and VWFA included');
@@ -373,8 +373,9 @@ describe('report: brain pictures', function () {
 
   it('SVG output: vector discs in the run\'s colours, one outline path, and text as <text> (ROI labels, titles, ticks)', async () => {
     const dir = join(out, 'svg');
-    const files = drawRunMaps(alphaDir, DATASET, dir, { format: 'svg' });
-    assert.deepEqual(files, ['layer', 'position', 'scale', 'r2'].map((k) => join(dir, `${k}.svg`)));
+    const all = drawRunMaps(alphaDir, DATASET, dir, { format: 'svg' });
+    assert.deepEqual(all, ['layer', 'position', 'scale', 'r2', 'selectors'].map((k) => join(dir, `${k}.svg`)));
+    const files = all.slice(0, 4);
     const g = runMapGeometry(xy);
     const sets = mapRoiSets(rois);
     for (const f of files) {
@@ -411,10 +412,32 @@ describe('report: brain pictures', function () {
     assert.equal((grid.match(/<text\b(?![^>]*fill="none")[^>]*>OFA<\/text>/g) ?? []).length, 4, 'OFA labelled in both hemispheres of both panels');
   });
 
+  it('selectors (Fig. 3 bottom): one weight map per layer with the voxel\'s ω_l, and the space selector\'s positions coloured by layer', async () => {
+    const file = drawRunMaps(alphaDir, DATASET, join(out, 'selectors'))[4];
+    const img = await decode(file);
+    assert.equal(img.height, selectorLayout(alphaL).height);
+    const omegaMax = 1; // one-hot rows: the 99th percentile of ω is 1
+    for (let l = 0; l < alphaL; l++) {
+      const geo = mapGeometry(xy, selectorMapBox(selectorPanelBox(l)), 4);
+      const pix = (v: number): Rgb => img.pixel(geo.px[2 * v], geo.px[2 * v + 1]);
+      assertColor(pix(vFirst), l === 0 ? VIRIDIS[8] : VIRIDIS[0], `layer ${l + 1} panel: the first-layer voxel has ω_${l + 1} = ${l === 0 ? 1 : 0}`);
+      assertColor(pix(vLast), l === alphaL - 1 ? VIRIDIS[8] : VIRIDIS[0], `layer ${l + 1} panel: the last-layer voxel`);
+      assertColor(pix(vUniform), rampColor(VIRIDIS, 1 / alphaL / omegaMax), `layer ${l + 1} panel: uniform ω = 1/L`);
+      assertColor(pix(vNaN), NAN_GREY, `layer ${l + 1} panel: dropped voxel`);
+    }
+    // Space selector: vRight selected (1, 0) (the image's right edge, middle row), vUp (0, −1) the top edge.
+    const im = selectorLayout(alphaL).image;
+    const [rx, ry] = imagePositionPixel(im, 1, 0);
+    assert.ok(Math.abs(rx - (im.x + im.width)) < 1e-9 && Math.abs(ry - (im.y + im.height / 2)) < 1e-9);
+    assertColor(img.pixel(rx - 1, ry), layerColor(vRight % alphaL, alphaL), 'position (1, 0): a dot at the right edge in its layer colour');
+    const [ux, uy] = imagePositionPixel(im, 0, -1);
+    assertColor(img.pixel(ux, uy + 1), layerColor(vUp % alphaL, alphaL), 'position (0, −1): a dot at the top edge');
+  });
+
   it('drawRunMaps takes an output folder; refuses a folder that is not a run, and a run of another dataset', () => {
     const alt = join(out, 'alt-pictures');
     const files = drawRunMaps(alphaDir, DATASET, alt);
-    assert.equal(files.length, 4);
+    assert.equal(files.length, 5);
     for (const f of files) assert.ok(f.startsWith(alt) && existsSync(f), f);
     assert.throws(() => drawRunMaps(out, DATASET), (e: unknown) => e instanceof ZooError && e.code === 'E_ARGS' && /metrics\.json/.test(e.message));
     const small = writeRun(join(out, 'other'), { plugin: 'p', variant: 'v', subject: 'subj01', L: 2, omega: new Float32Array(20), r2: new Float32Array(10), space: new Float32Array(20), scale: new Float32Array(10) });
@@ -576,7 +599,7 @@ describe('cli: zoo draw', function () {
     const run = await draw(['--from', out]);
     assert.equal(run.code, 0, run.stderr);
     for (const [p, v, s] of [['clip', 'B', 'subj01'], ['clip', 'L', 'subj01'], ['clip', 'B', 'subj02']]) {
-      for (const k of ['layer', 'position', 'scale', 'r2']) assert.ok(existsSync(join(out, 'runs', p, v, s, 'seed0.cpu', 'pictures', `${k}.png`)), `${p}/${v}/${s} ${k}`);
+      for (const k of ['layer', 'position', 'scale', 'r2', 'selectors']) assert.ok(existsSync(join(out, 'runs', p, v, s, 'seed0.cpu', 'pictures', `${k}.png`)), `${p}/${v}/${s} ${k}`);
     }
     for (const f of ['grid-layer-subj01.png', 'grid-r2-subj01.png', 'roi-r2-subj01.png', 'hierarchy-subj01.png', 'grid-layer-subj02.png', 'roi-r2.png', 'hierarchy.png']) {
       assert.ok(existsSync(join(out, 'pictures', f)), f);
