@@ -20,7 +20,7 @@ import type { RoiIndex } from '../../harness/data/rois.js';
 import {
   BACKGROUND, FOREGROUND, UNIFORM_GREY, confidenceColor, CATEGORICAL, CHART_HEIGHT, CHART_WIDTH, HIERARCHY_COLORS, MAP_HEIGHT, MAP_WIDTH, NAN_GREY, OLD_HUE_ANCHORS, RDBU, VIRIDIS,
   rampColor,
-  drawHierarchyBars, drawModelGrid, ERROR_BAR_COLOR, type ErrorBarPixels, drawRoiBars, drawRunMaps, gridLayout, gridMapBox, gridMapGeometry, gridPanelBox, hsvToRgb, layerColor, niceCeil, MAP_BOX, mapRoiSets, OUTLINE, imagePositionPixel, mapGeometry, selectorLayout, selectorMapBox, selectorPanelBox, roiOverlay, voxelReach,
+  drawHierarchyBars, drawModelGrid, ERROR_BAR_COLOR, type ErrorBarPixels, drawRoiBars, drawRunMaps, gridLayout, gridMapBox, gridMapGeometry, gridPanelBox, hsvToRgb, layerColor, niceCeil, MAP_BOX, mapRoiSets, OUTLINE, SHEET, imagePositionPixel, mapGeometry, selectorLayout, selectorMapBox, selectorPanelBox, roiOverlay, voxelReach,
   positionColor, r2Color, r2ColorMax, roiMeanR2, runHierarchy, runMapGeometry, sizeRank, type MapGeometry, type Rgb,
 } from '../../harness/report/pictures/index.js';
 import { deltaE2000, deltaE2000Lab, minAdjacentDeltaE, rgbToLab, simulateCvd } from '../../harness/report/pictures/cvd.js';
@@ -358,6 +358,23 @@ describe('report: brain pictures', function () {
       }
       assert.ok(checked >= 5, `${file}: ${checked} V1 borders checked`);
     }
+    // The cortical sheet: gaps between discs (within reach of a voxel, outside every disc) are SHEET,
+    // which white voxels (image centre, R² = 0) and the dropped grey stand out from.
+    assert.ok(deltaE2000(SHEET, BACKGROUND) > 4 && deltaE2000(SHEET, NAN_GREY) > 8 && deltaE2000(SHEET, [255, 255, 255]) > 4);
+    const layerImg = await decode(files[0]);
+    let gaps = 0;
+    for (let y = Math.floor(MAP_BOX.y); y < MAP_BOX.y + MAP_BOX.height && gaps < 40; y += 3) {
+      for (let x = Math.floor(MAP_BOX.x); x < MAP_BOX.x + MAP_BOX.width && gaps < 40; x += 3) {
+        let d = Infinity;
+        for (let v = 0; v < N; v++) d = Math.min(d, Math.hypot(g.px[2 * v] - x - 0.5, g.px[2 * v + 1] - y - 0.5));
+        if (d < g.radius + 1.5 || d > reach - 1.5 || labelNear(x, y)) continue;
+        const c = layerImg.pixel(x, y);
+        if (c.every((v, i) => v === OUTLINE[i])) continue; // an ROI border
+        assertColor(c, SHEET, `gap pixel (${x}, ${y}), ${d.toFixed(1)} px from the nearest voxel`);
+        gaps++;
+      }
+    }
+    assert.ok(gaps >= 10, `${gaps} gap pixels checked`);
     // Labels: one per ROI and hemisphere, at the centroid of the ROI's voxels there, drawn as dark text.
     assert.equal(ov.labels.length, 2 * sets.size);
     const layer = await decode(files[0]);

@@ -6,7 +6,7 @@ import type { SKRSContext2D } from '@napi-rs/canvas';
 import { confidence } from '../../metrics/hierarchy.js';
 import { colorBar, font, text, type Picture } from './canvas.js';
 import {
-  BACKGROUND, FOREGROUND, NAN_GREY, OUTLINE, cssRgb, layerColor, layerRampColor, positionColor, r2Color, confidenceColor, scaleColor, UNIFORM_GREY,
+  BACKGROUND, FOREGROUND, NAN_GREY, OUTLINE, SHEET, cssRgb, layerColor, layerRampColor, positionColor, r2Color, confidenceColor, scaleColor, UNIFORM_GREY,
   type Rgb,
 } from './colors.js';
 
@@ -136,6 +136,30 @@ export function mapGeometry(xy: Float32Array, box: Box, pad = 12): MapGeometry {
     px[2 * i + 1] = cy - (y - my) * scale;
   }
   return { px, radius, count: n };
+}
+
+/**
+ * Fills the cortical sheet, every pixel of `box` within voxelReach of a voxel, with SHEET (one
+ * path), so that the map has a visible extent and white voxels (image centre, R² = 0) show.
+ */
+export function drawSheet(pic: Picture, g: MapGeometry, box: Box): void {
+  const { x0, y0, w, h, owner } = pixelOwners(g, box, voxelReach(g));
+  const ctx = pic.ctx;
+  ctx.beginPath();
+  for (let yy = 0; yy < h; yy++) {
+    for (let xx = 0; xx < w; ) {
+      if (owner[yy * w + xx] < 0) {
+        xx++;
+        continue;
+      }
+      let n = 1;
+      while (xx + n < w && owner[yy * w + xx + n] >= 0) n++;
+      ctx.rect(x0 + xx, y0 + yy, n, 1);
+      xx += n;
+    }
+  }
+  ctx.fillStyle = cssRgb(SHEET);
+  ctx.fill();
 }
 
 /** Draws voxel discs; `colors` is N×3 (0..255). Dropped (grey) voxels first, so live ones sit on top. */

@@ -24,13 +24,15 @@
 export type Rgb = readonly [number, number, number];
 
 /** Dropped voxels (NaN in the run arrays): light grey, "no data" on the white background. */
-export const NAN_GREY: Rgb = [200, 200, 200];
+export const NAN_GREY: Rgb = [190, 190, 190];
 /** A uniform layer selection (confidence 0): a mid grey, visible on BACKGROUND, darker than NAN_GREY. */
 export const UNIFORM_GREY: Rgb = [120, 120, 128];
 /** Picture background (maps and charts). */
 export const BACKGROUND: Rgb = [255, 255, 255];
 /** Text on the background. */
 export const FOREGROUND: Rgb = [25, 25, 30];
+/** The cortical sheet under the voxel discs (the gaps between them), so white voxels show on the white background. */
+export const SHEET: Rgb = [232, 232, 235];
 /** ROI outlines on the brain maps. */
 export const OUTLINE: Rgb = [0, 0, 0];
 

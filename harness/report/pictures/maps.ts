@@ -11,7 +11,7 @@ import type { Flatmap } from '../../data/coords.js';
 import { MERGED_ROI_NAMES, type HemiCounts, type RoiIndex } from '../../data/rois.js';
 import { roiVoxelSets } from '../../metrics/brain-score.js';
 import {
-  depthLegend, drawRoiOverlay, drawVoxels, roiOverlay, labelHemispheres, layerColors, layerLegend, mapGeometry, positionColors, positionLegend, r2Colors,
+  depthLegend, drawRoiOverlay, drawSheet, drawVoxels, roiOverlay, labelHemispheres, layerColors, layerLegend, mapGeometry, positionColors, positionLegend, r2Colors,
   scaleColors, type Box, type MapGeometry,
 } from './brainmap.js';
 import { colorBar, formatOfFile, Picture, text, type PictureFormat } from './canvas.js';
@@ -148,6 +148,7 @@ export function drawRunMaps(runDir: string, datasetDir: string, outDir?: string,
     }
     header(ctx, `${runLabel(run)} — ${title}`, subtitle, MAP_WIDTH);
     labelHemispheres(ctx, geometry, sm.counts.lh, MAP_BOX.y - 4);
+    drawSheet(pic, geometry, MAP_BOX);
     drawVoxels(pic, geometry, colors);
     drawRoiOverlay(pic, overlay);
     switch (kind) {
@@ -242,6 +243,7 @@ function drawSelectors(run: RunArrays, sm: SubjectMap, file: string, subtitle: s
       const w = run.omega[v * L + l];
       colors.set(Number.isFinite(w) ? rampColor(VIRIDIS, w / wmax) : NAN_GREY, 3 * v);
     }
+    drawSheet(pic, g, selectorMapBox(panel));
     drawVoxels(pic, g, colors);
     pic.pixels(roiOverlay(g, selectorMapBox(panel), sets, sm.counts.lh).outline, OUTLINE);
   }
@@ -336,6 +338,7 @@ export function drawModelGrid(outDir: string, datasetDir: string, subject: strin
     const r2 = finiteMean(run.r2);
     text(ctx, `${runLabel(run)}  (R² ${Number.isFinite(run.info.testR2 ?? NaN) ? (run.info.testR2 as number).toFixed(3) : r2.toFixed(3)}${kind === 'layer' ? `, L = ${run.L}` : ''})`, panel.x + panel.width / 2, panel.y + 19, { size: 14, weight: 'bold', align: 'center', maxWidth: panel.width - 16 });
     const g = gridMapGeometry(sm.flatmap.xy, i, runs.length);
+    drawSheet(pic, g, gridMapBox(panel));
     drawVoxels(pic, g, kind === 'layer' ? layerColors(run.omega, run.L) : r2Colors(run.r2, vmax));
     drawRoiOverlay(pic, roiOverlay(g, gridMapBox(panel), sets, sm.counts.lh), 10);
   });
