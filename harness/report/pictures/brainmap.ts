@@ -4,9 +4,9 @@
  */
 import type { SKRSContext2D } from '@napi-rs/canvas';
 import { confidence } from '../../metrics/hierarchy.js';
-import { colorBar, text } from './canvas.js';
+import { colorBar, font, text, type Picture } from './canvas.js';
 import {
-  FOREGROUND, NAN_GREY, cssRgb, layerColor, layerRampColor, positionColor, r2Color, confidenceColor, scaleColor, UNIFORM_GREY,
+  BACKGROUND, FOREGROUND, NAN_GREY, OUTLINE, SHEET, cssRgb, layerColor, layerRampColor, positionColor, r2Color, confidenceColor, scaleColor, UNIFORM_GREY,
   type Rgb,
 } from './colors.js';
 
@@ -138,8 +138,32 @@ export function mapGeometry(xy: Float32Array, box: Box, pad = 12): MapGeometry {
   return { px, radius, count: n };
 }
 
+/**
+ * Fills the cortical sheet, every pixel of `box` within voxelReach of a voxel, with SHEET (one
+ * path), so that the map has a visible extent and white voxels (image centre, R² = 0) show.
+ */
+export function drawSheet(pic: Picture, g: MapGeometry, box: Box): void {
+  const { x0, y0, w, h, owner } = pixelOwners(g, box, voxelReach(g));
+  const ctx = pic.ctx;
+  ctx.beginPath();
+  for (let yy = 0; yy < h; yy++) {
+    for (let xx = 0; xx < w; ) {
+      if (owner[yy * w + xx] < 0) {
+        xx++;
+        continue;
+      }
+      let n = 1;
+      while (xx + n < w && owner[yy * w + xx + n] >= 0) n++;
+      ctx.rect(x0 + xx, y0 + yy, n, 1);
+      xx += n;
+    }
+  }
+  ctx.fillStyle = cssRgb(SHEET);
+  ctx.fill();
+}
+
 /** Draws voxel discs; `colors` is N×3 (0..255). Dropped (grey) voxels first, so live ones sit on top. */
-export function drawVoxels(ctx: SKRSContext2D, g: MapGeometry, colors: Uint8ClampedArray): void {
+export function drawVoxels(pic: Picture, g: MapGeometry, colors: Uint8ClampedArray): void {
   const order: number[] = [];
   const late: number[] = [];
   for (let i = 0; i < g.count; i++) {
@@ -148,19 +172,7 @@ export function drawVoxels(ctx: SKRSContext2D, g: MapGeometry, colors: Uint8Clam
     (grey ? order : late).push(i);
   }
   order.push(...late);
-  const r = g.radius;
-  for (const i of order) {
-    ctx.fillStyle = `rgb(${colors[3 * i]}, ${colors[3 * i + 1]}, ${colors[3 * i + 2]})`;
-    const x = g.px[2 * i];
-    const y = g.px[2 * i + 1];
-    if (r < 1.2) {
-      ctx.fillRect(x - r, y - r, 2 * r, 2 * r);
-    } else {
-      ctx.beginPath();
-      ctx.arc(x, y, r, 0, 2 * Math.PI);
-      ctx.fill();
-    }
-  }
+  for (const i of order) pic.disc(g.px[2 * i], g.px[2 * i + 1], g.radius, [colors[3 * i], colors[3 * i + 1], colors[3 * i + 2]]);
 }
 
 /** "LH" / "RH" over the middle of each hemisphere's voxels. */
@@ -213,7 +225,7 @@ export function argmaxLayer(omega: ArrayLike<number>, L: number): Int32Array {
   return out;
 }
 
-/** Layer-selection colours: hue by arg-max layer, mixed with UNIFORM_GREY by 1 − confidence; non-finite ω NAN_GREY. */
+/** Layer-selection colours: the arg-max layer's colour, mixed with UNIFORM_GREY by 1 − confidence; non-finite ω NAN_GREY. */
 export function layerColors(omega: ArrayLike<number>, L: number): Uint8ClampedArray {
   const best = argmaxLayer(omega, L);
   const conf = confidence(omega, L);
@@ -239,7 +251,7 @@ export function r2Colors(r2: ArrayLike<number>, vmax: number): Uint8ClampedArray
  * 1, top) to UNIFORM_GREY (confidence 0, bottom); layer numbers (or timesteps) below.
  */
 export function layerLegend(ctx: SKRSContext2D, x: number, y: number, width: number, height: number, L: number, tickNames: readonly string[], axis: string): void {
-  text(ctx, `arg-max ${axis} (hue) · colour strength = confidence 1 − H(ω)/log L (grey: uniform)`, x, y - 8, { size: 13 });
+  text(ctx, `arg-max ${axis} (colour) · saturation = confidence 1 − H(ω)/log L (grey: uniform)`, x, y - 8, { size: 13 });
   const colW = width / L;
   for (let l = 0; l < L; l++) {
     const c = layerColor(l, L);
@@ -267,41 +279,33 @@ export function depthLegend(ctx: SKRSContext2D, x: number, y: number, width: num
     x, y, width, height,
     color: layerRampColor,
     min: 0, max: 1,
-    title: 'arg-max layer, relative depth (hue) · colour strength = confidence (grey: uniform)',
+    title: 'arg-max layer, relative depth (colour) · saturation = confidence (grey: uniform)',
     endLabels: ['first layer', 'last layer'],
   });
 }
 
-/** A disc coloured by image position (x right, y down) with its axes. */
+/**
+ * A disc coloured by image position (x right, y down) with its axes: 120 wedges, each a radial
+ * gradient from white (centre, eccentricity 0) to its direction's full hue (edge), which is
+ * positionColor exactly along the radius (the saturation of HSV is linear in RGB); vector-friendly.
+ */
 export function positionLegend(ctx: SKRSContext2D, cx: number, cy: number, radius: number): void {
-  const size = Math.ceil(2 * radius) + 1;
-  const img = ctx.createImageData(size, size);
-  for (let py = 0; py < size; py++) {
-    for (let px = 0; px < size; px++) {
-      const dx = (px + 0.5 - size / 2) / radius;
-      const dy = (py + 0.5 - size / 2) / radius;
-      const o = 4 * (py * size + px);
-      if (dx * dx + dy * dy > 1) continue;
-      const c = positionColor(dx, dy);
-      img.data[o] = c[0];
-      img.data[o + 1] = c[1];
-      img.data[o + 2] = c[2];
-      img.data[o + 3] = 255;
-    }
+  const wedges = 120;
+  for (let k = 0; k < wedges; k++) {
+    // Image direction angle θ (from +x towards image-up): the canvas angle is −θ.
+    const t0 = (k / wedges) * 2 * Math.PI;
+    const t1 = ((k + 1) / wedges) * 2 * Math.PI;
+    const mid = (t0 + t1) / 2;
+    const grad = ctx.createRadialGradient(cx, cy, 0, cx, cy, radius);
+    grad.addColorStop(0, cssRgb(positionColor(0, 0)));
+    grad.addColorStop(1, cssRgb(positionColor(Math.cos(mid), -Math.sin(mid))));
+    ctx.fillStyle = grad;
+    ctx.beginPath();
+    ctx.moveTo(cx, cy);
+    ctx.arc(cx, cy, radius, -t0 + 0.004, -t1 - 0.004, true);
+    ctx.closePath();
+    ctx.fill();
   }
-  // putImageData replaces pixels, transparent ones included: paint onto a scratch canvas first.
-  const left = Math.round(cx - size / 2);
-  const top = Math.round(cy - size / 2);
-  const bg = ctx.getImageData(left, top, size, size);
-  for (let k = 0; k < img.data.length; k += 4) {
-    if (img.data[k + 3] === 0) {
-      img.data[k] = bg.data[k];
-      img.data[k + 1] = bg.data[k + 1];
-      img.data[k + 2] = bg.data[k + 2];
-      img.data[k + 3] = bg.data[k + 3];
-    }
-  }
-  ctx.putImageData(img, left, top);
   ctx.strokeStyle = cssRgb(FOREGROUND, 0.6);
   ctx.lineWidth = 1;
   ctx.beginPath();
@@ -311,4 +315,135 @@ export function positionLegend(ctx: SKRSContext2D, cx: number, cy: number, radiu
   text(ctx, 'bottom', cx, cy + radius + 13, { size: 11, align: 'center' });
   text(ctx, 'left', cx - radius - 5, cy + 4, { size: 11, align: 'right' });
   text(ctx, 'right', cx + radius + 5, cy + 4, { size: 11 });
+}
+
+// ---------------------------------------------------------------- ROI outlines and labels
+
+/** One ROI label: the ROI's name at the centroid of its voxels in one hemisphere. */
+export interface RoiLabel {
+  name: string;
+  hemi: 'lh' | 'rh';
+  x: number;
+  y: number;
+}
+
+/** ROI outlines (pixel coordinates) and labels of a map. */
+export interface RoiOverlay {
+  /** Outline pixels, x,y pairs (integer pixel coordinates: the pixel [x, x+1) × [y, y+1)). */
+  readonly outline: Int32Array;
+  readonly labels: readonly RoiLabel[];
+  /** How far (px) from a voxel centre a pixel still belongs to that voxel. */
+  readonly reach: number;
+}
+
+/** How far (px) a voxel's area reaches on a map: its disc, and a little more to close the gaps between discs. */
+export function voxelReach(g: MapGeometry): number {
+  return Math.max(1.5, 1.5 * g.radius);
+}
+
+/**
+ * Nearest voxel of every pixel of `box` whose centre is within `reach` of a voxel centre (−1
+ * elsewhere), row-major over the box's integer pixels (x from floor(box.x), y from floor(box.y)).
+ */
+export function pixelOwners(g: MapGeometry, box: Box, reach: number): { x0: number; y0: number; w: number; h: number; owner: Int32Array } {
+  const x0 = Math.floor(box.x);
+  const y0 = Math.floor(box.y);
+  const w = Math.ceil(box.x + box.width) - x0;
+  const h = Math.ceil(box.y + box.height) - y0;
+  const owner = new Int32Array(w * h).fill(-1);
+  const best = new Float32Array(w * h).fill(Infinity);
+  const r2 = reach * reach;
+  for (let v = 0; v < g.count; v++) {
+    const cx = g.px[2 * v];
+    const cy = g.px[2 * v + 1];
+    if (!Number.isFinite(cx) || !Number.isFinite(cy)) continue;
+    const xa = Math.max(0, Math.floor(cx - reach - x0));
+    const xb = Math.min(w - 1, Math.ceil(cx + reach - x0));
+    const ya = Math.max(0, Math.floor(cy - reach - y0));
+    const yb = Math.min(h - 1, Math.ceil(cy + reach - y0));
+    for (let yy = ya; yy <= yb; yy++) {
+      const dy = y0 + yy + 0.5 - cy;
+      for (let xx = xa; xx <= xb; xx++) {
+        const dx = x0 + xx + 0.5 - cx;
+        const d = dx * dx + dy * dy;
+        const k = yy * w + xx;
+        if (d <= r2 && d < best[k]) {
+          best[k] = d;
+          owner[k] = v;
+        }
+      }
+    }
+  }
+  return { x0, y0, w, h, owner };
+}
+
+/**
+ * Outlines and labels of the ROIs in `sets` (name → voxel indices, lh then rh): every pixel is
+ * given its nearest voxel (within voxelReach), and a pixel inside an ROI is an outline pixel when
+ * a 4-neighbour pixel is not in that ROI (another voxel's area, or outside the sheet); the label
+ * sits at the centroid of the ROI's voxels in each hemisphere.
+ */
+export function roiOverlay(g: MapGeometry, box: Box, sets: ReadonlyMap<string, ArrayLike<number>>, lhCount: number): RoiOverlay {
+  const reach = voxelReach(g);
+  const { x0, y0, w, h, owner } = pixelOwners(g, box, reach);
+  const isOutline = new Uint8Array(w * h);
+  const member = new Uint8Array(g.count);
+  const labels: RoiLabel[] = [];
+  for (const [name, idx] of sets) {
+    member.fill(0);
+    for (let i = 0; i < idx.length; i++) member[idx[i]] = 1;
+    const inside = (xx: number, yy: number): boolean => {
+      if (xx < 0 || yy < 0 || xx >= w || yy >= h) return false;
+      const o = owner[yy * w + xx];
+      return o >= 0 && member[o] === 1;
+    };
+    for (let yy = 0; yy < h; yy++) {
+      for (let xx = 0; xx < w; xx++) {
+        if (!inside(xx, yy)) continue;
+        if (!inside(xx - 1, yy) || !inside(xx + 1, yy) || !inside(xx, yy - 1) || !inside(xx, yy + 1)) isOutline[yy * w + xx] = 1;
+      }
+    }
+    for (const hemi of ['lh', 'rh'] as const) {
+      let sx = 0;
+      let sy = 0;
+      let n = 0;
+      for (let i = 0; i < idx.length; i++) {
+        const v = idx[i];
+        if ((hemi === 'lh') !== (v < lhCount)) continue;
+        const x = g.px[2 * v];
+        const y = g.px[2 * v + 1];
+        if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
+        sx += x;
+        sy += y;
+        n++;
+      }
+      if (n > 0) labels.push({ name, hemi, x: sx / n, y: sy / n });
+    }
+  }
+  let count = 0;
+  for (let k = 0; k < isOutline.length; k++) count += isOutline[k];
+  const outline = new Int32Array(2 * count);
+  for (let k = 0, j = 0; k < isOutline.length; k++) {
+    if (!isOutline[k]) continue;
+    outline[j++] = x0 + (k % w);
+    outline[j++] = y0 + Math.floor(k / w);
+  }
+  return { outline, labels, reach };
+}
+
+/** Draws the outline pixels (OUTLINE colour) and the labels (dark text on a white halo) above the voxels. */
+export function drawRoiOverlay(pic: Picture, o: RoiOverlay, size = 12): void {
+  pic.pixels(o.outline, OUTLINE);
+  const ctx = pic.top;
+  ctx.font = font(size, 'bold');
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'middle';
+  ctx.lineJoin = 'round';
+  for (const l of o.labels) {
+    ctx.strokeStyle = cssRgb(BACKGROUND, 0.85);
+    ctx.lineWidth = 3;
+    ctx.strokeText(l.name, l.x, l.y);
+    ctx.fillStyle = cssRgb(FOREGROUND);
+    ctx.fillText(l.name, l.x, l.y);
+  }
 }

@@ -1,17 +1,17 @@
 /**
  * Bar charts for the leaderboard (Chart.js on an @napi-rs/canvas canvas, no DOM):
- *  - ROI test R² per model: one group per ROI (V1, V2, V3, V4, EBA, FFA, OPA, PPA when present),
- *    one bar per model;
+ *  - ROI test R² per model: one group per ROI (the --rois list, default the paper's merged ROIs
+ *    the dataset has: V1 … V4, EBA, FBA, OFA, FFA, OPA, PPA, OWFA, VWFA), one bar per model, with
+ *    the leaderboard's 95 % interval as an error bar where it has one;
  *  - hierarchy alignment per model: slope, b0, b1 (Table 2 of the paper), models of a family
  *    side by side ordered by size.
  * Models of one family with several sizes share a hue, lighter = smaller.
  */
-import { createCanvas, type SKRSContext2D } from '@napi-rs/canvas';
 import { Chart, registerables, type ChartConfiguration, type Plugin } from 'chart.js';
 import { resolve } from 'node:path';
 import { ZooError } from '../../core/errors.js';
-import { FONT_FAMILY, writePng } from './canvas.js';
-import { CATEGORICAL, hsvToRgb, type Rgb } from './colors.js';
+import { FONT_FAMILY, formatOfFile, Picture } from './canvas.js';
+import { CATEGORICAL, cssRgb, hsvToRgb, type Rgb } from './colors.js';
 import { CHART_ROIS } from './runs.js';
 
 export const CHART_WIDTH = 960;
@@ -22,7 +22,23 @@ export interface RoiBarEntry {
   size?: string;
   /** ROI name → mean test R² (NaN or missing = no bar). */
   roiR2: Record<string, number>;
+  /** ROI name → 95 % interval [lo, hi] (missing or null = no error bar). */
+  roiCi?: Record<string, readonly [number, number] | null | undefined>;
 }
+
+/** Where an error bar was drawn (pixels), for checking the picture. */
+export interface ErrorBarPixels {
+  model: string;
+  roi: string;
+  x: number;
+  /** Pixel rows of the interval's ends and of the bar's value. */
+  yLo: number;
+  yHi: number;
+  yValue: number;
+}
+
+/** Colour of the error bars. */
+export const ERROR_BAR_COLOR: Rgb = [0, 0, 0];
 
 export interface HierarchyBarEntry {
   model: string;
@@ -112,14 +128,49 @@ function orderEntries<T extends { model: string; size?: string }>(entries: reado
 
 const finiteOrNull = (v: number | undefined): number | null => (v !== undefined && Number.isFinite(v) ? v : null);
 
+/** Chart.js plugin: a vertical line with caps from lo to hi over each bar that has an interval. */
+function errorBars(cis: ((readonly [number, number] | null)[])[], sink?: ErrorBarPixels[], names?: { models: string[]; rois: string[] }): Plugin<'bar'> {
+  return {
+    id: 'brainzoo-error-bars',
+    afterDatasetsDraw(chart) {
+      const { ctx } = chart;
+      const y = chart.scales.y;
+      ctx.save();
+      ctx.strokeStyle = cssRgb(ERROR_BAR_COLOR);
+      ctx.lineWidth = 1;
+      cis.forEach((row, i) => {
+        const meta = chart.getDatasetMeta(i);
+        row.forEach((ci, j) => {
+          const el = meta.data[j] as unknown as { x: number; y: number; width: number } | undefined;
+          if (!ci || !el || !Number.isFinite(ci[0]) || !Number.isFinite(ci[1])) return;
+          const x = Math.round(el.x) + 0.5;
+          const yLo = Math.round(y.getPixelForValue(ci[0]));
+          const yHi = Math.round(y.getPixelForValue(ci[1]));
+          const cap = Math.max(2, Math.min(5, Math.floor(el.width / 3)));
+          ctx.beginPath();
+          ctx.moveTo(x, yLo);
+          ctx.lineTo(x, yHi);
+          ctx.moveTo(x - cap, yLo + 0.5);
+          ctx.lineTo(x + cap, yLo + 0.5);
+          ctx.moveTo(x - cap, yHi + 0.5);
+          ctx.lineTo(x + cap, yHi + 0.5);
+          ctx.stroke();
+          sink?.push({ model: names?.models[i] ?? String(i), roi: names?.rois[j] ?? String(j), x: x - 0.5, yLo, yHi, yValue: el.y });
+        });
+      });
+      ctx.restore();
+    },
+  };
+}
+
 function render(config: ChartConfiguration<'bar'>, file: string, description: string): string {
   ensureChartJs();
-  const canvas = createCanvas(CHART_WIDTH, CHART_HEIGHT);
-  const ctx: SKRSContext2D = canvas.getContext('2d');
+  // PNG, or SVG with text as <text> when the file name ends in .svg.
+  const pic = new Picture(CHART_WIDTH, CHART_HEIGHT, formatOfFile(file), null);
   // Skia's context implements what Chart.js draws with (no DOM: Chart.js picks its BasicPlatform).
-  const chart = new Chart(ctx as unknown as CanvasRenderingContext2D, config);
+  const chart = new Chart(pic.ctx as unknown as CanvasRenderingContext2D, config);
   try {
-    return writePng(canvas, resolve(file), description);
+    return pic.write(resolve(file), description);
   } finally {
     chart.destroy();
   }
@@ -148,30 +199,51 @@ function noEntries(what: string): ZooError {
   return new ZooError('E_ARGS', `nothing to chart: no ${what}`, { fix: 'pass at least one model entry (fit some runs first: zoo bench --all)' });
 }
 
+export interface RoiBarOptions {
+  /** ROI groups in order (default: CHART_ROIS); those without a finite value in any entry are left out. */
+  rois?: readonly string[];
+  /** Receives the pixel positions of the error bars drawn. */
+  errorBars?: ErrorBarPixels[];
+  /** y-axis title (default: mean voxel test R²). */
+  yTitle?: string;
+}
+
 /**
- * Grouped bars of mean test R² per ROI (groups: the paper's ROIs present in any entry), one bar
- * per model. Writes a CHART_WIDTH×CHART_HEIGHT PNG to `file` and returns its path.
+ * Grouped bars of mean test R² per ROI (groups: `opts.rois` with a value in any entry), one bar
+ * per model, error bars from the entries' intervals. Writes a CHART_WIDTH×CHART_HEIGHT PNG to
+ * `file` and returns its path.
  */
-export function drawRoiBars(entries: readonly RoiBarEntry[], file: string, title = 'Mean test R² per ROI'): string {
+export function drawRoiBars(entries: readonly RoiBarEntry[], file: string, title = 'Mean test R² per ROI', opts: RoiBarOptions = {}): string {
   if (entries.length === 0) throw noEntries('models');
-  const rois = CHART_ROIS.filter((r) => entries.some((e) => finiteOrNull(e.roiR2[r]) !== null));
-  if (rois.length === 0) throw noEntries(`finite R² for any of the ROIs ${CHART_ROIS.join(', ')}`);
+  const wanted = opts.rois ?? CHART_ROIS;
+  const rois = wanted.filter((r) => entries.some((e) => finiteOrNull(e.roiR2[r]) !== null));
+  if (rois.length === 0) throw noEntries(`finite R² for any of the ROIs ${wanted.join(', ')}`);
   const ordered = orderEntries(entries);
+  const cis = ordered.map((o) => rois.map((r) => (finiteOrNull(o.entry.roiR2[r]) === null ? null : (o.entry.roiCi?.[r] ?? null))));
+  const ends = cis.flat().flatMap((c) => (c ? [c[0], c[1]] : [])).filter(Number.isFinite);
+  const yTitle = opts.yTitle ?? 'mean voxel test R²';
+  const options = baseOptions(title, ends.length ? `${yTitle} (bars: 95 % interval)` : yTitle);
+  if (ends.length) {
+    const y = options.scales!.y as { suggestedMin?: number; suggestedMax?: number };
+    y.suggestedMin = Math.min(0, ...ends);
+    y.suggestedMax = Math.max(...ends);
+  }
+  const labels = ordered.map((o) => (Array.isArray(o.label) ? o.label.join(' ') : o.label));
   const config: ChartConfiguration<'bar'> = {
     type: 'bar',
     data: {
-      labels: rois,
-      datasets: ordered.map((o) => ({
-        label: Array.isArray(o.label) ? o.label.join(' ') : o.label,
+      labels: [...rois],
+      datasets: ordered.map((o, i) => ({
+        label: labels[i],
         data: rois.map((r) => finiteOrNull(o.entry.roiR2[r])),
         backgroundColor: o.color,
         borderWidth: 0,
       })),
     },
-    options: baseOptions(title, 'mean voxel test R²'),
-    plugins: [whiteBackground],
+    options,
+    plugins: [whiteBackground, errorBars(cis, opts.errorBars, { models: labels, rois: [...rois] })],
   };
-  return render(config, file, `${title}: grouped bars per ROI (${rois.join(', ')}), one per model`);
+  return render(config, file, `${title}: grouped bars per ROI (${rois.join(', ')}), one per model${ends.length ? ', 95 % intervals as error bars' : ''}`);
 }
 
 /**

@@ -4,7 +4,8 @@
  * ROI means and hierarchy fit the bar charts show.
  */
 import { resolve } from 'node:path';
-import type { RoiIndex } from '../../data/rois.js';
+import { MERGED_ROI_NAMES, type RoiIndex } from '../../data/rois.js';
+import { roiVoxelSets } from '../../metrics/brain-score.js';
 import { fitHierarchy, layerIndex, levelVoxels } from '../../metrics/hierarchy.js';
 import { readRunMetrics, readRunSelections, type RunMetrics, type RunSelections } from '../../runs/store.js';
 
@@ -32,8 +33,8 @@ export interface RunArrays extends RunSelections {
   info: RunInfo;
 }
 
-/** The ROIs the bar charts show, in the paper's order, when the subject has them. */
-export const CHART_ROIS: readonly string[] = ['V1', 'V2', 'V3', 'V4', 'EBA', 'FFA', 'OPA', 'PPA'];
+/** The ROIs the bar charts show by default, in the paper's order, when the subject has them: the merged ROIs (OFA, VWFA, … included). */
+export const CHART_ROIS: readonly string[] = MERGED_ROI_NAMES;
 
 function infoOf(m: RunMetrics): RunInfo {
   return {
@@ -62,14 +63,16 @@ export function readRunArrays(runDir: string, voxels: number): RunArrays {
   return { dir, info: infoOf(metrics), n: s.n, L: s.L, r2: s.r2, omega: s.omega, space: s.space, scale: s.scale };
 }
 
-/** Mean test R² over each ROI's voxels (NaN voxels skipped); ROIs the subject lacks are left out. */
+/**
+ * Mean test R² over each ROI's voxels (NaN voxels skipped); ROIs the subject lacks are left out.
+ * Names are fine labels or merged groups ("V2+V3" joins); default: CHART_ROIS.
+ */
 export function roiMeanR2(r2: ArrayLike<number>, rois: RoiIndex, names: readonly string[] = CHART_ROIS): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const name of names) {
-    if (!rois.has(name)) continue;
+  for (const [name, idx] of roiVoxelSets(rois, names)) {
     let s = 0;
     let n = 0;
-    for (const v of rois.indices(name)) {
+    for (const v of idx) {
       const x = r2[v];
       if (Number.isFinite(x)) {
         s += x;
