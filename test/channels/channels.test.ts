@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadImage, createCanvas } from '@napi-rs/canvas';
 import { readNpy, writeNpy } from '../../harness/core/npy.js';
+import { openSubject } from '../../harness/data/algonauts.js';
 import { Rng } from '../../harness/data/random.js';
 import { participationRatio, pcaImages, positionSpread, principalComponents } from '../../harness/channels/analysis.js';
 import { adjustedRandIndex, clusterChannels } from '../../harness/channels/cluster.js';
@@ -161,18 +162,38 @@ describe('zoo channels on a planted brain with channel groups', function () {
     // The legend swatch of cluster 1 (18 px at x 16, y CLUSTER_LEGEND_Y) is its palette colour.
     assert.deepEqual(at(25, CLUSTER_LEGEND_Y + 9), [...CLUSTER_COLORS[0]]);
     // A voxel at its disc centre has its cluster's colour.
-    const flat = readNpy(join(dataset, 'subj01', 'flatmap_coords.npy')).data;
+    const subject = openSubject(dataset, 'subj01');
+    const flat = subject.flatmap().xy;
+    subject.close();
     const clusters = readNpy(join(run, 'channels', 'clusters.npy')).data;
     const { mapGeometry } = await import('../../harness/report/pictures/brainmap.js');
     const g = mapGeometry(Float32Array.from(flat), CLUSTER_MAP_BOX);
     let checked = 0;
+    let passed = 0;
+    const failures: string[] = [];
     for (let i = 0; i < clusters.length && checked < 20; i += 17) {
-      // Later discs may overlap earlier ones: check voxels whose centre no later disc covers.
-      const covered = Array.from({ length: clusters.length - i - 1 }, (_, j) => i + 1 + j).some((j) => Math.hypot(g.px[2 * j] - g.px[2 * i], g.px[2 * j + 1] - g.px[2 * i + 1]) < g.radius + 1);
-      if (covered) continue;
-      assert.deepEqual(at(g.px[2 * i], g.px[2 * i + 1]), [...CLUSTER_COLORS[clusters[i] % CLUSTER_COLORS.length]], `voxel ${i}`);
+      // The pixels of disc i that no later disc covers (discs overlap their neighbours), off
+      // antialiased edges: most have the cluster's colour (ROI outlines and labels cover a few).
+      const want = [...CLUSTER_COLORS[clusters[i] % CLUSTER_COLORS.length]];
+      const later = Array.from({ length: clusters.length - i - 1 }, (_, j) => i + 1 + j);
+      let visible = 0;
+      let match = 0;
+      const r = g.radius - 1.5;
+      for (let dy = -Math.ceil(r); dy <= Math.ceil(r); dy++) for (let dx = -Math.ceil(r); dx <= Math.ceil(r); dx++) {
+        if (dx * dx + dy * dy > r * r) continue;
+        const x = Math.round(g.px[2 * i]) + dx;
+        const y = Math.round(g.px[2 * i + 1]) + dy;
+        if (later.some((j) => Math.hypot(g.px[2 * j] - x, g.px[2 * j + 1] - y) < g.radius + 1.5)) continue;
+        visible++;
+        if (at(x, y).every((v, c) => v === want[c])) match++;
+      }
+      if (visible < 8) continue;
+      if (match / visible >= 0.8) passed++;
+      else failures.push(`voxel ${i}: ${match}/${visible} visible disc pixels in its cluster's colour ${want.join(',')}`);
       checked++;
     }
+    // ROI labels (text on a halo) sit on top of the voxels at the ROI centres: a few discs are hidden.
+    assert.ok(passed >= 0.85 * checked, failures.join('; '));
     assert.ok(checked >= 5, `only ${checked} uncovered voxels checked`);
   });
 

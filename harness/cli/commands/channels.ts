@@ -126,7 +126,7 @@ export function registerChannels(program: Command, ctx: CommandContext): void {
         const pics = await import('../../report/pictures/channels.js');
         const flat = subject.flatmap();
         const label = `${metrics.plugin}/${metrics.variant} ${metrics.subject}`;
-        const files = [drawClusterMapFile(pics, flat.xy, subject.voxelCounts.lh, perVoxel, k, label, clustering.method, outDir)];
+        const files = [pics.drawClusterMap({ title: `${label}: channel clusters (Fig. 8)`, subtitle: `${k} clusters of the channel-selection weights w_i (${clustering.method})`, flatmap: flat.xy, lhCount: subject.voxelCounts.lh, clusters: perVoxel, k, rois: subject.rois, ...(opts.rois ? { roiNames: wanted } : {}) }, join(outDir, 'clusters.png'))];
 
         // Fig. 9: the top-3 PCs of each ROI's w_i on the aligned features of a few test images.
         let pca: Record<string, unknown> | undefined;
@@ -182,8 +182,4 @@ export function registerChannels(program: Command, ctx: CommandContext): void {
       ctx.io.out('channel PR: participation ratio of the ROI\'s channel weights (how many channel directions it uses); position spread: RMS distance of its selected image positions, in image widths');
       for (const f of report.files as string[]) ctx.io.out(`wrote ${f}`);
     });
-}
-
-function drawClusterMapFile(pics: typeof import('../../report/pictures/channels.js'), xy: Float32Array, lh: number, clusters: Int32Array, k: number, label: string, method: string, outDir: string): string {
-  return pics.drawClusterMap({ title: `${label}: channel clusters (Fig. 8)`, subtitle: `${k} clusters of the channel-selection weights w_i (${method})`, flatmap: xy, lhCount: lh, clusters, k }, join(outDir, 'clusters.png'));
 }

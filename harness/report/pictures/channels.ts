@@ -6,9 +6,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { Image } from '@napi-rs/canvas';
-import { drawVoxels, labelHemispheres, mapGeometry, type Box } from './brainmap.js';
-import { darkCanvas, text, writePng } from './canvas.js';
+import type { RoiIndex } from '../../data/rois.js';
+import { drawRoiOverlay, drawSheet, drawVoxels, labelHemispheres, mapGeometry, roiOverlay, type Box } from './brainmap.js';
+import { Picture, text, type PictureFormat } from './canvas.js';
 import { FOREGROUND, NAN_GREY, cssRgb, type Rgb } from './colors.js';
+import { mapRoiSets } from './maps.js';
 
 /**
  * Okabe & Ito's colour-blind-safe categorical palette (without its black), then the same hues
@@ -33,6 +35,10 @@ export interface ClusterMapInput {
   /** Cluster per subject voxel, −1 for a voxel the run dropped. */
   clusters: Int32Array;
   k: number;
+  /** The subject's ROIs (outlined and labelled), and which of them (default: the merged ROIs). */
+  rois: RoiIndex;
+  roiNames?: readonly string[];
+  format?: PictureFormat;
 }
 
 const MAP_W = 960;
@@ -45,14 +51,17 @@ export function drawClusterMap(x: ClusterMapInput, file: string): string {
   const perRow = Math.min(x.k, 7);
   const legendRows = Math.ceil(x.k / perRow);
   const height = LEGEND_Y + legendRows * 24 + 40;
-  const { canvas, ctx } = darkCanvas(MAP_W, height);
+  const pic = new Picture(MAP_W, height, x.format ?? 'png');
+  const ctx = pic.ctx;
   text(ctx, x.title, 16, 26, { size: 18, weight: 'bold', maxWidth: MAP_W - 32 });
   text(ctx, x.subtitle, 16, 45, { size: 12, color: cssRgb(FOREGROUND, 0.75), maxWidth: MAP_W - 32 });
   const g = mapGeometry(x.flatmap, CLUSTER_MAP_BOX);
   const colors = new Uint8ClampedArray(x.clusters.length * 3);
   x.clusters.forEach((c, i) => colors.set(clusterColor(c), i * 3));
   labelHemispheres(ctx, g, x.lhCount, CLUSTER_MAP_BOX.y - 4);
-  drawVoxels(ctx, g, colors);
+  drawSheet(pic, g, CLUSTER_MAP_BOX);
+  drawVoxels(pic, g, colors);
+  drawRoiOverlay(pic, roiOverlay(g, CLUSTER_MAP_BOX, mapRoiSets(x.rois, x.roiNames), x.lhCount));
   // Legend: one swatch per cluster with its voxel count, seven per row.
   const counts = new Array<number>(x.k).fill(0);
   for (const c of x.clusters) if (c >= 0) counts[c]++;
@@ -64,8 +73,8 @@ export function drawClusterMap(x: ClusterMapInput, file: string): string {
     ctx.fillRect(lx, ly, 18, 18);
     text(ctx, `cluster ${c + 1} (${counts[c]} voxels)`, lx + 24, ly + 14, { size: 12, maxWidth: per - 30 });
   }
-  text(ctx, 'voxels coloured by the cluster of their channel-selection weights w_i; grey = dropped voxel', 16, height - 14, { size: 12, color: cssRgb(FOREGROUND, 0.8), maxWidth: MAP_W - 32 });
-  return writePng(canvas, file, `${x.title}: ${x.subtitle}`);
+  text(ctx, 'voxels coloured by the cluster of their channel-selection weights w_i; grey = dropped voxel; black outlines = ROIs', 16, height - 14, { size: 12, color: cssRgb(FOREGROUND, 0.8), maxWidth: MAP_W - 32 });
+  return pic.write(file, `${x.title}: ${x.subtitle}`);
 }
 
 export interface PcaGridInput {
@@ -85,7 +94,8 @@ export async function drawPcaGrid(x: PcaGridInput, file: string): Promise<string
   const cols = 1 + x.rois.length;
   const width = 16 + cols * (CELL + GAP) + 10;
   const height = 60 + x.images.length * (CELL + GAP) + 40;
-  const { canvas, ctx } = darkCanvas(width, height);
+  const pic = new Picture(width, height, 'png');
+  const ctx = pic.ctx;
   text(ctx, x.title, 16, 24, { size: 15, weight: 'bold', maxWidth: width - 32 });
   const colX = (c: number): number => 16 + c * (CELL + GAP);
   text(ctx, 'image', colX(0) + CELL / 2, 50, { size: 13, align: 'center' });
@@ -105,5 +115,5 @@ export async function drawPcaGrid(x: PcaGridInput, file: string): Promise<string
     });
   }
   text(ctx, 'per ROI: the top-3 principal components of its voxels\' channel weights w_i, applied to the aligned local features (its mean layer mixture), as R, G, B', 16, height - 14, { size: 11, color: cssRgb(FOREGROUND, 0.8), maxWidth: width - 32 });
-  return writePng(canvas, file, x.title);
+  return pic.write(file, x.title);
 }
