@@ -6,7 +6,7 @@
  * unchanged, diffusion's covering its settings and side files).
  */
 import { strict as assert } from 'node:assert';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../harness/core/paths.js';
 import { readNpy, writeNpy } from '../../harness/core/npy.js';
@@ -18,6 +18,7 @@ import { extractorFor } from '../../harness/features/extractors/index.js';
 import { preprocessImage } from '../../harness/features/preprocess.js';
 import { ort } from '../../harness/features/session.js';
 import { PluginRegistry } from '../../harness/plugins/registry.js';
+import { checkPluginOnnx } from '../../harness/plugins/onnx-check.js';
 import { checkManifestFile, resolveVariant, type ManifestProblem } from '../../harness/plugins/validate.js';
 import type { LayerSpec, PluginManifest, ResolvedVariant } from '../../harness/plugins/manifest.js';
 import { maxAbs, maxAbsDiff, python, tempDir, writeImages } from '../helpers.js';
@@ -195,6 +196,22 @@ describe('features: the diffusion extractor against a torch loop of the same inv
     } finally {
       store.close();
     }
+  });
+
+  it('zoo plugins validate\'s ONNX pass checks a diffusion variant through its extractor (shapes, side files)', async () => {
+    const good = await checkPluginOnnx(JSON.parse(readFileSync(file, 'utf8')) as PluginManifest, join(file, '..'));
+    assert.deepEqual(good.problems, []);
+    assert.deepEqual(good.variants.map((v) => v.status), ['checked']);
+    const wrong = stubPlugin(join(work, 'sd-wrong'), onnx, [{ name: 'tiny.t2', size: 'tiny', layers: [layer('mid', 2), { ...layer('up_1_2', 2), channels: 12 }] }]);
+    const bad = await checkPluginOnnx(JSON.parse(readFileSync(wrong, 'utf8')) as PluginManifest, join(wrong, '..'));
+    assert.match(bad.problems.map((p) => `${p.path}: ${p.message}`).join('\n'), /\/variants\/0\/layers\/1: in .*stub\.onnx, output "up_1_2" \(layer up_1_2@2\) has shape \[2, 16, 4, 4\] but the manifest promises \[batch, 12, 4, 4\]/);
+    const lonely = join(work, 'lonely');
+    mkdirSync(lonely, { recursive: true });
+    copyFileSync(onnx, join(lonely, 'stub.onnx'));
+    const noVae = stubPlugin(join(work, 'sd-novae'), join(lonely, 'stub.onnx'), [{ name: 'tiny.t2', size: 'tiny', layers: [layer('mid', 2)] }]);
+    const missing = await checkPluginOnnx(JSON.parse(readFileSync(noVae, 'utf8')) as PluginManifest, join(noVae, '..'));
+    assert.deepEqual(missing.variants.map((v) => v.status), ['missing fixture']);
+    assert.match(missing.problems[0].message, /stub\.vae\.onnx, .*stub\.prompt\.npy does not exist \(the diffusion extractor reads it/);
   });
 
   it('the cache key covers the settings, the time steps and the side files', () => {

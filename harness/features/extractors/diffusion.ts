@@ -87,6 +87,7 @@ export const diffusionExtractor: Extractor = {
       prompt: sha256File(files.prompt),
     };
   },
+  probeVariant: (variant) => ({ ...variant, layers: variant.layers.map((l) => ({ ...l, timestep: 1 })) }),
   sideFiles(variant) {
     const f = diffusionFiles(variant.onnxPath);
     return [f.vae, f.prompt];

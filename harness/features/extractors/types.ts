@@ -54,4 +54,9 @@ export interface Extractor {
   /** Files besides variant.onnxPath that the extractor reads. */
   sideFiles(variant: ResolvedVariant): string[];
   open(variant: ResolvedVariant, opts: ExtractorOpenOptions): Promise<ExtractorSession>;
+  /**
+   * A variant with the same outputs that is cheaper to run, for shape checks (`zoo plugins
+   * validate`): the diffusion extractor reads every layer at T = 1.
+   */
+  probeVariant?(variant: ResolvedVariant): ResolvedVariant;
 }
