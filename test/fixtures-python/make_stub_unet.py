@@ -28,39 +28,44 @@ SCALING = 0.18215
 class StubUNet(nn.Module):
     def __init__(self, ctx: int):
         super().__init__()
-        self.t_proj = nn.Linear(16, 8)
+        self.t_scale = nn.Linear(16, 8)
+        self.t_scale2 = nn.Linear(16, 16)
         self.c_proj = nn.Linear(ctx, 8)
-        self.conv_in = nn.Conv2d(4, 8, 3, padding=1)
-        self.d0 = nn.Conv2d(8, 8, 3, padding=1)
-        self.d1 = nn.Conv2d(8, 16, 3, stride=2, padding=1)
-        self.mid = nn.Conv2d(16, 16, 3, stride=2, padding=1)
-        self.u1 = nn.Conv2d(16, 16, 3, padding=1)
-        self.u0 = nn.Conv2d(24, 8, 3, padding=1)
+        # no biases: every block output is driven by the image, not by constants
+        self.conv_in = nn.Conv2d(4, 8, 3, padding=1, bias=False)
+        self.d0 = nn.Conv2d(8, 8, 3, padding=1, bias=False)
+        self.d1 = nn.Conv2d(8, 16, 3, stride=2, padding=1, bias=False)
+        self.mid = nn.Conv2d(16, 16, 3, stride=2, padding=1, bias=False)
+        self.u1 = nn.Conv2d(16, 16, 3, padding=1, bias=False)
+        self.u0 = nn.Conv2d(24, 8, 3, padding=1, bias=False)
         self.out = nn.Conv2d(8, 4, 3, padding=1)
 
     def forward(self, sample, timestep, encoder_hidden_states):
         freqs = torch.exp(-math.log(10000.0) * torch.arange(8, dtype=sample.dtype) / 8)
         args = timestep[:, None].to(sample.dtype) * freqs[None, :]
         temb = torch.cat([torch.sin(args), torch.cos(args)], dim=1)
-        emb = F.silu(self.t_proj(temb)) + self.c_proj(encoder_hidden_states.mean(dim=1))
-        h = self.conv_in(sample) + emb[:, :, None, None]
+        # scaled by the time step and the prompt (as AdaGN scales), strong enough that each T mixes the image differently
+        h = self.conv_in(sample) * (1 + 2 * torch.tanh(self.t_scale(temb) + self.c_proj(encoder_hidden_states.mean(dim=1))))[:, :, None, None]
         d0 = F.silu(self.d0(h))
-        d1 = F.silu(self.d1(d0))
+        d1 = F.silu(self.d1(d0)) * (1 + 2 * torch.tanh(self.t_scale2(temb)))[:, :, None, None]
         m = F.silu(self.mid(d1))
         u1 = F.silu(self.u1(F.interpolate(m, scale_factor=2.0, mode="nearest"))) + d1
         u0 = F.silu(self.u0(torch.cat([F.interpolate(u1, scale_factor=2.0, mode="nearest"), d0], dim=1)))
         eps = 0.5 * torch.tanh(self.out(u0))
-        return eps, d0, d1, m, u1, u0
+        # group-normalised block outputs: of one scale at every T, as a real UNet's normalised resnets keep them
+        return eps, *(F.group_norm(t, 4) for t in (d0, d1, m, u1, u0))
 
 
 class StubVae(nn.Module):
+    """An 8x8 patch encoder whose latent has about unit spread over images, as SD's scaled latents do."""
+
     def __init__(self):
         super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.conv = nn.Conv2d(3, 8, 8, stride=8)
         self.proj = nn.Conv2d(8, 4, 1)
 
     def forward(self, pixel_values):
-        return self.proj(F.avg_pool2d(torch.tanh(self.conv(pixel_values)), 8)) * SCALING
+        return self.proj(torch.tanh(4.0 * self.conv(pixel_values))) * (3.0 / SCALING) * SCALING
 
 
 def stem(path: str) -> str:
