@@ -19,6 +19,7 @@ import { preprocessImage } from '../../harness/features/preprocess.js';
 import { ort } from '../../harness/features/session.js';
 import { PluginRegistry } from '../../harness/plugins/registry.js';
 import { checkPluginOnnx } from '../../harness/plugins/onnx-check.js';
+import { testPlugin } from '../../harness/plugins/conformance.js';
 import { checkManifestFile, resolveVariant, type ManifestProblem } from '../../harness/plugins/validate.js';
 import type { LayerSpec, PluginManifest, ResolvedVariant } from '../../harness/plugins/manifest.js';
 import { maxAbs, maxAbsDiff, python, tempDir, writeImages } from '../helpers.js';
@@ -188,6 +189,14 @@ describe('features: the diffusion extractor against a torch loop of the same inv
     const missing = await checkPluginOnnx(JSON.parse(readFileSync(noVae, 'utf8')) as PluginManifest, join(noVae, '..'));
     assert.deepEqual(missing.variants.map((v) => v.status), ['missing fixture']);
     assert.match(missing.problems[0].message, /stub\.vae\.onnx, .*stub\.prompt\.npy does not exist \(the diffusion extractor reads it/);
+  });
+
+  it('zoo plugins test: the ONNX checks, features and a fit run through the diffusion extractor', async () => {
+    const report = await testPlugin(join(file, '..'), { variant: 'tiny.mixed', python: 'auto' });
+    const status = Object.fromEntries(report.results.map((r) => [r.check, r.status]));
+    // the stand-in plugin has no real export.py, so its export check is not asked for here
+    for (const check of ['manifest', 'onnx-opens', 'onnx-io', 'onnx-shapes', 'features', 'fit']) assert.equal(status[check], 'pass', `${check}: ${JSON.stringify(report.results.find((r) => r.check === check))}`);
+    assert.match(report.results.find((r) => r.check === 'onnx-shapes')?.message ?? '', /7 layers through the diffusion extractor/);
   });
 
   it('the cache key covers the settings, the time steps and the side files', () => {
