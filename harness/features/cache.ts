@@ -56,6 +56,8 @@ export interface FeatureMeta {
   imageSetSha256: string;
   preprocess: unknown;
   layers: FeatureLayerMeta[];
+  /** The extractor, when not `forward` (entries without it: one pixel pass). */
+  extractor?: { kind: string; settings: Record<string, unknown> };
   device: string;
   createdAt: string;
   seconds: number;

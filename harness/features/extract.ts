@@ -18,7 +18,8 @@ import { CACHE_FORMAT, CacheEntryWriter, FeatureStore, entryDir, isCacheDamaged,
 import { decodeLayer } from './decode.js';
 import type { GridResize } from './resize.js';
 import { preprocessImage } from './preprocess.js';
-import { checkOutputs, openSession, ort, type Device } from './session.js';
+import type { Device } from './session.js';
+import { extractorFor } from './extractors/index.js';
 
 export interface ImageRef {
   /** Stable id (e.g. the file name without extension), recorded in the cache. */
@@ -66,17 +67,24 @@ export interface ExtractResult {
 /** Bumped when decoding changes, so old entries are not reused. */
 const DECODER_VERSION = 1;
 
-/** The cache key: a hash of everything the features depend on. */
+/**
+ * The cache key: a hash of everything the features depend on. The extractor (its kind, settings,
+ * side files) and the layers' time steps enter only when it is not `forward`, so the keys of
+ * entries made before the extractor registry stay as they were.
+ */
 export function featureKey(variant: ResolvedVariant, onnxSha: string, imageSetSha: string, G: number, device: Device, gridResize: GridResize = 'bilinear'): string {
+  const extractor = extractorFor(variant.extractor ?? { kind: 'forward', settings: {} }, variant.manifestPath);
+  const extra = extractor.keyPart(variant);
   const config = stableJson({
     format: CACHE_FORMAT,
     decoder: DECODER_VERSION,
     onnx: onnxSha,
     preprocess: variant.preprocess,
-    layers: variant.layers.map((l) => ({ output: l.output, channels: l.channels, layout: l.layout })),
+    layers: variant.layers.map((l) => ({ output: l.output, channels: l.channels, layout: l.layout, ...(extra && l.timestep !== undefined ? { timestep: l.timestep } : {}) })),
     G,
     // Only a non-default resize enters the key, so entries made before the option keep theirs.
     ...(gridResize !== 'bilinear' ? { gridResize } : {}),
+    ...(extra ? { extractor: extra } : {}),
     images: imageSetSha,
     // Providers differ in the last bits; keeping them apart keeps runs repeatable per device.
     device,
@@ -132,9 +140,9 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
     }
   }
 
-  const session = await openSession(variant.onnxPath, device, opts.threads, opts.gpu);
+  const extractor = extractorFor(variant.extractor ?? { kind: 'forward', settings: {} }, variant.manifestPath);
+  const session = await extractor.open(variant, { device, threads: opts.threads, gpu: opts.gpu });
   try {
-    checkOutputs(session, variant.layers.map((l) => l.output), variant.onnxPath);
     const writer = new CacheEntryWriter(dir, key, images.length, G, variant.layers.map((l) => l.channels));
     const startAt = writer.done;
     if (startAt > 0) log(`features: resuming ${dir} at image ${startAt}/${images.length}`);
@@ -153,29 +161,19 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
         const pixels = await (next as Promise<Float32Array>);
         const n = pixels.length / (3 * R * R);
         next = start + batchSize < images.length ? prepare(start + batchSize) : undefined;
-        const feeds = { pixel_values: new ort.Tensor('float32', pixels, [n, 3, R, R]) };
-        let outputs: ort.InferenceSession.OnnxValueMapType;
-        try {
-          outputs = await session.run(feeds, variant.layers.map((l) => l.output));
-        } catch (err) {
-          throw new ZooError('E_ONNX_SHAPE', `ONNX Runtime failed on a batch of ${n}: ${(err as Error).message.split('\n')[0]}`, {
-            file: variant.onnxPath,
-            fix: `check that the model takes pixel_values [batch, 3, ${R}, ${R}] (plugin.json preprocess.resolution) with a dynamic batch`,
-            cause: err,
-          });
-        }
+        const outputs = await session.run(pixels, n);
         const local: Uint16Array[] = [];
         const global: Uint16Array[] = [];
-        for (const layer of variant.layers) {
-          const t = outputs[layer.output];
-          const decoded = decodeLayer(t.data as Float32Array, t.dims, layer, G, variant.onnxPath, gridResize);
+        for (const [i, layer] of variant.layers.entries()) {
+          const t = outputs[i];
+          const decoded = decodeLayer(t.data, t.dims, layer, G, variant.onnxPath, gridResize);
           const l16 = toFloat16(decoded.local);
           const g16 = toFloat16(decoded.global);
           checkFiniteFp16(l16, layer.name, variant.onnxPath);
           checkFiniteFp16(g16, layer.name, variant.onnxPath);
           local.push(l16);
           global.push(g16);
-          t.dispose();
+          t.dispose?.();
         }
         writer.writeBatch(start, local, global);
         bar.tick(n);
@@ -208,6 +206,7 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
       imageSetSha256: imageSetSha,
       preprocess: variant.preprocess,
       layers: variant.layers.map((l) => ({ index: l.index, name: l.name, channels: l.channels, grid: l.layout.grid, layout: l.layout, ...(l.timestep !== undefined ? { timestep: l.timestep } : {}) })),
+      ...(extractor.kind !== 'forward' ? { extractor: variant.extractor } : {}),
       device,
       createdAt: new Date().toISOString(),
       seconds,

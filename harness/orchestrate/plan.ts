@@ -9,6 +9,7 @@ import { sha256File, sha256FilesMemo } from '../core/hash.js';
 import { openSubject } from '../data/algonauts.js';
 import { entryDir, readEntryMeta } from '../features/cache.js';
 import { featureKey, imageSetHash, missingOnnxError } from '../features/extract.js';
+import { extractorFor } from '../features/extractors/index.js';
 import { runKey, subjectImages } from '../fit/train.js';
 import { DEFAULT_CONFIG } from '../model/config.js';
 import type { ResolvedVariant } from '../plugins/manifest.js';
@@ -50,6 +51,9 @@ function unavailable(v: ResolvedVariant): UnavailableVariant | undefined {
     const err = missingOnnxError(v);
     return { plugin: v.pluginId, variant: v.name, reason: `no ONNX file at ${v.onnxPath}${v.onnxOnly ? ' (an ONNX-only variant)' : ''}`, fix: err.fix ?? '' };
   }
+  // The extractor's other files (the diffusion extractor's VAE and prompt embedding).
+  const side = extractorFor(v.extractor, v.manifestPath).sideFiles(v).find((f) => !existsSync(f));
+  if (side) return { plugin: v.pluginId, variant: v.name, reason: `no file at ${side} (the ${v.extractor.kind} extractor reads it beside the ONNX)`, fix: missingOnnxError(v).fix ?? '' };
   return undefined;
 }
 

@@ -17,7 +17,7 @@
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { ZooError, isZooError } from '../core/errors.js';
@@ -26,6 +26,7 @@ import { Rng } from '../data/random.js';
 import { checkLayerDims } from '../features/decode.js';
 import { extractFeatures, type ImageRef } from '../features/extract.js';
 import { openSession, ort, type Device } from '../features/session.js';
+import { extractorFor, type ExtractorSession, type LayerOutput } from '../features/extractors/index.js';
 import { fitSubject } from '../fit/train.js';
 import { readRunSelections } from '../runs/store.js';
 import { synthesizeDataset } from '../synth/generate.js';
@@ -211,6 +212,67 @@ function allFinite(data: Float32Array): boolean {
 
 const fmtShape = (dims: readonly (number | string)[]): string => `[${dims.join(', ')}]`;
 
+/**
+ * onnx-io for a variant whose extractor is not `forward`: the extractor opens its files and
+ * checks their inputs and outputs against its contract (the diffusion UNet has more outputs
+ * than one variant reads, so undeclared outputs are fine here).
+ */
+async function extractorIo(t: PluginUnderTest): Promise<Omit<CheckResult, 'check' | 'title' | 'seconds'>> {
+  const v = t.variant;
+  const extractor = extractorFor(v.extractor, v.manifestPath);
+  let session: ExtractorSession;
+  try {
+    session = await extractor.open(extractor.probeVariant?.(v) ?? v, { device: t.device });
+  } catch (err) {
+    if (!isZooError(err)) throw err;
+    return fail(err.message, err.fix ?? `re-export it (${t.exportCommand()})`, err.file ?? v.onnxPath);
+  }
+  await session.release();
+  const side = extractor.sideFiles(v).map((f) => relative(dirname(v.onnxPath), f));
+  return pass(`${v.extractor.kind} extractor: ${relative(dirname(v.onnxPath), v.onnxPath)}${side.length ? ` with ${side.join(', ')}` : ''}; ${new Set(v.layers.map((l) => l.output)).size} declared outputs present`);
+}
+
+/** onnx-shapes through the extractor (its cheap probe variant), at batch 2 and 1. */
+async function extractorShapes(t: PluginUnderTest): Promise<Omit<CheckResult, 'check' | 'title' | 'seconds'>> {
+  const v = t.variant;
+  const extractor = extractorFor(v.extractor, v.manifestPath);
+  const probe = extractor.probeVariant?.(v) ?? v;
+  const session = await extractor.open(probe, { device: t.device });
+  const R = v.preprocess.resolution;
+  const problems: string[] = [];
+  try {
+    for (const batch of [2, 1]) {
+      let outputs: LayerOutput[];
+      try {
+        outputs = await session.run(randomPixels(batch, R, 7 + batch), batch);
+      } catch (err) {
+        if (!isZooError(err)) throw err;
+        return fail(err.message, err.fix ?? 'check the export', err.file ?? v.onnxPath);
+      }
+      v.layers.forEach((layer, i) => {
+        const out = outputs[i];
+        try {
+          checkLayerDims(out.dims, layer, v.onnxPath);
+          if (out.dims[0] !== batch) problems.push(`output "${layer.output}" has batch ${out.dims[0]} for an input of batch ${batch}`);
+          else if (!allFinite(out.data)) problems.push(`output "${layer.output}" (layer ${layer.name}) has NaN or Inf values`);
+        } catch (err) {
+          if (!isZooError(err)) throw err;
+          problems.push(err.message);
+        }
+      });
+      if (problems.length) break;
+    }
+  } finally {
+    await session.release();
+  }
+  if (problems.length) {
+    const shown = problems.slice(0, 2).join('; ') + (problems.length > 2 ? `; … (${problems.length - 2} more)` : '');
+    return fail(`${problems.length} of ${v.layers.length} outputs disagree with plugin.json: ${shown}`, 'fix the layers\' "channels", "grid" or "tokenLayout" in plugin.json, or the exporter', v.onnxPath);
+  }
+  const shapes = [...new Set(v.layers.map((l) => `${l.layout.format} ${fmtShape(expectedOutputDims(l))}`))];
+  return pass(`${v.layers.length} layers through the ${v.extractor.kind} extractor: ${shapes.join(', ')}`);
+}
+
 export const CHECKS: readonly ConformanceCheck[] = [
   {
     id: 'manifest',
@@ -241,7 +303,7 @@ export const CHECKS: readonly ConformanceCheck[] = [
     title: 'input pixel_values [batch, 3, R, R], one output per layer',
     needs: ['onnx-opens'],
     run: async (t) =>
-      withSession(t, async (s) => {
+      t.variant.extractor.kind !== 'forward' ? extractorIo(t) : withSession(t, async (s) => {
         const R = t.variant.preprocess.resolution;
         const file = t.variant.onnxPath;
         const reexport = `re-export it (${t.exportCommand()}), or fix the layers in plugin.json`;
@@ -271,7 +333,7 @@ export const CHECKS: readonly ConformanceCheck[] = [
     title: 'output shapes match the layouts at batch 2 and 1, finite values',
     needs: ['onnx-io'],
     run: async (t) =>
-      withSession(t, async (s) => {
+      t.variant.extractor.kind !== 'forward' ? extractorShapes(t) : withSession(t, async (s) => {
         const R = t.variant.preprocess.resolution;
         const problems: string[] = [];
         for (const batch of [2, 1]) {

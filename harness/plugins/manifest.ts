@@ -30,8 +30,28 @@ export interface LayerSpec {
   output: string;
   channels: number;
   tokenLayout?: TokenLayoutSpec;
+  /** This layer's own [rows, cols] (NCHW/NHWC maps of different sizes), over the layout's. */
+  grid?: [number, number];
   timestep?: number;
 }
+
+/**
+ * How features are computed (harness/features/extractors/): `kind` names the extractor, every
+ * other field is one of its settings, e.g. {"kind": "diffusion", "inferenceSteps": 50, "prompt": "", "seed": 0}.
+ * Absent: {"kind": "forward"} (one pixel pass).
+ */
+export interface ExtractorSpec {
+  kind?: string;
+  [setting: string]: unknown;
+}
+
+export interface ResolvedExtractor {
+  kind: string;
+  /** The settings (every field but kind), plugin-level fields overridden by the variant's. */
+  settings: Record<string, unknown>;
+}
+
+export const DEFAULT_EXTRACTOR_KIND = 'forward';
 
 export interface LayerPattern {
   count: number;
@@ -97,6 +117,10 @@ export interface VariantSpec {
   resources?: ResourceHints;
   preprocess?: PreprocessSpec;
   tokenLayout?: TokenLayoutSpec;
+  /** Overrides the plugin's selection axis (one diffusion plugin has layer-axis and time-step-axis variants). */
+  selectionAxis?: SelectionAxis;
+  /** Overrides the plugin's extractor field by field (a different kind replaces it). */
+  extractor?: ExtractorSpec;
   layers?: LayerSpec[] | LayerPattern;
 }
 
@@ -112,6 +136,7 @@ export interface PluginManifest {
   selectionAxis?: SelectionAxis;
   preprocess: PreprocessSpec;
   tokenLayout?: TokenLayoutSpec;
+  extractor?: ExtractorSpec;
   resources?: ResourceHints;
   defaultVariant?: string;
   variants: VariantSpec[];
@@ -171,6 +196,8 @@ export interface ResolvedVariant {
   manifestPath: string;
   preprocess: ResolvedPreprocess;
   selectionAxis: SelectionAxis;
+  /** How the features are computed (default {kind: "forward", settings: {}}). */
+  extractor: ResolvedExtractor;
   layers: ResolvedLayer[];
 }
 

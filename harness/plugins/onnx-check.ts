@@ -15,6 +15,7 @@ import { bundledPluginsDir } from '../core/paths.js';
 import { Rng } from '../data/random.js';
 import { LAYOUT_FIX, layerShapeMismatch } from '../features/decode.js';
 import { openSession, ort } from '../features/session.js';
+import { extractorFor, type ExtractorSession } from '../features/extractors/index.js';
 import type { PluginManifest, ResolvedLayer, ResolvedVariant, VariantSpec } from './manifest.js';
 import { onnxOnlyMismatch, onnxOnlyState } from './onnx-only.js';
 import { resolveVariant, type ManifestProblem } from './validate.js';
@@ -96,11 +97,11 @@ function outputProblems(session: ort.InferenceSession, v: ResolvedVariant, where
 }
 
 /** Layers whose outputs disagree with their layout, one problem per kind of disagreement. */
-function shapeProblems(outputs: ort.InferenceSession.OnnxValueMapType, v: ResolvedVariant, where: Places): ManifestProblem[] {
+function shapeProblems(output: (layer: ResolvedLayer, i: number) => { dims: readonly number[]; data: unknown }, v: ResolvedVariant, where: Places): ManifestProblem[] {
   const groups = new Map<string, ResolvedLayer[]>();
   const nonFinite: ResolvedLayer[] = [];
-  for (const layer of v.layers) {
-    const t = outputs[layer.output];
+  for (const [i, layer] of v.layers.entries()) {
+    const t = output(layer, i);
     const mismatch = layerShapeMismatch(t.dims, layer);
     if (mismatch) groups.set(mismatch, [...(groups.get(mismatch) ?? []), layer]);
     else if (!(t.data as Float32Array).every(Number.isFinite)) nonFinite.push(layer);
@@ -134,6 +135,7 @@ async function checkVariant(m: PluginManifest, pluginDir: string, index: number,
   const declared: ManifestProblem[] = [];
   const only = onnxOnlyState(v);
   if (only.state === 'mismatch') declared.push({ path: `${where.variant}/onnxOnly/sha256`, ...onnxOnlyMismatch(v, only) });
+  if (v.extractor.kind !== 'forward') return checkWithExtractor(m, pluginDir, v, where, declared, Boolean(spec.bundled));
   let session: ort.InferenceSession;
   try {
     session = await openSession(v.onnxPath, 'cpu');
@@ -153,7 +155,8 @@ async function checkVariant(m: PluginManifest, pluginDir: string, index: number,
         problems.push({ path: where.onnx, message: `${v.onnxPath} fails on ${INPUT_NAME} [${PROBE_BATCH}, 3, ${R}, ${R}]: ${((err as Error).message ?? String(err)).split('\n')[0]}`, fix: `check that the model takes [batch, 3, ${R}, ${R}] with a dynamic batch, or re-export it` });
       }
       if (outputs) {
-        problems.push(...shapeProblems(outputs, v, where));
+        const got = outputs;
+        problems.push(...shapeProblems((l) => got[l.output], v, where));
         for (const t of Object.values(outputs)) t.dispose();
       }
     }
@@ -161,6 +164,44 @@ async function checkVariant(m: PluginManifest, pluginDir: string, index: number,
   } finally {
     await session.release();
   }
+}
+
+/**
+ * A variant whose extractor is not `forward` (the diffusion UNet): the extractor opens its files
+ * and checks their inputs and outputs, then runs two generated images; each layer's shape is
+ * checked against its layout (the extractor's probe variant keeps this cheap: time steps are read
+ * from the first UNet call, shapes do not depend on T).
+ */
+async function checkWithExtractor(m: PluginManifest, pluginDir: string, v: ResolvedVariant, where: Places, declared: ManifestProblem[], bundled: boolean): Promise<{ status: OnnxStatus; onnx: string; problems: ManifestProblem[] }> {
+  const extractor = extractorFor(v.extractor, v.manifestPath);
+  const missing = extractor.sideFiles(v).filter((f) => !existsSync(f));
+  if (missing.length) {
+    if (!bundled) return { status: 'not exported', onnx: v.onnxPath, problems: declared };
+    return { status: 'missing fixture', onnx: v.onnxPath, problems: [...declared, { path: where.onnx, message: `bundled fixture ${missing.join(', ')} does not exist (the ${v.extractor.kind} extractor reads it beside ${v.onnxPath})`, fix: `write it: ${exportCommand(m, pluginDir, v)}` }] };
+  }
+  const probe = extractor.probeVariant?.(v) ?? v;
+  const problems = [...declared];
+  let session: ExtractorSession;
+  try {
+    session = await extractor.open(probe, { device: 'cpu' });
+  } catch (err) {
+    if (!isZooError(err)) throw err;
+    return { status: 'problems', onnx: v.onnxPath, problems: [...problems, { path: where.onnx, message: `${err.file ?? v.onnxPath}: ${err.message}`, fix: err.fix ?? 're-export the model' }] };
+  }
+  try {
+    const R = v.preprocess.resolution;
+    const pixels = new Rng(`plugins-validate:${m.id}:${v.name}`).fillGaussian(new Float32Array(PROBE_BATCH * 3 * R * R)) as Float32Array;
+    try {
+      const outputs = await session.run(pixels, PROBE_BATCH);
+      problems.push(...shapeProblems((_, i) => outputs[i], v, where));
+    } catch (err) {
+      if (!isZooError(err)) throw err;
+      problems.push({ path: where.onnx, message: `${err.file ?? v.onnxPath}: ${err.message}`, fix: err.fix ?? 're-export the model' });
+    }
+  } finally {
+    await session.release();
+  }
+  return { status: problems.length ? 'problems' : 'checked', onnx: v.onnxPath, problems };
 }
 
 /** Checks every variant of a manifest that passed the schema and meaning checks against its ONNX file. */

@@ -22,6 +22,7 @@ import {
   type TokenLayoutSpec,
   type VariantSpec,
 } from './manifest.js';
+import { extractorKinds, findExtractor, resolveExtractor } from '../features/extractors/index.js';
 
 export interface ManifestProblem {
   /** JSON pointer into plugin.json, e.g. /variants/2/layers. */
@@ -212,10 +213,11 @@ function schemaProblems(errors: readonly ErrorObject[], root: SchemaNode): Manif
   return kept.filter((e) => !(e.keyword === 'oneOf' && specific(e.instancePath))).map((e) => rewriteAjvError(e, root));
 }
 
-function layoutProblems(layout: TokenLayoutSpec | undefined, path: string): ManifestProblem[] {
+/** `gridFromLayers`: every layer that uses this layout gives its own "grid", so the layout may omit it. */
+function layoutProblems(layout: TokenLayoutSpec | undefined, path: string, gridFromLayers = false): ManifestProblem[] {
   const out: ManifestProblem[] = [];
   if (!layout) return out;
-  if (!layout.grid) out.push({ path: `${path}/grid`, message: 'token layout has no grid', fix: 'add "grid": [rows, cols]' });
+  if (!layout.grid && !gridFromLayers) out.push({ path: `${path}/grid`, message: 'token layout has no grid', fix: 'add "grid": [rows, cols], or a "grid" to each layer (maps of different sizes)' });
   if (layout.format === 'NLC' && layout.grid && layout.grid[0] !== layout.grid[1]) {
     // The decoder reshapes the patch tokens row-major into rows × cols; the count alone cannot
     // tell 14×14 from 7×28, the geometry can: the input is square, and so are its patches.
@@ -253,13 +255,17 @@ function meaningProblems(m: PluginManifest, pluginDir: string): ManifestProblem[
   if (!existsSync(join(pluginDir, m.export.script))) {
     out.push({ path: '/export/script', message: `export script ${m.export.script} not found in ${pluginDir}`, fix: 'add the exporter (see plugins/README.md) or fix the path' });
   }
-  out.push(...layoutProblems(m.tokenLayout, '/tokenLayout'));
+  const layersOf = (v: VariantSpec): LayerSpec[] => expandLayers(v.layers ?? m.variants.find((o) => o.name === v.finetune?.from)?.layers) ?? [];
+  const ownGrid = (l: LayerSpec): boolean => Boolean(l.grid ?? l.tokenLayout?.grid);
+  out.push(...layoutProblems(m.tokenLayout, '/tokenLayout', m.variants.every((v) => layersOf(v).every(ownGrid))));
+  if (m.extractor) out.push(...extractorKindProblems(m.extractor.kind, '/extractor/kind'));
   const names = new Map<string, number>();
   m.variants.forEach((v, i) => {
     const at = `/variants/${i}`;
     if (names.has(v.name)) out.push({ path: `${at}/name`, message: `variant "${v.name}" is declared twice (also /variants/${names.get(v.name)})`, fix: 'give each variant a unique tag' });
     names.set(v.name, i);
-    out.push(...layoutProblems(v.tokenLayout, `${at}/tokenLayout`));
+    out.push(...layoutProblems(v.tokenLayout, `${at}/tokenLayout`, layersOf(v).every(ownGrid)));
+    if (v.extractor) out.push(...extractorKindProblems(v.extractor.kind, `${at}/extractor/kind`));
     if (v.finetune && !m.variants.some((o) => o.name === v.finetune?.from)) {
       out.push({ path: `${at}/finetune/from`, message: `fine-tune source "${v.finetune.from}" is not a variant of this plugin`, fix: `use one of ${m.variants.map((o) => o.name).join(', ')}` });
     }
@@ -274,15 +280,44 @@ function meaningProblems(m: PluginManifest, pluginDir: string): ManifestProblem[
       out.push({ path: `${at}/layers`, message: 'variant declares no layers', fix: 'add "layers": {"count": N, "name": "blocks.{i}", "output": "block_{i}", "channels": C}' });
       return;
     }
-    const outputs = new Map<string, number>();
-    const hasLayout = Boolean(v.tokenLayout ?? source?.tokenLayout ?? m.tokenLayout);
+    // A layer is (output, time step): one output may be read at several time steps.
+    const pairs = new Map<string, number>();
+    const baseLayout = v.tokenLayout ?? source?.tokenLayout ?? m.tokenLayout;
+    const extractor = resolveExtractor(m.extractor, source?.extractor, v.extractor);
     layers.forEach((l, j) => {
-      if (outputs.has(l.output)) out.push({ path: `${at}/layers/${j}/output`, message: `ONNX output "${l.output}" is used by two layers (also layer ${outputs.get(l.output)})`, fix: 'each layer reads its own output' });
-      outputs.set(l.output, j);
-      out.push(...layoutProblems(l.tokenLayout, `${at}/layers/${j}/tokenLayout`));
-      if (!hasLayout && !l.tokenLayout) out.push({ path: `${at}/layers/${j}`, message: 'no token layout for this layer', fix: 'add "tokenLayout" at the plugin, variant or layer level' });
+      const pair = `${l.output}\u0000${l.timestep ?? ''}`;
+      if (pairs.has(pair)) {
+        out.push({
+          path: `${at}/layers/${j}/output`,
+          message: l.timestep === undefined ? `ONNX output "${l.output}" is used by two layers (also layer ${pairs.get(pair)})` : `ONNX output "${l.output}" at time step ${l.timestep} is declared twice (also layer ${pairs.get(pair)})`,
+          fix: l.timestep === undefined ? 'each layer reads its own output, or, with the diffusion extractor, give each entry its own "timestep"' : 'a layer is (output, timestep): give each entry of one output a different "timestep"',
+        });
+      }
+      pairs.set(pair, j);
+      out.push(...layoutProblems(l.tokenLayout, `${at}/layers/${j}/tokenLayout`, Boolean(l.grid)));
+      if (!baseLayout && !l.tokenLayout) out.push({ path: `${at}/layers/${j}`, message: 'no token layout for this layer', fix: 'add "tokenLayout" at the plugin, variant or layer level' });
+      if (l.grid && (l.tokenLayout ?? baseLayout)?.format === 'NLC') {
+        out.push({ path: `${at}/layers/${j}/grid`, message: 'a layer\'s own "grid" is for NCHW / NHWC maps; NLC tokens take theirs from the token layout', fix: 'remove "grid" or use format NCHW / NHWC' });
+      }
     });
-    const axis = m.selectionAxis ?? 'layers';
+    const ext = findExtractor(extractor.kind);
+    if (ext) {
+      const settingsAt = v.extractor ? `${at}/extractor` : source?.extractor ? `/variants/${m.variants.indexOf(source)}/extractor` : '/extractor';
+      const preprocess = { ...PREPROCESS_DEFAULTS, ...m.preprocess, ...source?.preprocess, ...v.preprocess };
+      const problems = ext.check({ extractor, layers, preprocess, at, settingsAt });
+      out.push(...problems.map((p) => ({ ...p, message: `${p.message} (plugin.json, variant "${v.name}")` })));
+      if (ext.kind === 'forward') {
+        const seen = new Map<string, number>();
+        layers.forEach((l, j) => {
+          const first = seen.get(l.output);
+          if (first !== undefined && layers[first].timestep !== l.timestep) {
+            out.push({ path: `${at}/layers/${j}/output`, message: `ONNX output "${l.output}" is used by two layers (also layer ${first}) at different time steps, but the forward extractor has no time steps`, fix: 'use "extractor": {"kind": "diffusion", …} for time steps, or give each layer its own output' });
+          }
+          if (first === undefined) seen.set(l.output, j);
+        });
+      }
+    }
+    const axis = v.selectionAxis ?? source?.selectionAxis ?? m.selectionAxis ?? 'layers';
     if (axis === 'timesteps' && layers.some((l) => l.timestep === undefined)) {
       out.push({ path: `${at}/layers`, message: 'selectionAxis is "timesteps" but a layer has no "timestep"', fix: 'give every entry its diffusion time step' });
     }
@@ -310,6 +345,11 @@ function meaningProblems(m: PluginManifest, pluginDir: string): ManifestProblem[
     out.push({ path: '/defaultVariant', message: `default variant "${m.defaultVariant}" is not declared`, fix: `use one of ${[...names.keys()].join(', ')}` });
   }
   return out;
+}
+
+function extractorKindProblems(kind: string | undefined, path: string): ManifestProblem[] {
+  if (kind === undefined || findExtractor(kind)) return [];
+  return [{ path, message: `unknown extractor "${kind}"`, fix: `use one of ${extractorKinds().map((k) => `"${k}"`).join(', ')} (harness/features/extractors/)` }];
 }
 
 /** Deep equality of two JSON values (key order ignored). */
@@ -368,7 +408,8 @@ export function resolveVariant(m: PluginManifest, pluginDir: string, variantName
   if (!pre.resolution) throw new ZooError('E_PLUGIN_MANIFEST', `no input resolution for ${m.id}/${name}`, { file: join(pluginDir, 'plugin.json'), path: '/preprocess/resolution', fix: 'add "resolution"' });
   const baseLayout = v.tokenLayout ?? source?.tokenLayout ?? m.tokenLayout;
   const layers: ResolvedLayer[] = (expandLayers(v.layers ?? source?.layers) ?? []).map((l, index) => {
-    const layout = resolveLayout(l.tokenLayout ?? baseLayout);
+    const spec = l.tokenLayout ?? baseLayout;
+    const layout = resolveLayout(spec && l.grid ? { ...spec, grid: l.grid } : spec);
     if (!layout) throw new ZooError('E_PLUGIN_MANIFEST', `no token layout for layer ${l.name} of ${m.id}/${name}`, { file: join(pluginDir, 'plugin.json'), fix: 'add "tokenLayout"' });
     return { index, name: l.name, output: l.output, channels: l.channels, layout, ...(l.timestep !== undefined ? { timestep: l.timestep } : {}) };
   });
@@ -393,7 +434,8 @@ export function resolveVariant(m: PluginManifest, pluginDir: string, variantName
     onnxPath,
     manifestPath: join(resolve(pluginDir), 'plugin.json'),
     preprocess: pre as ResolvedVariant['preprocess'],
-    selectionAxis: m.selectionAxis ?? 'layers',
+    selectionAxis: v.selectionAxis ?? source?.selectionAxis ?? m.selectionAxis ?? 'layers',
+    extractor: resolveExtractor(m.extractor, source?.extractor, v.extractor),
     layers,
   };
 }
