@@ -63,7 +63,7 @@ TEXT_LENGTH = 77
 
 
 class StableDiffusionParts(nn.Module):
-    """The three networks of one variant (arch = {"unet": {...}, "vae": {...}, "text": {...}, "pad_token_id": N})."""
+    """The three networks of one variant."""
 
     def __init__(self, unet: dict[str, Any], vae: dict[str, Any], text: dict[str, Any], pad_token_id: int = 49407) -> None:
         super().__init__()
@@ -84,8 +84,29 @@ class StableDiffusionParts(nn.Module):
         raise NotImplementedError("sd-unet is exported by its own export.py (three graphs)")
 
 
-def build_model(unet: dict[str, Any], vae: dict[str, Any], text: dict[str, Any], pad_token_id: int = 49407) -> StableDiffusionParts:
-    return StableDiffusionParts(unet, vae, text, pad_token_id)
+def build_model(
+    block_out_channels: list[int],
+    attention_heads: int | list[int],
+    cross_attention_dim: int,
+    use_linear_projection: bool,
+    norm_num_groups: int,
+    vae_block_out_channels: list[int],
+    vae_norm_num_groups: int,
+    scaling_factor: float,
+    text_width: int,
+    text_layers: int,
+    text_heads: int,
+    text_act: str,
+    pad_token_id: int,
+) -> StableDiffusionParts:
+    """The variant's arch (flat, as plugin.json holds it): UNet, VAE encoder, text encoder."""
+    return StableDiffusionParts(
+        unet={"block_out_channels": block_out_channels, "attention_heads": attention_heads, "cross_attention_dim": cross_attention_dim,
+              "use_linear_projection": use_linear_projection, "norm_num_groups": norm_num_groups},
+        vae={"block_out_channels": vae_block_out_channels, "norm_num_groups": vae_norm_num_groups, "scaling_factor": scaling_factor},
+        text={"width": text_width, "layers": text_layers, "heads": text_heads, "act": text_act},
+        pad_token_id=pad_token_id,
+    )
 
 
 PLUGIN = PluginSpec(build=build_model)
@@ -378,7 +399,7 @@ def run(argv: list[str] | None = None) -> int:
     try:
         model = build_model(**variant.arch)
     except TypeError as exc:
-        raise ExportError(f"variant {variant.name}: arch does not fit build_model(unet, vae, text, pad_token_id): {exc}", str(manifest.path), "fix the variant's arch") from exc
+        raise ExportError(f"variant {variant.name}: arch does not fit build_model(): {exc}", str(manifest.path), "fix the variant's arch") from exc
     if args.random_init:
         _fan_in_init(model, np.random.default_rng(seed))
         weights = f"random-init seed {seed}"
