@@ -96,6 +96,17 @@ describe('plugins: sd-unet exporter (Stable Diffusion UNet, VAE encoder, prompt 
         const diff = maxAbsDiff(out[name].data as Float32Array, data);
         assert.ok(diff <= 1e-4, `${name}: max |onnx - torch| = ${diff}`);
       }
+      // batch is dynamic: the first image alone gives the same outputs
+      const first = ([shape, data]: Flat): ort.Tensor => {
+        const n = data.length / shape[0];
+        return new ort.Tensor('float32', Float32Array.from(data.slice(0, n)), [1, ...shape.slice(1)]);
+      };
+      const one = await unet.run({ sample: first(expected.inputs.sample), timestep: first(expected.inputs.timestep), encoder_hidden_states: first(expected.inputs.encoder_hidden_states) });
+      for (const [name, [shape, data]] of Object.entries(expected.outputs) as Array<[string, Flat]>) {
+        assert.deepEqual(one[name].dims, [1, ...shape.slice(1)], name);
+        const diff = maxAbsDiff(one[name].data as Float32Array, data.slice(0, data.length / shape[0]));
+        assert.ok(diff <= 1e-4, `${name} (batch 1): max |onnx - torch| = ${diff}`);
+      }
     } finally {
       await unet.release();
     }
