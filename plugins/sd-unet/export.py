@@ -11,6 +11,10 @@ Weights (--checkpoint DIR): a diffusers model folder, as on the Hub
   DIR/unet/diffusion_pytorch_model[.fp16].safetensors (or .bin)
   DIR/vae/diffusion_pytorch_model[.fp16].safetensors  (decoder / post_quant_conv keys are ignored)
   DIR/text_encoder/model[.fp16].safetensors           (or pytorch_model.bin)
+Or the original single file (v1-5-pruned-emaonly.safetensors / .ckpt, v2-1_512-ema-pruned.*):
+model.diffusion_model.*, first_stage_model.*, cond_stage_model.* are renamed to diffusers names
+(brainzoo_export/sd_convert.py); keys outside what sd-unet builds (VAE decoder, EMA, schedule
+buffers, OpenCLIP's last block and projection) are listed as ignored.
 Each part loads strictly: a missing or unexpected key is an error naming the file.
 --save-state-dict DIR writes the same layout (F32 safetensors, encoder half of the VAE).
 
@@ -47,6 +51,7 @@ from brainzoo_export import PluginSpec  # noqa: E402
 from brainzoo_export.checkpoint import apply_state_dict  # noqa: E402
 from brainzoo_export.errors import EXIT_BAD_INPUT, ExportError, note  # noqa: E402
 from brainzoo_export.manifest import Layer, Layout, Manifest, Variant, load_manifest  # noqa: E402
+from brainzoo_export.sd_convert import UNET_PREFIX, split_original  # noqa: E402
 from brainzoo_export.sd_blocks import (  # noqa: E402
     CLIPTextModel,
     UNet2DConditionModel,
@@ -194,32 +199,53 @@ def _read_part(file: Path) -> dict[str, torch.Tensor]:
         if file.suffix == ".safetensors":
             return read_safetensors(file)
         obj = torch.load(str(file), map_location="cpu")
-        return dict(obj.get("state_dict", obj)) if isinstance(obj, dict) else obj.state_dict()
-    except (ValueError, OSError, RuntimeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+            obj = obj["state_dict"]
+        return dict(obj) if isinstance(obj, dict) else obj.state_dict()
+    except (ValueError, OSError, RuntimeError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ExportError(f"cannot read {file.name}: {exc}", str(file), "the file is damaged or truncated; download it again") from exc
 
 
 def load_weights(model: StableDiffusionParts, checkpoint: str, spec: dict[str, Any] | None, variant: str) -> str:
-    directory = Path(checkpoint)
-    if directory.is_file():
-        raise ExportError(
-            f"{directory.name} is a single file; sd-unet reads a diffusers model folder (unet/, vae/, text_encoder/)",
-            str(directory),
-            "download the diffusers folder of the model (e.g. `huggingface-cli download stable-diffusion-v1-5/stable-diffusion-v1-5 --include 'unet/*' 'vae/*' 'text_encoder/*'`), "
-            "or convert an original .ckpt with diffusers' scripts/convert_original_stable_diffusion_to_diffusers.py",
-        )
-    if not directory.is_dir():
-        raise ExportError(f"checkpoint folder not found: {directory}", str(directory), "pass the diffusers model folder to --checkpoint, or use --random-init")
+    path = Path(checkpoint)
+    if path.is_file():
+        return _load_single_file(model, path, spec, variant)
+    if not path.is_dir():
+        raise ExportError(f"checkpoint not found: {path}", str(path), "pass the diffusers model folder (unet/, vae/, text_encoder/) or the original single-file checkpoint to --checkpoint, or use --random-init")
     digest = hashlib.sha256()
     for part, module in (("unet", model.unet), ("vae", model.vae), ("text_encoder", model.text_encoder)):
-        file = _part_file(directory, part, spec)
+        file = _part_file(path, part, spec)
         state = _read_part(file)
         if part == "vae":
             state = vae_legacy_to_current(state)
         loaded, ignored = apply_state_dict(module, state, PluginSpec(build=build_model, ignore=PARTS[part][2]), str(file), f"{variant} {part}", spec)
         note(f"loaded {loaded} {part} tensors from {file}" + (f" (ignored {len(ignored)}: {', '.join(ignored[:3])}{', ...' if len(ignored) > 3 else ''})" if ignored else ""))
         digest.update(file.name.encode() + b"\0" + _sha256(file).encode() + b"\n")
-    return f"checkpoint {directory.name} (unet+vae+text_encoder) sha256 {digest.hexdigest()}"
+    return f"checkpoint {path.name} (unet+vae+text_encoder) sha256 {digest.hexdigest()}"
+
+
+def _load_single_file(model: StableDiffusionParts, file: Path, spec: dict[str, Any] | None, variant: str) -> str:
+    """An original (CompVis/Stability) single file: model.diffusion_model.*, first_stage_model.*, cond_stage_model.*."""
+    state = _read_part(file)
+    if isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not any(k.startswith(UNET_PREFIX) for k in state):
+        shown = ", ".join(list(state)[:4])
+        raise ExportError(
+            f"{file.name} is not an original Stable Diffusion checkpoint (no model.diffusion_model.* keys; its keys start: {shown})",
+            str(file),
+            "pass the original single file (v1-5-pruned-emaonly.safetensors, v2-1_512-ema-pruned.safetensors, or their .ckpt), "
+            "or the diffusers model folder (unet/, vae/, text_encoder/) rather than one of its files",
+        )
+    text_layers = len(model.text_encoder.text_model.encoder.layers)
+    parts, unused = split_original(state, text_layers)
+    for part, module in (("unet", model.unet), ("vae", model.vae), ("text_encoder", model.text_encoder)):
+        # key names in messages are the converted (diffusers) names
+        loaded, _ = apply_state_dict(module, parts[part], PluginSpec(build=build_model, ignore=PARTS[part][2]), str(file), f"{variant} {part}", spec)
+        note(f"loaded {loaded} {part} tensors from {file.name}")
+    if unused:
+        note(f"ignored {len(unused)} keys that sd-unet does not build (VAE decoder, schedule buffers, EMA, text projection): {', '.join(unused[:4])}{', ...' if len(unused) > 4 else ''}")
+    return f"checkpoint {file.name} sha256 {_sha256(file)}"
 
 
 def _sha256(path: Path) -> str:

@@ -82,7 +82,42 @@ def cmd_roundtrip(directory: str) -> dict:
         failures["file"] = None
     except ExportError as error:
         failures["file"] = error.render()
-    return {"keys": len(a), "differ": differ, "failures": failures}
+    # the original single-file layout (model.diffusion_model.*, first_stage_model.*, cond_stage_model.transformer.*)
+    from brainzoo_export.sd_convert import convert_text_openclip, to_original
+
+    parts = {"unet": model.unet.state_dict(), "vae": model.vae.state_dict(), "text_encoder": model.text_encoder.state_dict()}
+    original = to_original(parts)
+    single = Path(directory) / "v1-tiny.safetensors"
+    write_safetensors(single, {**original, "first_stage_model.decoder.conv_in.weight": torch.zeros(2, 2, 3, 3), "betas": torch.zeros(1000),
+                               "cond_stage_model.transformer.text_model.embeddings.position_ids": torch.arange(77).float()[None]})
+    from_single = sd.build_model(**variant.arch)
+    sd.load_weights(from_single, str(single), variant.checkpoint, variant.name)
+    c = from_single.state_dict()
+    single_differ = [k for k in a if not torch.equal(a[k], c[k])]
+    original_names = sorted(k for k in original if k.startswith("model.diffusion_model."))[:3]
+    broken = {k: v for k, v in original.items() if k != "model.diffusion_model.output_blocks.2.1.conv.weight"}
+    write_safetensors(single, broken)
+    try:
+        sd.load_weights(sd.build_model(**variant.arch), str(single), variant.checkpoint, variant.name)
+        failures["single"] = None
+    except ExportError as error:
+        failures["single"] = error.render()
+    # OpenCLIP text tower (SD 2.x): fused in_proj, one block more than used, projection
+    text = model.text_encoder.state_dict()
+    layers = len(model.text_encoder.text_model.encoder.layers)
+    oc = {"token_embedding.weight": text["text_model.embeddings.token_embedding.weight"], "positional_embedding": text["text_model.embeddings.position_embedding.weight"],
+          "ln_final.weight": text["text_model.final_layer_norm.weight"], "ln_final.bias": text["text_model.final_layer_norm.bias"], "text_projection": torch.zeros(32, 32), "logit_scale": torch.tensor(1.0)}
+    for i in range(layers + 1):
+        j = min(i, layers - 1)
+        base = f"text_model.encoder.layers.{j}."
+        for kind in ("weight", "bias"):
+            oc[f"transformer.resblocks.{i}.attn.in_proj_{kind}"] = torch.cat([text[f"{base}self_attn.{n}.{kind}"] for n in ("q_proj", "k_proj", "v_proj")])
+            for a_, b_ in (("attn.out_proj.", "self_attn.out_proj."), ("ln_1.", "layer_norm1."), ("ln_2.", "layer_norm2."), ("mlp.c_fc.", "mlp.fc1."), ("mlp.c_proj.", "mlp.fc2.")):
+                oc[f"transformer.resblocks.{i}.{a_}{kind}"] = text[f"{base}{b_}{kind}"]
+    converted, unused = convert_text_openclip(oc, layers)
+    openclip_equal = sorted(converted) == sorted(text) and all(torch.equal(converted[k], text[k]) for k in text)
+    return {"keys": len(a), "differ": differ, "failures": failures, "singleFileDiffer": single_differ, "originalNames": original_names,
+            "openclipEqual": openclip_equal, "openclipUnused": sorted(unused)}
 
 
 def cmd_shapes(onnx_path: str) -> dict:

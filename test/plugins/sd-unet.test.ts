@@ -48,14 +48,23 @@ describe('plugins: sd-unet exporter (Stable Diffusion UNet, VAE encoder, prompt 
     assert.ok(result.maxAbsError.BF16 < 2e-2, JSON.stringify(result));
   });
 
-  it('a diffusers folder saved from the model loads back strictly; a missing, an unexpected or a mis-shaped key is an error naming the file', () => {
+  it('a diffusers folder saved from the model loads back strictly; a missing, an unexpected or a mis-shaped key is an error naming the file, and so is one file of the folder', () => {
     const result = JSON.parse(python([CHECK, 'roundtrip', tempDir('sd-unet')]));
     assert.ok(result.keys > 800, `keys ${result.keys}`);
     assert.deepEqual(result.differ, []);
     assert.match(result.failures.missing, /missing key 'mid_block\.attentions\.0\.proj_in\.weight'.*\n  file: .*unet\/diffusion_pytorch_model\.safetensors/);
     assert.match(result.failures.unexpected, /unexpected key 'down_blocks\.0\.attentions\.0\.transformer_blocks\.1\.norm1\.weight'.*\n  file: .*unet\/diffusion_pytorch_model\.safetensors/);
     assert.match(result.failures.shape, /shape mismatch for key 'conv_in\.weight': checkpoint \[8, 4, 1, 1\]/);
-    assert.match(result.failures.file, /is a single file; sd-unet reads a diffusers model folder/);
+    assert.match(result.failures.file, /is not an original Stable Diffusion checkpoint \(no model\.diffusion_model\.\* keys/);
+  });
+
+  it('an original single-file checkpoint (model.diffusion_model / first_stage_model / cond_stage_model) is renamed and loads strictly; OpenCLIP text towers convert', () => {
+    const result = JSON.parse(python([CHECK, 'roundtrip', tempDir('sd-unet')]));
+    assert.deepEqual(result.singleFileDiffer, []);
+    assert.deepEqual(result.originalNames, ['model.diffusion_model.input_blocks.0.0.bias', 'model.diffusion_model.input_blocks.0.0.weight', 'model.diffusion_model.input_blocks.1.0.emb_layers.1.bias']);
+    assert.match(result.failures.single, /missing key 'up_blocks\.0\.upsamplers\.0\.conv\.weight'.*\n  file: .*v1-tiny\.safetensors/);
+    assert.equal(result.openclipEqual, true);
+    assert.ok(result.openclipUnused.includes('text_projection') && result.openclipUnused.includes('transformer.resblocks.2.attn.in_proj_weight'));
   });
 
   it('the bundled UNet graph has the contract\'s inputs, outputs (order, NCHW shapes, dynamic batch) and metadata; every tiny variant layer matches its output', () => {
