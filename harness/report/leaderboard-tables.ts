@@ -152,9 +152,12 @@ export function noiseCeilingTable(lb: Leaderboard): TableSpec | null {
 /** Table 2: R², slope, b0, b1 per model and size; best within each family in bold. */
 export function alignmentTable(lb: Leaderboard): TableSpec {
   const models = sortedModels(lb);
+  // Models that select among time steps (a diffusion UNet's `timesteps` variants): the same fit,
+  // with ι̂ over the time-step axis in its order instead of the layer axis.
+  const overTime = (m: ModelSummary): boolean => lb.entries.some((e) => e.plugin === m.plugin && e.variant === m.variant && e.selectionAxis === 'timesteps');
   const head = ['Model', 'Family', 'Size', `R² ${arrow('meanR2')}`, `slope ${arrow('slope')}`, `b0 ${arrow('b0')}`, `b1 ${arrow('b1')}`];
   const rows: Cell[][] = models.map((m) => [
-    { text: label(m) },
+    { text: `${label(m)}${overTime(m) ? ' (time-step axis)' : ''}` },
     { text: m.family },
     { text: m.size ?? '–' },
     { text: fmt(m.meanR2.value) },
@@ -174,7 +177,7 @@ export function alignmentTable(lb: Leaderboard): TableSpec {
   return {
     id: 'alignment',
     title: 'Brain–network alignment (Table 2)',
-    note: `Linear fit ι̂ = β·ι + ε of each voxel's layer index ι̂ = Σ (l−1)/(L−1)·ω_l on its ROI's ideal level ι (${levels}), ${subjectsNote(lb)}: slope β (higher: better hierarchy alignment), b0 = ε (lower: early layers for the earliest level), b1 = β + ε (higher: late layers for the latest level). Best within the same family in bold.${lb.bootstrap.replicates > 0 ? ` Intervals of slope, b0, b1: voxels resampled within levels (${VOXEL_INTERVAL}).` : ''}`,
+    note: `Linear fit ι̂ = β·ι + ε of each voxel's layer index ι̂ = Σ (l−1)/(L−1)·ω_l on its ROI's ideal level ι (${levels}), ${subjectsNote(lb)}: slope β (higher: better hierarchy alignment), b0 = ε (lower: early layers for the earliest level), b1 = β + ε (higher: late layers for the latest level). Best within the same family in bold.${models.some(overTime) ? ' Rows marked (time-step axis) select among diffusion time steps: there l runs over the time steps in their order (T ascending), so the slope is over time, not depth.' : ''}${lb.bootstrap.replicates > 0 ? ` Intervals of slope, b0, b1: voxels resampled within levels (${VOXEL_INTERVAL}).` : ''}`,
     head,
     rows,
     empty: 'No runs.',
