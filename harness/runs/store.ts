@@ -359,6 +359,13 @@ export function encoderPath(dir: string): string {
   return join(dir, 'encoder.onnx');
 }
 
+/** Throws E_ARGS unless `dir` is a finished run folder (metrics.json and encoder.onnx). */
+export function requireRunFolder(dir: string): void {
+  if (!existsSync(join(dir, METRICS_FILE)) || !existsSync(encoderPath(dir))) {
+    throw new ZooError('E_ARGS', 'not a finished run folder (no metrics.json / encoder.onnx)', { file: dir, fix: 'pass OUT/runs/<plugin>/<variant>/<subject>/seed<N>.<device> of a finished zoo fit' });
+  }
+}
+
 export interface TestPredictions {
   /** [images × used voxels] predictions (float16 on disk). */
   predictions: Float32Array;

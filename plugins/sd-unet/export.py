@@ -41,16 +41,13 @@ import torch
 from torch import nn
 
 if importlib.util.find_spec("brainzoo_export") is None:  # `zoo export` puts brainzoo's plugins/_lib on PYTHONPATH
-    lib = Path(__file__).resolve().parents[1] / "_lib"
-    if (lib / "brainzoo_export").is_dir():
-        sys.path.insert(0, str(lib))
-    else:
-        print(f"error: no module named 'brainzoo_export' (brainzoo's exporter library)\n  file: {__file__}\n  fix: run the exporter through brainzoo:\n    npx zoo export --plugin sd-unet {shlex.join(sys.argv[1:])}", file=sys.stderr)
-        sys.exit(2)
+    here = Path(__file__).resolve().parent
+    print(f"error: no module named 'brainzoo_export' (brainzoo's exporter library)\n  file: {__file__}\n  fix: run the exporter through brainzoo:\n    npx zoo export --plugins {here} --plugin {json.loads((here / 'plugin.json').read_text())['id']} {shlex.join(sys.argv[1:])}", file=sys.stderr)
+    sys.exit(2)
 from brainzoo_export import PluginSpec  # noqa: E402
 from brainzoo_export.checkpoint import apply_state_dict  # noqa: E402
 from brainzoo_export.errors import EXIT_BAD_INPUT, ExportError, note  # noqa: E402
-from brainzoo_export.manifest import Layer, Layout, Manifest, Variant, load_manifest  # noqa: E402
+from brainzoo_export.manifest import Manifest, Variant, load_manifest  # noqa: E402
 from brainzoo_export.sd_convert import UNET_PREFIX, split_original  # noqa: E402
 from brainzoo_export.sd_blocks import (  # noqa: E402
     CLIPTextModel,
@@ -127,36 +124,9 @@ PARTS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
 # ------------------------------------------------------------------ manifest
 
 
-def _direct_manifest(path: Path) -> Manifest:
-    """plugin.json read here, for this plugin only, while the harness cannot resolve it yet
-    (plugin-level `extractor`, per-layer grids, an output at several time steps)."""
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    models = Path(os.environ.get("BRAINZOO_MODELS") or Path.home() / ".cache" / "brainzoo" / "models")
-    manifest = Manifest(path=path, id=str(raw["id"]), opset=int(raw["export"]["opset"]), tiny_name=None, finetune_defaults={})
-    plugin_layout = raw.get("tokenLayout") or {"format": "NCHW"}
-    for entry in raw["variants"]:
-        pre = {**raw["preprocess"], **(entry.get("preprocess") or {})}
-        layers = []
-        for i, l in enumerate(entry.get("layers") or []):
-            lay = l.get("tokenLayout") or entry.get("tokenLayout") or plugin_layout
-            grid = lay.get("grid") or [0, 0]
-            layers.append(Layer(index=i, name=str(l["name"]), output=str(l["output"]), channels=int(l["channels"]),
-                                layout=Layout(format=str(lay["format"]), cls=bool(lay.get("cls", False)), registers=int(lay.get("registers", 0)), rows=int(grid[0]), cols=int(grid[1]))))
-        onnx = (path.parent / entry["onnx"]).resolve() if entry.get("onnx") else models / raw["id"] / f"{entry['name']}.onnx"
-        v = Variant(name=str(entry["name"]), arch=dict(entry.get("arch") or {}), preprocess=pre, layers=layers, checkpoint=entry.get("checkpoint"),
-                    base_checkpoint=entry.get("checkpoint"), finetune=None, onnx_path=str(onnx), seed=entry.get("seed"), bundled=bool(entry.get("bundled", False)))
-        manifest.variants[v.name] = v
-        if manifest.tiny_name is None and v.bundled and entry.get("size") == "tiny":
-            manifest.tiny_name = v.name
-    return manifest
-
-
 def read_manifest(path: Path) -> Manifest:
-    try:
-        return load_manifest(path)
-    except ExportError as error:
-        note(f"note: the harness does not resolve {path.name} yet ({error.problem.splitlines()[0][:160]}); reading it directly")
-        return _direct_manifest(path.resolve())
+    """The variants as the harness resolves them (`zoo plugins show --resolved --json`)."""
+    return load_manifest(path)
 
 
 # ------------------------------------------------------------------ weights

@@ -12,7 +12,7 @@ import { openSubject } from '../../harness/data/algonauts.js';
 import { Rng } from '../../harness/data/random.js';
 import { participationRatio, pcaImages, positionSpread, principalComponents } from '../../harness/channels/analysis.js';
 import { adjustedRandIndex, clusterChannels } from '../../harness/channels/cluster.js';
-import { CLUSTER_COLORS, CLUSTER_LEGEND_Y, CLUSTER_MAP_BOX } from '../../harness/report/pictures/channels.js';
+import { CLUSTER_COLORS, CLUSTER_LEGEND_Y, CLUSTER_MAP_BOX, PCA_CELL, pcaCellOrigin } from '../../harness/report/pictures/channels.js';
 import { maxAbsDiff, python, tempDir, zoo } from '../helpers.js';
 
 /** n voxels in `groups` groups: w = g_group + noise·ε in R^D. */
@@ -195,6 +195,42 @@ describe('zoo channels on a planted brain with channel groups', function () {
     // ROI labels (text on a halo) sit on top of the voxels at the ROI centres: a few discs are hidden.
     assert.ok(passed >= 0.85 * checked, failures.join('; '));
     assert.ok(checked >= 5, `only ${checked} uncovered voxels checked`);
+  });
+
+  it('pca.png shows each ROI\'s PCA colours cell by cell (pca_rgb.npy), the image first', async () => {
+    const rgb = readNpy(join(run, 'channels', 'pca_rgb.npy'));
+    const [R, I, G] = rgb.shape;
+    const img = await loadImage(readFileSync(join(run, 'channels', 'pca.png')));
+    const canvas = createCanvas(img.width, img.height);
+    const ctx = canvas.getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    const data = ctx.getImageData(0, 0, img.width, img.height).data;
+    const cell = PCA_CELL / G;
+    let checked = 0;
+    for (let r = 0; r < R; r++) for (let i = 0; i < I; i++) for (const j of [0, G + 1, G * G - 1]) {
+      const [ox, oy] = pcaCellOrigin(i, r + 1);
+      const x = Math.round(ox + ((j % G) + 0.5) * cell);
+      const y = Math.round(oy + (Math.floor(j / G) + 0.5) * cell);
+      const p = (y * img.width + x) * 4;
+      const q = ((r * I + i) * G * G + j) * 3;
+      assert.deepEqual([data[p], data[p + 1], data[p + 2]], [0, 1, 2].map((c) => Math.round(rgb.data[q + c] * 255)), `ROI ${r} image ${i} cell ${j}`);
+      checked++;
+    }
+    assert.ok(checked >= 3 * R);
+  });
+
+  it('--format svg: vector pictures with the ROI labels and the legend as <text>', async () => {
+    const svgOut = join(root, 'svg');
+    const r = await zoo(['channels', '--run', run, '--dataset', dataset, '--clusters', '4', '--images', '1', '--format', 'svg', '--out', svgOut, '--cache', cache, '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    const svg = readFileSync(join(svgOut, 'clusters.svg'), 'utf8');
+    assert.match(svg, /<text[^>]*>[^<]*V1[^<]*<\/text>/);
+    assert.match(svg, /<text[^>]*>cluster 1 \(\d+ voxels\)<\/text>/);
+    assert.match(svg, /<circle /);
+    assert.ok(existsSync(join(svgOut, 'pca.svg')));
+    const bad = await zoo(['channels', '--run', run, '--dataset', dataset, '--format', 'gif']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /unknown picture format/);
   });
 
   it('bad input: not a run folder, --clusters 1, unknown --method exit 2 naming the problem', async () => {

@@ -9,10 +9,13 @@ describe('cli: zoo bench', function () {
   const out = tempDir('bench');
   // The main job, as the README runs it, with training capped at 3 epochs to keep CI short.
   const args = ['bench', '--all', '--max-epochs', '3', '--out', out, '--quiet'];
-  const PLUGINS = ['clip', 'dinov2', 'imagenet-vit', 'mae', 'mocov3', 'sam'];
+  const VITS = ['clip', 'dinov2', 'imagenet-vit', 'mae', 'mocov3', 'sam'];
   // imagenet-vit also bundles tiny fine-tuned on generated data (Table 3)
   const FINETUNED = ['tiny.shapes', 'tiny.textures'];
-  const RUNS = (PLUGINS.length + FINETUNED.length) * 2;
+  // the 7th backbone: Stable Diffusion's tiny UNet at T = 25, at T = 40 and over time steps
+  const DIFFUSION = ['tiny.t25', 'tiny.t40', 'tiny.timesteps'];
+  const PLUGINS = [...VITS, 'sd-unet'];
+  const RUNS = (VITS.length + FINETUNED.length + DIFFUSION.length) * 2;
 
   it('fits plugins × bundled variants on the bundled dataset and ends with the leaderboard, markdown and pictures', async () => {
     const run = await zoo(args);
@@ -29,11 +32,16 @@ describe('cli: zoo bench', function () {
     assert.match(readFileSync(join(out, 'leaderboard.md'), 'utf8'), /\| imagenet-vit/);
     for (const f of ['grid-layer-subj01.png', 'roi-r2-subj01.png', 'hierarchy-subj01.png']) assert.ok(existsSync(join(out, 'pictures', f)), f);
     assert.ok(existsSync(join(out, 'runs', 'mae', 'tiny', 'subj01', 'seed0.cpu', 'pictures', 'layer.png')));
-    for (const p of PLUGINS) {
+    for (const [p, v] of [...VITS.map((x) => [x, 'tiny']), ...DIFFUSION.map((x) => ['sd-unet', x])]) {
       for (const f of ['r2.npy', 'layer_weights.npy', 'space.npy', 'scale.npy', 'encoder.onnx', 'metrics.json', 'split.json']) {
-        assert.ok(existsSync(join(out, 'runs', p, 'tiny', 'subj01', 'seed0.cpu', f)), `${p}: ${f}`);
+        assert.ok(existsSync(join(out, 'runs', p, v, 'subj01', 'seed0.cpu', f)), `${p}/${v}: ${f}`);
       }
     }
+    // The time-step variant selects among T = 5 … 50, recorded per layer.
+    const ts = JSON.parse(readFileSync(join(out, 'runs', 'sd-unet', 'tiny.timesteps', 'subj01', 'seed0.cpu', 'metrics.json'), 'utf8')) as { selectionAxis: string; layers: { timestep?: number }[] };
+    assert.equal(ts.selectionAxis, 'timesteps');
+    assert.deepEqual(ts.layers.map((l) => l.timestep), [5, 10, 15, 20, 25, 30, 35, 40, 45, 50]);
+    assert.match(readFileSync(join(out, 'leaderboard.md'), 'utf8'), /\| sd-unet\/tiny\.timesteps \(random init\) \(not converged\) \(time-step axis\) \|/);
     // Capped at 3 epochs (90 steps) while the regulariser decays over 750: no run is a result,
     // and metrics.json, the terminal and the markdown all say so.
     const m = JSON.parse(readFileSync(join(out, 'runs', 'imagenet-vit', 'tiny', 'subj01', 'seed0.cpu', 'metrics.json'), 'utf8')) as { convergence: { converged: boolean; stoppedBy: string; reasons: string[] } };

@@ -269,10 +269,20 @@ describe('plugins: extractor and (output, timestep) rules in plugin.json', () =>
     const old = (v: ResolvedVariant): string =>
       sha256(stableJson({ format: CACHE_FORMAT, decoder: 1, onnx: 'a'.repeat(64), preprocess: v.preprocess, layers: v.layers.map((l) => ({ output: l.output, channels: l.channels, layout: l.layout })), G: 8, images: 'b'.repeat(64), device: 'cpu' })).slice(0, 16);
     const all = new PluginRegistry().allVariants({});
-    assert.ok(all.length > 10);
-    for (const v of all) {
+    // The plugins that existed before the registry: every one of their variants is a forward pass.
+    const before = all.filter((v) => v.pluginId !== 'sd-unet');
+    assert.ok(before.length > 10);
+    for (const v of before) {
       assert.deepEqual(v.extractor, { kind: 'forward', settings: {} }, `${v.pluginId}/${v.name}`);
       assert.equal(featureKey(v, 'a'.repeat(64), 'b'.repeat(64), 8, 'cpu'), old(v), `${v.pluginId}/${v.name}`);
     }
+    // sd-unet, added with the registry, is the diffusion kind (every variant), and the key of a
+    // bundled one (its side files exist) is not a forward key.
+    const sd = all.filter((v) => v.pluginId === 'sd-unet');
+    assert.ok(sd.length >= 9);
+    for (const v of sd) assert.equal(v.extractor.kind, 'diffusion', v.name);
+    const bundledSd = sd.filter((v) => v.bundled);
+    assert.equal(bundledSd.length, 3);
+    for (const v of bundledSd) assert.notEqual(featureKey(v, 'a'.repeat(64), 'b'.repeat(64), 8, 'cpu'), old(v), v.name);
   });
 });

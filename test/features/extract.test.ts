@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isZooError } from '../../harness/core/errors.js';
 import { packageRoot } from '../../harness/core/paths.js';
@@ -39,7 +39,7 @@ describe('features: extraction equals an independent PyTorch computation', funct
     images = await writeImages(join(work, 'images'), 5, 80, 7);
   });
 
-  for (const variant of bundled) {
+  for (const variant of bundled.filter((v) => v.extractor.kind === 'forward')) {
     it(`[${variant.pluginId}/${variant.name}] local and global features match torch within fp16 tolerance`, async () => {
       const dir = join(work, variant.pluginId);
       const onnx = join(dir, 'model.onnx');
@@ -66,6 +66,41 @@ describe('features: extraction equals an independent PyTorch computation', funct
             assert.ok(diff <= tol, `layer ${l} ${kind}: max |ours − torch| = ${diff} > ${tol}`);
           }
         }
+      } finally {
+        store.close();
+      }
+    });
+  }
+
+  // The diffusion variants of the bundled sd-unet fixture against plugins/sd-unet/reference.py, the
+  // PyTorch inversion written apart from the TypeScript extractor: the global token (spatial mean)
+  // of every layer (output, T) from the same pixels.
+  for (const variant of bundled.filter((v) => v.extractor.kind === 'diffusion')) {
+    it(`[${variant.pluginId}/${variant.name}] the diffusion extractor's features match the PyTorch inversion within fp16 tolerance`, async () => {
+      const dir = join(work, `${variant.pluginId}-${variant.name}`);
+      mkdirSync(dir, { recursive: true });
+      const R = variant.preprocess.resolution;
+      const pixels = new Float32Array(3 * R * R);
+      await preprocessImage(images[0].path, variant.preprocess, pixels, 0);
+      writeNpy(join(dir, 'pixels.npy'), pixels, [1, 3, R, R]);
+      const Ts = [...new Set(variant.layers.map((l) => l.timestep as number))];
+      const outputs = [...new Set(variant.layers.map((l) => l.output))];
+      python([join(packageRoot(), 'plugins', 'sd-unet', 'reference.py'), '--tiny', '--pixels', join(dir, 'pixels.npy'), '--T', ...Ts.map(String), '--outputs', ...outputs, '--out', join(dir, 'ref')]);
+      const { store } = await extractFeatures({ variant, images: images.slice(0, 1), cacheRoot: join(dir, 'cache'), quiet: true });
+      try {
+        assert.equal(store.layers, variant.layers.length);
+        variant.layers.forEach((layer, l) => {
+          const ref = readNpy(join(dir, 'ref', `${layer.output}@T${layer.timestep}.npy`));
+          const C = layer.channels;
+          const hw = ref.data.length / C;
+          assert.equal(ref.shape[ref.shape.length - 3], C, `${layer.output}@T${layer.timestep}: channels`);
+          const mean = new Float32Array(C);
+          for (let c = 0; c < C; c++) for (let p = 0; p < hw; p++) mean[c] += ref.data[c * hw + p] / hw;
+          const ours = store.readGlobal(l, 0, 1);
+          const tol = maxAbs(mean) * 2 ** -10 + 1e-4;
+          const diff = maxAbsDiff(ours, mean);
+          assert.ok(diff <= tol, `${layer.output}@T${layer.timestep}: max |ours − torch| = ${diff} > ${tol}`);
+        });
       } finally {
         store.close();
       }

@@ -26,7 +26,7 @@ from brainzoo_export.sd_blocks import read_safetensors, write_safetensors  # noq
 
 
 def tiny_model() -> tuple[sd.StableDiffusionParts, object]:
-    manifest = sd._direct_manifest(ROOT / "plugins" / "sd-unet" / "plugin.json")
+    manifest = sd.read_manifest(ROOT / "plugins" / "sd-unet" / "plugin.json")
     variant = manifest.tiny()
     model = sd.build_model(**variant.arch)
     sd._fan_in_init(model, np.random.default_rng(int(variant.seed or 0)))

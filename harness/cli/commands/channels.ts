@@ -8,7 +8,6 @@
  * and draws, per ROI, the top-3 principal components of its w_i applied to the aligned features
  * of a few test images. Writes OUT/channels.json, clusters.npy, clusters.png, pca.png, pca_rgb.npy.
  */
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ZooError } from '../../core/errors.js';
@@ -22,7 +21,7 @@ import { parseDevice } from '../../features/session.js';
 import { participationRatio, pcaImages, positionSpread, principalComponents } from '../../channels/analysis.js';
 import { adjustedRandIndex, clusterChannels, type ClusterMethod } from '../../channels/cluster.js';
 import { readEncoderWeights } from '../../channels/encoder-weights.js';
-import { checkRunsMatchSubject, encoderPath, readRunArray, readRunMetrics } from '../../runs/store.js';
+import { checkRunsMatchSubject, readRunArray, readRunMetrics, requireRunFolder } from '../../runs/store.js';
 import { datasetImages, resolveDataset } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
 import { addRuntimeOptions, commandRegistry } from '../options.js';
@@ -37,6 +36,7 @@ interface ChannelsOpts {
   out?: string;
   seed: string;
   json?: boolean;
+  format?: string;
   device?: string;
   cache?: string;
   models?: string;
@@ -64,18 +64,20 @@ export function registerChannels(program: Command, ctx: CommandContext): void {
     .option('--dataset <dir>', 'the dataset the run was fitted on (default: the bundled synthetic dataset)')
     .option('--out <dir>', 'output folder (default: RUN/channels)')
     .option('--seed <s>', 'seed of the clustering', '0')
+    .option('--format <f>', 'pictures as png or svg (text kept as <text>)', 'png')
     .option('--json', 'print the report as JSON')
     .addHelpText('after', '\nExample:\n  zoo channels --run out/runs/imagenet-vit/tiny/subj01/seed0.cpu --clusters 6')
     .action(async (opts: ChannelsOpts) => {
       const runDir = resolve(ctx.io.cwd, opts.run);
-      if (!existsSync(join(runDir, 'metrics.json')) || !existsSync(encoderPath(runDir))) {
-        throw new ZooError('E_ARGS', 'not a finished run folder (no metrics.json / encoder.onnx)', { file: runDir, fix: 'pass OUT/runs/<plugin>/<variant>/<subject>/seed<N>.<device> of a finished zoo fit' });
-      }
+      requireRunFolder(runDir);
       const k = intFlag(opts.clusters, '--clusters', 2);
       const nImages = intFlag(opts.images, '--images', 0);
       const seed = intFlag(opts.seed, '--seed', 0);
       if (opts.method !== 'ncut' && opts.method !== 'kmeans') throw new ZooError('E_ARGS', `unknown --method "${opts.method}"`, { fix: 'use --method ncut | kmeans' });
       const method = opts.method as ClusterMethod;
+      // Canvas loads with the command that needs it.
+      const pics = await import('../../report/pictures/channels.js');
+      const format = pics.pictureFormat(opts.format);
       const outDir = resolve(ctx.io.cwd, opts.out ?? join(runDir, 'channels'));
       ensureWritableDir(outDir, '--out');
       const metrics = readRunMetrics(runDir);
@@ -99,7 +101,7 @@ export function registerChannels(program: Command, ctx: CommandContext): void {
         const rowOf = new Map<number, number>();
         w.voxels.forEach((v, i) => rowOf.set(v, i));
         const space = readRunArray(runDir, 'space.npy', [metrics.voxels, 2]);
-        const wanted = opts.rois ? opts.rois.split(',').map((s) => s.trim()).filter(Boolean) : MERGED_ROI_NAMES.filter((r) => subject.rois.has(r));
+        const wanted = opts.rois ? opts.rois.split(',').map((s) => s.trim()).filter(Boolean) : MERGED_ROI_NAMES.filter((r) => subject.rois.has(r) && subject.rois.indices(r).length > 0);
         const rows = (roi: string): number[] => Array.from(subject.rois.indices(roi)).map((v) => rowOf.get(v)).filter((r): r is number => r !== undefined);
         const perRoi = wanted.map((roi) => {
           const r = rows(roi);
@@ -123,10 +125,9 @@ export function registerChannels(program: Command, ctx: CommandContext): void {
         const inOne = Array.from(roiLabel.keys()).filter((i) => roiLabel[i] >= 0);
         const ari = inOne.length > 1 ? adjustedRandIndex(inOne.map((i) => clustering.labels[i]), inOne.map((i) => roiLabel[i])) : NaN;
 
-        const pics = await import('../../report/pictures/channels.js');
         const flat = subject.flatmap();
         const label = `${metrics.plugin}/${metrics.variant} ${metrics.subject}`;
-        const files = [pics.drawClusterMap({ title: `${label}: channel clusters (Fig. 8)`, subtitle: `${k} clusters of the channel-selection weights w_i (${clustering.method})`, flatmap: flat.xy, lhCount: subject.voxelCounts.lh, clusters: perVoxel, k, rois: subject.rois, ...(opts.rois ? { roiNames: wanted } : {}) }, join(outDir, 'clusters.png'))];
+        const files = [pics.drawClusterMap({ title: `${label}: channel clusters (Fig. 8)`, subtitle: `${k} clusters of the channel-selection weights w_i (${clustering.method})`, flatmap: flat.xy, lhCount: subject.voxelCounts.lh, clusters: perVoxel, k, rois: subject.rois, format, ...(opts.rois ? { roiNames: wanted } : {}) }, join(outDir, `clusters.${format}`))];
 
         // Fig. 9: the top-3 PCs of each ROI's w_i on the aligned features of a few test images.
         let pca: Record<string, unknown> | undefined;
@@ -148,7 +149,7 @@ export function registerChannels(program: Command, ctx: CommandContext): void {
             const stacked = new Float32Array(rgb.length * testRows.length * G * G * 3);
             rgb.forEach((a, i) => stacked.set(a, i * a.length));
             writeNpy(join(outDir, 'pca_rgb.npy'), stacked, [rgb.length, testRows.length, G, G, 3]);
-            files.push(await pics.drawPcaGrid({ title: `${label}: channel PCA per ROI (Fig. 9)`, images: testRows.map((row) => images[row].path), rois: pcaRois, rgb, G }, join(outDir, 'pca.png')));
+            files.push(await pics.drawPcaGrid({ title: `${label}: channel PCA per ROI (Fig. 9)`, images: testRows.map((row) => images[row].path), rois: pcaRois, rgb, G, format }, join(outDir, `pca.${format}`)));
             pca = { rois: pcaRois, imageRows: testRows, G };
           } finally {
             store.close();

@@ -1,5 +1,4 @@
 /** zoo predict --run RUN_DIR (--images DIR | --dataset DIR --subject S) --out FILE.npy */
-import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ZooError } from '../../core/errors.js';
@@ -8,7 +7,7 @@ import { ensureWritableDir, ensureWritableFile } from '../../core/fsutil.js';
 import { cacheDir } from '../../core/paths.js';
 import { extractFeatures } from '../../features/extract.js';
 import { openSession, ort, parseDevice } from '../../features/session.js';
-import { encoderPath, readRunMetrics, readRunVoxels } from '../../runs/store.js';
+import { encoderPath, readRunMetrics, readRunVoxels, requireRunFolder } from '../../runs/store.js';
 import { datasetImages, resolveDataset, resolveSubjects } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
 import { addRuntimeOptions, commandRegistry, parseGridResize } from '../options.js';
@@ -39,9 +38,7 @@ export function registerPredict(program: Command, ctx: CommandContext): void {
     .addHelpText('after', '\nExample:\n  zoo predict --run out/runs/clip/tiny/subj01/seed0.cpu --images ./stimuli --out pred.npy')
     .action(async (opts: PredictOpts) => {
       const runDir = resolve(ctx.io.cwd, opts.run);
-      if (!existsSync(join(runDir, 'metrics.json')) || !existsSync(encoderPath(runDir))) {
-        throw new ZooError('E_ARGS', 'not a finished run folder (no metrics.json / encoder.onnx)', { file: runDir, fix: 'pass OUT/runs/<plugin>/<variant>/<subject>/seed<N>.<device> of a finished zoo fit' });
-      }
+      requireRunFolder(runDir);
       const metrics = readRunMetrics(runDir);
       const file = resolve(ctx.io.cwd, opts.out);
       ensureWritableFile(file, '--out');

@@ -9,6 +9,8 @@ import { Image } from '@napi-rs/canvas';
 import type { RoiIndex } from '../../data/rois.js';
 import { drawRoiOverlay, drawSheet, drawVoxels, labelHemispheres, mapGeometry, roiOverlay, type Box } from './brainmap.js';
 import { Picture, text, type PictureFormat } from './canvas.js';
+
+export { pictureFormat } from './canvas.js';
 import { FOREGROUND, NAN_GREY, cssRgb, type Rgb } from './colors.js';
 import { mapRoiSets } from './maps.js';
 
@@ -85,32 +87,42 @@ export interface PcaGridInput {
   /** Per ROI [images, G·G, 3] in [0, 1]. */
   rgb: readonly Float32Array[];
   G: number;
+  format?: PictureFormat;
 }
 
-const CELL = 112;
-const GAP = 6;
+/** Top-left pixel of image row i, column c (0 = the image, 1 + r = ROI r) in pca.png. */
+export function pcaCellOrigin(i: number, c: number): [number, number] {
+  return [16 + c * (PCA_CELL + PCA_GAP), 60 + i * (PCA_CELL + PCA_GAP)];
+}
+
+/** Side of one picture in pca.png, and the gap between pictures. */
+export const PCA_CELL = 112;
+const PCA_GAP = 6;
 
 export async function drawPcaGrid(x: PcaGridInput, file: string): Promise<string> {
   const cols = 1 + x.rois.length;
-  const width = 16 + cols * (CELL + GAP) + 10;
-  const height = 60 + x.images.length * (CELL + GAP) + 40;
-  const pic = new Picture(width, height, 'png');
+  const width = 16 + cols * (PCA_CELL + PCA_GAP) + 10;
+  const height = 60 + x.images.length * (PCA_CELL + PCA_GAP) + 40;
+  const pic = new Picture(width, height, x.format ?? 'png');
   const ctx = pic.ctx;
   text(ctx, x.title, 16, 24, { size: 15, weight: 'bold', maxWidth: width - 32 });
-  const colX = (c: number): number => 16 + c * (CELL + GAP);
-  text(ctx, 'image', colX(0) + CELL / 2, 50, { size: 13, align: 'center' });
-  x.rois.forEach((roi, r) => text(ctx, roi, colX(r + 1) + CELL / 2, 50, { size: 13, align: 'center', weight: 'bold' }));
-  const cell = CELL / x.G;
+  text(ctx, 'image', pcaCellOrigin(0, 0)[0] + PCA_CELL / 2, 50, { size: 13, align: 'center' });
+  x.rois.forEach((roi, r) => text(ctx, roi, pcaCellOrigin(0, r + 1)[0] + PCA_CELL / 2, 50, { size: 13, align: 'center', weight: 'bold' }));
+  const cell = PCA_CELL / x.G;
   for (let i = 0; i < x.images.length; i++) {
-    const y = 60 + i * (CELL + GAP);
+    const [ix, iy] = pcaCellOrigin(i, 0);
     const img = new Image();
     img.src = readFileSync(x.images[i]);
-    ctx.drawImage(img, colX(0), y, CELL, CELL);
+    ctx.drawImage(img, ix, iy, PCA_CELL, PCA_CELL);
     x.rgb.forEach((rgb, r) => {
+      const [ox, oy] = pcaCellOrigin(i, r + 1);
       for (let j = 0; j < x.G * x.G; j++) {
         const p = (i * x.G * x.G + j) * 3;
         ctx.fillStyle = `rgb(${Math.round(rgb[p] * 255)}, ${Math.round(rgb[p + 1] * 255)}, ${Math.round(rgb[p + 2] * 255)})`;
-        ctx.fillRect(colX(r + 1) + (j % x.G) * cell, y + Math.floor(j / x.G) * cell, Math.ceil(cell), Math.ceil(cell));
+        // Cell edges on whole pixels, so neighbouring cells neither overlap nor leave gaps.
+        const x0 = ox + Math.round((j % x.G) * cell);
+        const y0 = oy + Math.round(Math.floor(j / x.G) * cell);
+        ctx.fillRect(x0, y0, ox + Math.round(((j % x.G) + 1) * cell) - x0, oy + Math.round((Math.floor(j / x.G) + 1) * cell) - y0);
       }
     });
   }

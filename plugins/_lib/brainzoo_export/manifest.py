@@ -62,6 +62,8 @@ class Layer:
     output: str
     channels: int
     layout: Layout
+    # the diffusion time step T this layer is read at (a diffusion extractor's layer is (output, T))
+    timestep: int | None = None
 
 
 @dataclass
@@ -97,6 +99,7 @@ class Variant:
                     "output": l.output,
                     "channels": l.channels,
                     "layout": {"format": l.layout.format, "cls": l.layout.cls, "registers": l.layout.registers, "grid": [l.layout.rows, l.layout.cols]},
+                    **({"timestep": l.timestep} if l.timestep is not None else {}),
                 }
                 for l in self.layers
             ],
@@ -152,6 +155,7 @@ def _layer(entry: dict[str, Any]) -> Layer:
         output=str(entry["output"]),
         channels=int(entry["channels"]),
         layout=Layout(format=str(layout["format"]), cls=bool(layout["cls"]), registers=int(layout["registers"]), rows=int(layout["grid"][0]), cols=int(layout["grid"][1])),
+        timestep=int(entry["timestep"]) if entry.get("timestep") is not None else None,
     )
 
 
