@@ -41,7 +41,7 @@ args = p.parse_args()
 if args.threads:
     torch.set_num_threads(args.threads)
 
-manifest = sd._direct_manifest(ROOT / "plugins" / "sd-unet" / "plugin.json")
+manifest = sd.read_manifest(ROOT / "plugins" / "sd-unet" / "plugin.json")
 variant = manifest.tiny() if args.model == "tiny" else manifest.variant("sd15.t25")
 torch.manual_seed(0)
 if args.model == "tiny":
