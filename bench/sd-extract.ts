@@ -12,6 +12,7 @@
  * on one synthetic batch, so the ratio is, if anything, unfair to the ONNX side.
  */
 import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -54,3 +55,4 @@ const rows = [
 ];
 process.stdout.write(`diffusion extraction sd-unet/tiny (64 px, latent 8×8): ${ort.images} images, batch ${values.batch}, ${values.threads} threads\n`);
 for (const r of rows) process.stdout.write(`${r[0].padEnd(28)}${r[1].padStart(22)}${r[2].padStart(16)}\n`);
+rmSync(work, { recursive: true, force: true });
