@@ -3,7 +3,8 @@
  * per-model tests for brainzoo: for one plugin variant, wherever the plugin lives, check that
  *   manifest     plugin.json passes the schema and the meaning checks (validate.ts);
  *   onnx-opens   its ONNX file opens in ONNX Runtime;
- *   onnx-io      the graph has the input pixel_values [batch, 3, R, R] and one output per layer;
+ *   onnx-io      the graph has the inputs its extractor feeds (forward: pixel_values [batch, 3, R, R])
+ *                and one output per layer;
  *   onnx-shapes  run at batch 2 and 1, every output has its layout's shape, finite values;
  *   features     features extract from a few generated images (a temporary cache);
  *   export       export.py --random-init reproduces the committed ONNX byte for byte
@@ -300,7 +301,7 @@ export const CHECKS: readonly ConformanceCheck[] = [
   },
   {
     id: 'onnx-io',
-    title: 'input pixel_values [batch, 3, R, R], one output per layer',
+    title: 'the inputs its extractor feeds (forward: pixel_values [batch, 3, R, R]), one output per layer',
     needs: ['onnx-opens'],
     run: async (t) =>
       t.variant.extractor.kind !== 'forward' ? extractorIo(t) : withSession(t, async (s) => {
@@ -425,15 +426,21 @@ export const CHECKS: readonly ConformanceCheck[] = [
       }
       const out = join(t.tempDir('export'), `${v.name}.onnx`);
       runExporter({ dir: t.dir, manifest: t.manifest, variant: v, models: t.options.models, out, randomInit: true, stderr: 'pipe', timeoutMs: (v.finetune ? 30 : 10) * 60_000 });
-      const [made, committed] = [sha256File(out), sha256File(v.onnxPath)];
-      if (made !== committed) {
-        return fail(
-          `the regenerated ONNX (sha256 ${made.slice(0, 12)}) differs from ${relative(t.dir, v.onnxPath) || v.onnxPath} (sha256 ${committed.slice(0, 12)})`,
-          `if export.py changed on purpose, regenerate the fixture and commit it: ${t.exportCommand()}; if not, the random init is not deterministic (draw numbers with the NumPy generator passed to init, see plugins/README.md)`,
-          v.onnxPath,
-        );
+      // The ONNX and the files its extractor reads beside it (a diffusion UNet's VAE and prompt).
+      const extractor = extractorFor(v.extractor, v.manifestPath);
+      const pairs: [string, string][] = [[out, v.onnxPath], ...extractor.sideFiles({ ...v, onnxPath: out }).map((f, i): [string, string] => [f, extractor.sideFiles(v)[i]])];
+      for (const [regenerated, committedFile] of pairs) {
+        const [made, committed] = [existsSync(regenerated) ? sha256File(regenerated) : 'missing', sha256File(committedFile)];
+        if (made !== committed) {
+          return fail(
+            `the regenerated ${relative(dirname(out), regenerated)} (sha256 ${made.slice(0, 12)}) differs from ${relative(t.dir, committedFile) || committedFile} (sha256 ${committed.slice(0, 12)})`,
+            `if export.py changed on purpose, regenerate the fixture and commit it: ${t.exportCommand()}; if not, the random init is not deterministic (draw numbers with the NumPy generator passed to init, see plugins/README.md)`,
+            committedFile,
+          );
+        }
       }
-      return pass(`same sha256 ${made.slice(0, 12)} (${python})`);
+      const made = sha256File(out);
+      return pass(`same sha256 ${made.slice(0, 12)}${pairs.length > 1 ? ` (and its ${pairs.length - 1} side files)` : ''} (${python})`);
     },
   },
   {
