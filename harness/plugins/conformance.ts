@@ -428,7 +428,8 @@ export const CHECKS: readonly ConformanceCheck[] = [
       runExporter({ dir: t.dir, manifest: t.manifest, variant: v, models: t.options.models, out, randomInit: true, stderr: 'pipe', timeoutMs: (v.finetune ? 30 : 10) * 60_000 });
       // The ONNX and the files its extractor reads beside it (a diffusion UNet's VAE and prompt).
       const extractor = extractorFor(v.extractor, v.manifestPath);
-      const pairs: [string, string][] = [[out, v.onnxPath], ...extractor.sideFiles({ ...v, onnxPath: out }).map((f, i): [string, string] => [f, extractor.sideFiles(v)[i]])];
+      const committedSides = extractor.sideFiles(v);
+      const pairs: [string, string][] = [[out, v.onnxPath], ...extractor.sideFiles({ ...v, onnxPath: out }).map((f, i): [string, string] => [f, committedSides[i]])];
       for (const [regenerated, committedFile] of pairs) {
         const [made, committed] = [existsSync(regenerated) ? sha256File(regenerated) : 'missing', sha256File(committedFile)];
         if (made !== committed) {

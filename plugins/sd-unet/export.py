@@ -28,7 +28,6 @@ import hashlib
 import importlib.util
 import inspect
 import json
-import os
 import shlex
 import sys
 import tempfile
@@ -48,6 +47,7 @@ from brainzoo_export import PluginSpec  # noqa: E402
 from brainzoo_export.checkpoint import apply_state_dict  # noqa: E402
 from brainzoo_export.errors import EXIT_BAD_INPUT, ExportError, note  # noqa: E402
 from brainzoo_export.manifest import Manifest, Variant, load_manifest  # noqa: E402
+from brainzoo_export.onnx_export import save_checked  # noqa: E402
 from brainzoo_export.sd_convert import UNET_PREFIX, split_original  # noqa: E402
 from brainzoo_export.sd_blocks import (  # noqa: E402
     CLIPTextModel,
@@ -288,17 +288,7 @@ def export_graph(module: nn.Module, example: tuple[torch.Tensor, ...], input_nam
         for key in sorted(metadata):
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, metadata[key]
-        staged = Path(tmp) / out_path.name
-        if external:
-            data_name = out_path.name + ".data"
-            onnx.save_model(proto, str(staged), save_as_external_data=True, all_tensors_to_one_file=True, location=data_name, size_threshold=1024)
-            onnx.checker.check_model(str(staged))
-            os.replace(Path(tmp) / data_name, out_path.parent / data_name)
-        else:
-            onnx.save_model(proto, str(staged))
-            onnx.checker.check_model(proto)
-            onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
-        os.replace(staged, out_path)
+        save_checked(proto, out_path, Path(tmp), external)
     size = out_path.stat().st_size
     return {"out": str(out_path), "bytes": size, "sha256": hashlib.sha256(out_path.read_bytes()).hexdigest() if size < 2**31 else "", "external_data": external}
 

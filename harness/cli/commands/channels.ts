@@ -102,7 +102,13 @@ export function registerChannels(program: Command, ctx: CommandContext): void {
         w.voxels.forEach((v, i) => rowOf.set(v, i));
         const space = readRunArray(runDir, 'space.npy', [metrics.voxels, 2]);
         const wanted = opts.rois ? opts.rois.split(',').map((s) => s.trim()).filter(Boolean) : MERGED_ROI_NAMES.filter((r) => subject.rois.has(r) && subject.rois.indices(r).length > 0);
-        const rows = (roi: string): number[] => Array.from(subject.rois.indices(roi)).map((v) => rowOf.get(v)).filter((r): r is number => r !== undefined);
+        // Each ROI's encoder rows, looked up once.
+        const roiRows = new Map<string, number[]>();
+        const rows = (roi: string): number[] => {
+          let r = roiRows.get(roi);
+          if (!r) roiRows.set(roi, (r = Array.from(subject.rois.indices(roi)).map((v) => rowOf.get(v)).filter((x): x is number => x !== undefined)));
+          return r;
+        };
         const perRoi = wanted.map((roi) => {
           const r = rows(roi);
           const voxelsOf = r.map((i) => w.voxels[i]);

@@ -95,6 +95,23 @@ def _finalise(proto: onnx.ModelProto, layers: list[Layer], shapes: list[list[int
         entry.value = metadata[key]
 
 
+def save_checked(proto: onnx.ModelProto, out_path: Path, tmp: Path, external: bool) -> None:
+    """Writes `proto` to out_path atomically (staged in `tmp`, a folder on the same file system, then
+    renamed), checked by onnx.checker (and strict shape inference when inline). `external`: the
+    weights go to out_path + ".data" (protobuf cannot hold more than 2 GB)."""
+    staged = tmp / out_path.name
+    if external:
+        data_name = out_path.name + ".data"
+        onnx.save_model(proto, str(staged), save_as_external_data=True, all_tensors_to_one_file=True, location=data_name, size_threshold=1024)
+        onnx.checker.check_model(str(staged))
+        os.replace(tmp / data_name, out_path.parent / data_name)
+    else:
+        onnx.save_model(proto, str(staged))
+        onnx.checker.check_model(proto)
+        onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+    os.replace(staged, out_path)
+
+
 def export_onnx(
     model: nn.Module,
     manifest: Manifest,
@@ -147,17 +164,7 @@ def export_onnx(
         note("validating the ONNX file (names, static shapes, onnx.checker)")
         proto = onnx.load(str(traced))
         _finalise(proto, layers, shapes, metadata)
-        staged = Path(tmp) / out_path.name
-        if external:
-            data_name = out_path.name + ".data"
-            onnx.save_model(proto, str(staged), save_as_external_data=True, all_tensors_to_one_file=True, location=data_name, size_threshold=1024)
-            onnx.checker.check_model(str(staged))
-            os.replace(Path(tmp) / data_name, out_path.parent / data_name)
-        else:
-            onnx.save_model(proto, str(staged))
-            onnx.checker.check_model(proto)
-            onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
-        os.replace(staged, out_path)
+        save_checked(proto, out_path, Path(tmp), external)
     size = out_path.stat().st_size
     digest = hashlib.sha256(out_path.read_bytes()).hexdigest() if size < 2**31 else ""
     return {
