@@ -579,6 +579,26 @@ describe('report: bar charts', function () {
     assert.ok(sizeRank('tiny') < sizeRank('S') && sizeRank('S') < sizeRank('B') && sizeRank('vit-b-16') < sizeRank('vit-l-14') && sizeRank('L') < sizeRank('H') && sizeRank('H') < sizeRank('G'));
   });
 
+  it('drawHierarchyBars: error bars from the intervals of slope, b0, b1, each around its bar\'s value', async () => {
+    const bars: ErrorBarPixels[] = [];
+    const file = drawHierarchyBars([
+      { model: 'clip', slope: 0.5, b0: 0.1, b1: 0.6, ci: { slope: [0.4, 0.6], b0: [0.05, 0.15], b1: null } },
+      { model: 'mae', slope: 0.2, b0: 0.3, b1: 0.5 },
+    ], join(out, 'hier-ci.png'), 't', { errorBars: bars });
+    const img = await decode(file);
+    // Rows of the sink are the metrics, columns the models: one bar per interval given.
+    assert.deepEqual(bars.map((b) => `${b.model}:${b.roi}`).sort(), ['b0:clip', 'slope:clip']);
+    for (const b of bars) {
+      assert.ok(b.yHi < b.yValue && b.yValue < b.yLo, `${b.model}: the value lies inside its interval`);
+      let onLine = 0;
+      for (let y = b.yHi; y <= b.yLo; y++) if (img.pixel(b.x, y).every((c, i) => Math.abs(c - ERROR_BAR_COLOR[i]) <= 40)) onLine++;
+      assert.ok(onLine >= 0.9 * (b.yLo - b.yHi + 1), `${b.model}: ${onLine} of ${b.yLo - b.yHi + 1} rows of the error bar are dark`);
+    }
+    const [slope, b0] = ['slope', 'b0'].map((m) => bars.find((b) => b.model === m) as ErrorBarPixels);
+    // To scale: the slope interval (0.2 wide) is twice the b0 interval (0.1 wide).
+    assert.ok(Math.abs((slope.yLo - slope.yHi) - 2 * (b0.yLo - b0.yHi)) <= 3);
+  });
+
   it('refuses empty input with a ZooError', () => {
     assert.throws(() => drawRoiBars([], join(out, 'x.png')), ZooError);
     assert.throws(() => drawRoiBars([{ model: 'm', roiR2: { RSC: 0.1 } }], join(out, 'x.png')), ZooError);

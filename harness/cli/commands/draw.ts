@@ -19,7 +19,7 @@ import { openSubject } from '../../data/algonauts.js';
 import { MERGED_ROI_NAMES } from '../../data/rois.js';
 import { roiVoxelSets } from '../../metrics/brain-score.js';
 import { readLeaderboard } from '../../report/leaderboard.js';
-import type { Leaderboard, RoiMetrics } from '../../report/leaderboard-types.js';
+import type { Leaderboard, Metric, RoiMetrics } from '../../report/leaderboard-types.js';
 import { leaderboardStaleness } from '../../report/stale.js';
 import { checkRunsMatchSubject, onePerModel, readRunMetrics, runName } from '../../runs/store.js';
 import { resolveDataset } from '../dataset-args.js';
@@ -47,6 +47,14 @@ interface ModelStats {
   slope: number;
   b0: number;
   b1: number;
+  /** The leaderboard's intervals of slope, b0, b1 (a current leaderboard only). */
+  ci?: Record<'slope' | 'b0' | 'b1', readonly [number, number] | null>;
+}
+
+/** slope, b0, b1 and their intervals from a leaderboard entry or model summary. */
+function hierarchyFromBoard(m: { slope: Metric; b0: Metric; b1: Metric }): Pick<ModelStats, 'slope' | 'b0' | 'b1' | 'ci'> | undefined {
+  if (m.slope.value === null || m.b0.value === null || m.b1.value === null) return undefined;
+  return { slope: m.slope.value, b0: m.b0.value, b1: m.b1.value, ci: { slope: m.slope.ci, b0: m.b0.ci, b1: m.b1.ci } };
 }
 
 /** Values and intervals of the leaderboard's ROI metrics, for the names asked. */
@@ -143,7 +151,9 @@ export async function drawOutputs(opts: DrawOpts, io: CliIo): Promise<void> {
           }
         }
         const maxDiff = entry ? fromBoard(entry.maxDiff, names).roiR2 : undefined;
-        stats.push({ plugin: r.plugin, variant: r.variant, subject, ...own, maxDiff, ...pics.runHierarchy(run.omega, run.L, s.rois) });
+        // The leaderboard's hierarchy values with their intervals when it is current, else the run's own fit.
+        const hierarchy = (entry ? hierarchyFromBoard(entry) : undefined) ?? pics.runHierarchy(run.omega, run.L, s.rois);
+        stats.push({ plugin: r.plugin, variant: r.variant, subject, ...own, maxDiff, ...hierarchy });
       }
       subjectRois.set(subject, names);
     } finally {
@@ -161,7 +171,7 @@ export async function drawOutputs(opts: DrawOpts, io: CliIo): Promise<void> {
     if (mine.some((m) => m.maxDiff && Object.values(m.maxDiff).some(Number.isFinite))) {
       written.push(pics.drawRoiBars(mine.map((m) => ({ model: m.plugin, size: m.variant, roiR2: m.maxDiff ?? {} })), join(summaryDir, `roi-maxdiff-${subject}.${format}`), `Difference to the voxel-wise max model per ROI · ${subject} (lower = closer)`, { rois: subjectRois.get(subject), yTitle: 'RMS voxel R² difference to the max model' }));
     }
-    written.push(pics.drawHierarchyBars(mine.map((m) => ({ model: m.plugin, size: m.variant, slope: m.slope, b0: m.b0, b1: m.b1 })), join(summaryDir, `hierarchy-${subject}.${format}`), `Hierarchy alignment · ${subject}: ι̂ = slope·ι + b0, b1 = slope + b0`));
+    written.push(pics.drawHierarchyBars(mine.map((m) => ({ model: m.plugin, size: m.variant, slope: m.slope, b0: m.b0, b1: m.b1, ci: m.ci })), join(summaryDir, `hierarchy-${subject}.${format}`), `Hierarchy alignment · ${subject}: ι̂ = slope·ι + b0, b1 = slope + b0`));
     for (const f of written) io.out(`  ${show(f)}`);
   }
 
@@ -182,7 +192,8 @@ export async function drawOutputs(opts: DrawOpts, io: CliIo): Promise<void> {
         roiCi = lb.roiCi;
       }
       const maxDiff = summary ? fromBoard(summary.maxDiff, allRois).roiR2 : undefined;
-      return { model: m.plugin, size: m.variant, roiR2, roiCi, maxDiff, slope: mean(same.map((x) => x.slope)), b0: mean(same.map((x) => x.b0)), b1: mean(same.map((x) => x.b1)), n: same.length };
+      const hierarchy = (summary ? hierarchyFromBoard(summary) : undefined) ?? { slope: mean(same.map((x) => x.slope)), b0: mean(same.map((x) => x.b0)), b1: mean(same.map((x) => x.b1)) };
+      return { model: m.plugin, size: m.variant, roiR2, roiCi, maxDiff, ...hierarchy, n: same.length };
     });
     const note = `mean over subjects (${subjects.join(', ')})`;
     const written: string[] = [];

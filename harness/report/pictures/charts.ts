@@ -46,6 +46,8 @@ export interface HierarchyBarEntry {
   slope: number;
   b0: number;
   b1: number;
+  /** The leaderboard's (voxel-sampling) intervals of slope, b0, b1, drawn as error bars. */
+  ci?: Partial<Record<'slope' | 'b0' | 'b1', readonly [number, number] | null>>;
 }
 
 /** Metric colours of the hierarchy chart. */
@@ -250,9 +252,10 @@ export function drawRoiBars(entries: readonly RoiBarEntry[], file: string, title
  * Slope, b0 and b1 of the hierarchy fit per model (three bars per model; a family's sizes
  * adjacent, small → large, labelled "model / size"). Writes a CHART_WIDTH×CHART_HEIGHT PNG.
  */
-export function drawHierarchyBars(entries: readonly HierarchyBarEntry[], file: string, title = 'Hierarchy alignment: ι̂ = slope·ι + b0, b1 = slope + b0'): string {
+export function drawHierarchyBars(entries: readonly HierarchyBarEntry[], file: string, title = 'Hierarchy alignment: ι̂ = slope·ι + b0, b1 = slope + b0', opts: { errorBars?: ErrorBarPixels[] } = {}): string {
   if (entries.length === 0) throw noEntries('models');
   const ordered = orderEntries(entries);
+  const METRICS = ['slope', 'b0', 'b1'] as const;
   const metric = (k: 'slope' | 'b0' | 'b1') => ({
     label: k,
     data: ordered.map((o) => finiteOrNull(o.entry[k])),
@@ -264,7 +267,8 @@ export function drawHierarchyBars(entries: readonly HierarchyBarEntry[], file: s
     type: 'bar',
     data: { labels: ordered.map((o) => o.label), datasets: [metric('slope'), metric('b0'), metric('b1')] },
     options,
-    plugins: [whiteBackground],
+    // One row of intervals per dataset (metric), one entry per model.
+    plugins: [whiteBackground, errorBars(METRICS.map((k) => ordered.map((o) => (finiteOrNull(o.entry[k]) === null ? null : (o.entry.ci?.[k] ?? null)))), opts.errorBars, { models: [...METRICS], rois: ordered.map((o) => (Array.isArray(o.label) ? o.label.join(' ') : o.label)) })],
   };
   return render(config, file, `${title}: slope, b0, b1 per model`);
 }
