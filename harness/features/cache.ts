@@ -183,12 +183,15 @@ function takeEntryLock(path: string, partialDir: string): FileLock {
 
 /**
  * Read access to a finished entry. Reads go by offset (NpyFile), so a training loop can pull
- * a batch of images from every layer without the feature set in memory.
+ * a batch of images from every layer without the feature set in memory — or, for an entry
+ * small enough (`hold`), from a float32 copy in memory, which saves a disk read and an fp16
+ * decode per batch (6% of a bundled fit's time, measured).
  */
 export class FeatureStore {
   readonly meta: FeatureMeta;
   private local: NpyFile[] = [];
   private global: NpyFile[] = [];
+  private held?: { local: Float32Array[]; global: Float32Array[] };
 
   /** Opens a finished entry, checking meta.json and the files' sizes (`verify`: also their sha256, once per process). */
   constructor(readonly dir: string, opts: { verify?: boolean } = {}) {
@@ -239,18 +242,48 @@ export class FeatureStore {
     return gatherRows(this.global[layer], indices);
   }
 
+  /** Bytes of float32 the whole entry takes in memory. */
+  get float32Bytes(): number {
+    const GG = this.meta.G * this.meta.G;
+    return this.meta.layers.reduce((a, l) => a + 4 * this.meta.images * (GG + 1) * l.channels, 0);
+  }
+
+  /**
+   * Holds every layer in memory as float32 when that takes at most `maxBytes` (then batches are
+   * copied from memory; the values are the same as read from disk); returns whether it did.
+   */
+  hold(maxBytes: number): boolean {
+    if (this.held) return true;
+    if (this.float32Bytes > maxBytes) return false;
+    const n = this.meta.images;
+    this.held = {
+      local: this.meta.layers.map((_, l) => this.readLocal(l, 0, n)),
+      global: this.meta.layers.map((_, l) => this.readGlobal(l, 0, n)),
+    };
+    return true;
+  }
+
   /** float32 local features of arbitrary images. */
   gatherLocal(layer: number, indices: readonly number[]): Float32Array {
-    return fromFloat16(this.readLocalFp16(layer, indices));
+    return this.held ? copyRows(this.held.local[layer], this.meta.images, indices) : fromFloat16(this.readLocalFp16(layer, indices));
   }
 
   gatherGlobal(layer: number, indices: readonly number[]): Float32Array {
-    return fromFloat16(this.readGlobalFp16(layer, indices));
+    return this.held ? copyRows(this.held.global[layer], this.meta.images, indices) : fromFloat16(this.readGlobalFp16(layer, indices));
   }
 
   close(): void {
     for (const f of [...this.local, ...this.global]) f.close();
+    this.held = undefined;
   }
+}
+
+/** Rows `indices` (any order, repeats allowed) of a row-major array of `rows` rows. */
+function copyRows(all: Float32Array, rows: number, indices: readonly number[]): Float32Array {
+  const width = all.length / rows;
+  const out = new Float32Array(indices.length * width);
+  indices.forEach((row, i) => out.set(all.subarray(row * width, (row + 1) * width), i * width));
+  return out;
 }
 
 /** A damaged entry: extractFeatures rebuilds it (the message says why). */

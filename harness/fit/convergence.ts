@@ -23,7 +23,7 @@ export interface Convergence {
 }
 
 export interface TrainingTrace {
-  config: Pick<FactorTopyConfig, 'regWeight' | 'regDecaySteps' | 'patience' | 'maxEpochs' | 'maxSteps'>;
+  config: Pick<FactorTopyConfig, 'regWeight' | 'regDecaySteps' | 'patience' | 'minDelta' | 'maxEpochs' | 'maxSteps'>;
   stoppedBy: StopReason;
   epochs: number;
   steps: number;
@@ -50,7 +50,7 @@ export function assessConvergence(t: TrainingTrace): Convergence {
   }
   if (t.stoppedBy !== 'patience') {
     const cap = t.stoppedBy === 'max-epochs' ? `the epoch cap (--max-epochs ${t.config.maxEpochs})` : `the step cap (--max-steps ${t.config.maxSteps})`;
-    reasons.push(`stopped at ${cap} while validation R² was still improving (best epoch ${t.bestEpoch} of ${t.epochs}; early stopping waits ${t.config.patience} epochs without improvement)`);
+    reasons.push(`stopped at ${cap} while validation R² was still improving (best epoch ${t.bestEpoch} of ${t.epochs}; early stopping waits ${t.config.patience} epochs without a gain of ${t.config.minDelta} or more)`);
   }
   return { converged: reasons.length === 0, stoppedBy: t.stoppedBy, regulariserOffAtStep: off, bestStep: t.bestStep, reasons };
 }

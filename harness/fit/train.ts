@@ -97,8 +97,10 @@ export interface FitResult {
  *      the kept parameters are the best epoch after the regulariser is off.
  *   3: the local path's cheaper contraction order (sample first for narrow layers) and one
  *      AdamW over the flat parameter vector: the same mathematics, other float rounding.
+ *   4: early stopping counts an epoch as better only when validation R² gains ≥ minDelta
+ *      (0.001); the sample-first path as one GEMM over all layers: other float rounding.
  */
-export const TRAINING_VERSION = 3;
+export const TRAINING_VERSION = 4;
 
 export interface RunKeyInputs {
   featureKey: string;
@@ -238,6 +240,9 @@ interface TrainContext {
   signal?: AbortSignal;
 }
 
+/** Feature entries up to this size (as float32) are held in memory during a fit. */
+const FEATURES_IN_MEMORY_BYTES = 512 * 2 ** 20;
+
 async function train(ctx: TrainContext): Promise<RunMetrics> {
   const { subject, store, config, seed, device } = ctx;
   const B = config.batchSize;
@@ -247,6 +252,8 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
   const G = store.meta.G;
   const dims: GraphDims = { voxels: N, layerChannels: store.meta.layers.map((l) => l.channels), G, batch: B };
   const specs = paramSpecs(dims, config);
+  // Small feature sets (the bundled ones: 22 MB) are read once; large ones (NSD: GBs) stream.
+  store.hold(FEATURES_IN_MEMORY_BYTES);
 
   // A checkpoint of this run key (fitSubject removed any other): continue from it.
   let resume: Checkpoint | undefined;
@@ -326,8 +333,9 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
 
     const rng = new Rng(`${seed}:batches`);
     let history: RunMetrics['history'] = [];
-    // The kept parameters: the best validation epoch once the regulariser is off (until then,
-    // the latest epoch, so a run cut short is still the most-trained state, and flagged).
+    // The kept parameters: the best validation epoch once the regulariser is off, counting an
+    // epoch as better only when it gains at least minDelta (until then, the latest epoch, so a
+    // run cut short is still the most-trained state, and flagged).
     let best = { r2: -Infinity, epoch: -1, step: 0, regulariserOff: false, params };
     let step = 0;
     let epoch = 0;
@@ -402,7 +410,7 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
       const valR2 = nanMean(acc.r2());
       history.push({ epoch, step, trainLoss: lossSum / Math.max(1, lossCount), valR2 });
       const regulariserOff = patienceArmed(schedule, step);
-      if (!regulariserOff || !best.regulariserOff || valR2 > best.r2) {
+      if (!regulariserOff || !best.regulariserOff || valR2 > best.r2 + config.minDelta) {
         best = { r2: valR2, epoch, step, regulariserOff, params };
         stale = 0;
       } else stale++;

@@ -9,7 +9,8 @@
  *   local path, in the cheaper of two exact orders (see LocalPathOrder): align first, as ONE
  *     GEMM W[n, (l, j)] = ω[n, l]·S[n, j];  V_loc = W @ A,
  *     A[(l, j), (b, d)] = (local_l[b] @ align_local_l)[j, d]            (N × L·G²) @ (L·G² × B·D)
- *     or sample first: S @ local_l, then the readout through align_local_l (narrow layers)
+ *     or sample first: U = ω·(w @ align_localᵀ) over all layers' channels, then U @ local and
+ *     S (narrow layers)
  *   global path: V_glob = ω @ Γ,  Γ[l, (b, d)] = (global_l[b] @ align_global_l)[d]
  *   mix: V = V_loc + s·(V_glob − V_loc);   prediction[n, b] = mean_d(V[n, b, d]·w[n, d]) + b_n
  *     (computed with the readout applied to each path before the mix: see readoutPath)
@@ -78,8 +79,9 @@ interface ReadoutInputs {
  * applied before or after sampling). For a layer with C channels:
  *   align first:  A = local @ align_local ([GG, B·D]), V_loc = S @ A, p = mean_d V_loc·w
  *                 — one N × GG × B·D GEMM forward and two backward (S's and A's gradients);
- *   sample first: Q = S @ local ([N, B·C]), u = w @ align_localᵀ ([N, C]), p = Σ_c Q·u / D
- *                 — one N × GG × B·C GEMM forward and one backward (the features need none).
+ *   sample first: U = ω·(w @ align_localᵀ) ([N, C] per layer), T = U @ local ([N, GG·B]),
+ *                 p = Σ_j S·T / D — one N × C × GG·B GEMM forward and one backward (the
+ *                 features need none).
  * Sampling first is cheaper when C is small against D (the bundled tiny backbones: C = 48,
  * D = 128: ~4× fewer multiply-adds), aligning first when C is large (ViT-B: C = 768). Both
  * give the same predictions up to float rounding; the graph takes the cheaper one.
@@ -95,7 +97,7 @@ export function localPathCost(dims: GraphDims, D: number): Record<LocalPathOrder
   const L = dims.layerChannels.length;
   return {
     'align-first': 3 * N * L * GG * B * D + 3 * B * GG * C * D,
-    'sample-first': 2 * N * GG * B * C + 3 * N * D * C + N * B * C,
+    'sample-first': 2 * N * GG * B * C + 3 * N * D * C + 2 * N * GG * B,
   };
 }
 
@@ -123,19 +125,34 @@ function localAlignFirst(g: Graph, dims: GraphDims, D: number, r: ReadoutInputs)
   return g.reduceMean(g.mul(vLoc, g.unsqueeze(r.readoutW, [1])), [2], false); // [N, B]
 }
 
-/** The same p_loc, sampling each layer's raw features first (see LocalPathOrder). */
+/**
+ * The same p_loc, contracting the raw features first (see LocalPathOrder). With every layer's
+ * channels side by side (LC = Σ C_l), the readout through align_local and the layer mixture
+ * fold into one per-voxel vector U[n, (l, c)] = ω[n, l]·(w_n @ align_localᵀ)[l, c], so
+ *   p_loc[n, b] = Σ_j S[n, j]·T[n, b, j] / D,   T = U @ rawᵀ,   raw[(b, j), (l, c)] = local_l[b, j, c]
+ * — one N × LC × B·GG GEMM forward and one backward (the features need no gradient), and the
+ * element-wise work is N × B × GG instead of N × B × C per layer. raw is the layers' features
+ * side by side on their channel axis, so no transpose moves the features.
+ */
 function localSampleFirst(g: Graph, dims: GraphDims, D: number, r: ReadoutInputs): Value {
   const N = dims.voxels;
   const B = dims.batch;
+  const L = dims.layerChannels.length;
   const GG = dims.G * dims.G;
-  const perLayer = dims.layerChannels.map((C, l) => {
-    const raw = g.reshape(g.transpose(r.local[l], [1, 0, 2]), [GG, B * C]); // [GG, B·C], no gradient
-    const Q = g.reshape(g.matmul(r.S, raw), [N, B, C]); // sampled features
-    const u = g.gemm(r.readoutW, r.alignLocal[l], { transB: true }); // [N, C] = w @ alignᵀ
-    return g.unsqueeze(g.reduceSum(g.mul(Q, g.unsqueeze(u, [1])), [2], false), [1]); // [N, 1, B]
+  const LC = dims.layerChannels.reduce((a, c) => a + c, 0);
+  const stack = (vs: Value[], axis: number): Value => (vs.length === 1 ? vs[0] : g.concat(vs, axis));
+  const raw = g.reshape(stack(r.local, 2), [B * GG, LC]); // no gradient
+  const u = g.gemm(r.readoutW, stack(r.alignLocal, 0), { transB: true }); // [N, LC] = w @ alignᵀ, all layers
+  // ω spread over each layer's channels: ω @ E, E[l, (l', c)] = [l = l'] (layers may differ in width).
+  const spread = new Float32Array(L * LC);
+  let col = 0;
+  dims.layerChannels.forEach((C, l) => {
+    for (let c = 0; c < C; c++) spread[l * LC + col + c] = 1;
+    col += C;
   });
-  const R = perLayer.length === 1 ? perLayer[0] : g.concat(perLayer, 1); // [N, L, B]
-  return g.div(g.reduceSum(g.mul(R, g.unsqueeze(r.omega, [2])), [1], false), D); // [N, B]
+  const U = g.mul(u, g.matmul(r.omega, g.constant(spread, [L, LC]))); // [N, LC]
+  const T = g.reshape(g.gemm(U, raw, { transB: true }), [N, B, GG]); // the one big GEMM
+  return g.div(g.reduceSum(g.mul(T, g.unsqueeze(r.S, [1])), [2], false), D); // [N, B]
 }
 
 /**

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { isZooError } from '../../harness/core/errors.js';
 import { packageRoot } from '../../harness/core/paths.js';
 import { readNpy, writeNpy } from '../../harness/core/npy.js';
+import { layerFile } from '../../harness/features/cache.js';
 import { ExtractionInterrupted, extractFeatures, type ImageRef } from '../../harness/features/extract.js';
 import { preprocessImage } from '../../harness/features/preprocess.js';
 import { PluginRegistry } from '../../harness/plugins/registry.js';
@@ -163,6 +164,28 @@ describe('features: cache', function () {
     const third = await extractFeatures({ variant, images, cacheRoot: join(dir, 'c'), quiet: true, batchSize: 4 });
     third.store.close();
     assert.notEqual(third.key, first.key);
+  });
+
+  it('an entry held in memory gives the same batches as one read from disk; a large one is not held', async () => {
+    const dir = tempDir('hold');
+    const images = await writeImages(join(dir, 'img'), 7, 64, 3);
+    const { store, dir: entry } = await extractFeatures({ variant, images, cacheRoot: join(dir, 'c'), quiet: true, batchSize: 4 });
+    const rows = [6, 0, 3, 3, 5];
+    const fromDisk = store.meta.layers.map((_, l) => [store.gatherLocal(l, rows), store.gatherGlobal(l, rows)]);
+    // The float32 size of the entry: images × layers × (G² + 1) × C × 4 bytes.
+    const GG = store.meta.G * store.meta.G;
+    assert.equal(store.float32Bytes, store.meta.layers.reduce((a, l) => a + 4 * 7 * (GG + 1) * l.channels, 0));
+    assert.equal(store.hold(store.float32Bytes - 1), false, 'one byte over the budget: streamed');
+    assert.equal(store.hold(store.float32Bytes), true);
+    store.meta.layers.forEach((_, l) => {
+      assert.deepEqual(store.gatherLocal(l, rows), fromDisk[l][0], `layer ${l} local`);
+      assert.deepEqual(store.gatherGlobal(l, rows), fromDisk[l][1], `layer ${l} global`);
+    });
+    // And both equal the rows read one by one from the layer files.
+    const local0 = readNpy(layerFile(entry, 0, 'local'));
+    const width = local0.data.length / 7;
+    rows.forEach((row, i) => assert.deepEqual(fromDisk[0][0].subarray(i * width, (i + 1) * width), local0.data.subarray(row * width, (row + 1) * width)));
+    store.close();
   });
 
   it('an interrupted run leaves no finished entry, and the next run resumes and equals an uninterrupted one', async () => {

@@ -141,6 +141,45 @@ describe('fit: repeatability, exported encoder, devices', function () {
     }
   });
 
+  it('early stopping counts a gain only from --min-delta up, and keeps that epoch (replayed from the history)', async () => {
+    const out = join(work, 'min-delta');
+    const delta = 0.02;
+    const patience = 3;
+    const args = ['--plugin', 'imagenet-vit', '--variant', 'tiny', '--dataset', dataset, '--subject', 'subj01', '--cache', cache, '--quiet',
+      '--reg-decay-steps', '0', '--patience', String(patience), '--min-delta', String(delta), '--max-epochs', '200', '--out', out];
+    const r = await zoo(['fit', ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    const m = JSON.parse(readFileSync(join(out, 'runs', 'imagenet-vit', 'tiny', 'subj01', 'seed0.cpu', 'metrics.json'), 'utf8')) as RunMetrics;
+    // Keras's EarlyStopping(min_delta, patience, restore_best_weights), replayed independently.
+    let ref = -Infinity;
+    let bestEpoch = 0;
+    let stale = 0;
+    let stopEpoch = 0;
+    let smallGains = 0;
+    for (const e of m.history) {
+      if (e.valR2 > ref + delta) {
+        ref = e.valR2;
+        bestEpoch = e.epoch;
+        stale = 0;
+      } else {
+        if (e.valR2 > ref) smallGains++;
+        stale++;
+      }
+      if (stale >= patience) {
+        stopEpoch = e.epoch;
+        break;
+      }
+    }
+    assert.ok(stopEpoch > 0, 'the replay stops within the history');
+    assert.equal(m.epochs, stopEpoch);
+    assert.equal(m.bestEpoch, bestEpoch);
+    assert.equal(m.bestValR2, ref);
+    assert.equal(m.convergence?.stoppedBy, 'patience');
+    assert.equal(m.config.minDelta, delta);
+    // The rule did something here: some later epoch was higher than the kept one by less than delta.
+    assert.ok(smallGains > 0, JSON.stringify(m.history.map((e) => e.valR2)));
+  });
+
   it('a finished run is reused; --force re-fits', async () => {
     const out = join(work, 'reuse');
     const first = await zoo(['fit', ...short, '--out', out]);

@@ -25,6 +25,7 @@ const HYPER: [keyof FactorTopyConfig, string, string][] = [
   ['regDecaySteps', '--reg-decay-steps <n>', 'steps over which the regulariser decays to 0'],
   ['regDecayEpochs', '--reg-decay-epochs <n>', '… or epochs, whichever is first (0 = steps only)'],
   ['patience', '--patience <n>', 'epochs without a better validation R² before stopping'],
+  ['minDelta', '--min-delta <x>', 'smallest validation R² gain that counts as better (0 = any)'],
   ['maxEpochs', '--max-epochs <n>', 'epoch limit'],
   ['maxSteps', '--max-steps <n>', 'step limit (0 = none)'],
   ['voxelChunk', '--voxel-chunk <n>', 'voxels per graph run; bounds memory on large subjects (0 = all at once)'],
@@ -36,7 +37,7 @@ export function addHyperparameterOptions(cmd: Command): Command {
 }
 
 /** Fields that are real numbers (the rest are counts). */
-const REAL: readonly (keyof FactorTopyConfig)[] = ['lr', 'weightDecay', 'clipNorm', 'beta', 'regWeight'];
+const REAL: readonly (keyof FactorTopyConfig)[] = ['lr', 'weightDecay', 'clipNorm', 'beta', 'regWeight', 'minDelta'];
 /**
  * Fields where 0 means nothing sensible (no training, an empty model, division by zero), with
  * why. --max-steps 0 (no step limit), --reg-decay-steps 0 (no regulariser), --voxel-chunk 0 (all
