@@ -147,7 +147,10 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
     const startAt = writer.done;
     if (startAt > 0) log(`features: resuming ${dir} at image ${startAt}/${images.length}`);
     const R = variant.preprocess.resolution;
-    const bar = progressBar(`extract ${variant.pluginId}/${variant.name}`, images.length, { quiet: opts.quiet, start: startAt, sink: opts.sink });
+    // Progress in the extractor's units: images, or UNet calls (a full-size diffusion batch takes long).
+    const units = session.unitsPerImage ?? 1;
+    const label = `extract ${variant.pluginId}/${variant.name}${units > 1 ? ` (${units} UNet calls per image)` : ''}`;
+    const bar = progressBar(label, images.length * units, { quiet: opts.quiet, start: startAt * units, sink: opts.sink });
     const prepare = async (start: number): Promise<Float32Array> => {
       const n = Math.min(batchSize, images.length - start);
       const pixels = new Float32Array(n * 3 * R * R);
@@ -161,7 +164,11 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
         const pixels = await (next as Promise<Float32Array>);
         const n = pixels.length / (3 * R * R);
         next = start + batchSize < images.length ? prepare(start + batchSize) : undefined;
-        const outputs = await session.run(pixels, n);
+        let reported = 0;
+        const outputs = await session.run(pixels, n, (u) => {
+          reported += u;
+          bar.tick(u);
+        });
         const local: Uint16Array[] = [];
         const global: Uint16Array[] = [];
         for (const [i, layer] of variant.layers.entries()) {
@@ -176,7 +183,7 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
           t.dispose?.();
         }
         writer.writeBatch(start, local, global);
-        bar.tick(n);
+        bar.tick(n * units - reported);
         batches++;
         const stop = (opts.stopAfterBatches !== undefined && batches >= opts.stopAfterBatches) || opts.signal?.aborted === true;
         if (stop && writer.done < images.length) {

@@ -73,6 +73,20 @@ describe('features: extraction equals an independent PyTorch computation', funct
     });
   }
 
+  it('diffusion progress moves with every UNet call, not only per batch (a full-size batch takes long)', async () => {
+    const variant = registry.variant('sd-unet', 'tiny.t25');
+    const events: Array<{ label: string; done: number; total: number }> = [];
+    const { store } = await extractFeatures({ variant, images: images.slice(0, 3), cacheRoot: join(work, 'progress-cache'), quiet: true, batchSize: 2, sink: (e) => events.push(e) });
+    store.close();
+    const T = 25;
+    assert.match(events[0].label, /extract sd-unet\/tiny\.t25 \(25 UNet calls per image\)/);
+    assert.ok(events.every((e) => e.total === 3 * T), 'total = images × UNet calls');
+    // Batch of 2 then of 1: 2 per call for 25 calls, then 1 per call; the last event is the total.
+    const done = events.map((e) => e.done).filter((d, i, a) => i === 0 || d !== a[i - 1]);
+    const expected = [0, ...Array.from({ length: T }, (_, k) => 2 * (k + 1)), ...Array.from({ length: T }, (_, k) => 2 * T + k + 1)];
+    assert.deepEqual(done, expected);
+  });
+
   // The diffusion variants of the bundled sd-unet fixture against plugins/sd-unet/reference.py, the
   // PyTorch inversion written apart from the TypeScript extractor: the global token (spatial mean)
   // of every layer (output, T) from the same pixels.

@@ -126,7 +126,8 @@ export const diffusionExtractor: Extractor = {
         cause: err,
       });
     return {
-      async run(pixels: Float32Array, n: number): Promise<LayerOutput[]> {
+      unitsPerImage: tMax,
+      async run(pixels: Float32Array, n: number, progress?: (units: number) => void): Promise<LayerOutput[]> {
         let latentOut: ort.InferenceSession.OnnxValueMapType;
         try {
           latentOut = await vaeSession.run({ pixel_values: new ort.Tensor('float32', pixels, [n, 3, R, R]) }, ['latent']);
@@ -158,6 +159,7 @@ export const diffusionExtractor: Extractor = {
           }
           if (k + 1 < tMax) x = inversion.step(k, x, out.noise_pred.data as Float32Array);
           out.noise_pred.dispose();
+          progress?.(n);
         }
         return results;
       },

@@ -17,8 +17,14 @@ export interface LayerOutput {
 }
 
 export interface ExtractorSession {
-  /** Pixels of n images (n×3×R×R, the manifest's preprocess) → one output per variant layer, in the variant's layer order. */
-  run(pixels: Float32Array, n: number): Promise<LayerOutput[]>;
+  /**
+   * Pixels of n images (n×3×R×R, the manifest's preprocess) → one output per variant layer, in
+   * the variant's layer order. `progress`, when given, receives the units done as they are done
+   * (n per UNet call for the diffusion extractor), so progress moves within a long batch.
+   */
+  run(pixels: Float32Array, n: number, progress?: (units: number) => void): Promise<LayerOutput[]>;
+  /** Progress units per image (the diffusion extractor: its UNet calls); 1 when absent. */
+  readonly unitsPerImage?: number;
   release(): Promise<void>;
 }
 
