@@ -12,7 +12,7 @@ import { sha256, sha256File, stableJson } from '../core/hash.js';
 import { toFloat16 } from '../core/fp16.js';
 import { progressBar, type ProgressSink } from '../core/progress.js';
 import { ZooError } from '../core/errors.js';
-import type { ResolvedVariant } from '../plugins/manifest.js';
+import type { ResolvedLayer, ResolvedVariant } from '../plugins/manifest.js';
 import { onnxOnlyPlaceFix } from '../plugins/onnx-only.js';
 import { CACHE_FORMAT, CacheEntryWriter, FeatureStore, entryDir, isCacheDamaged, type FeatureMeta } from './cache.js';
 import { decodeLayer } from './decode.js';
@@ -115,47 +115,108 @@ export function missingOnnxError(variant: ResolvedVariant): ZooError {
 }
 
 export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResult> {
-  const { variant, images } = opts;
+  const { variant, ...rest } = opts;
+  const [result] = await extractFeatureGroup({ ...rest, variants: [variant] });
+  return result;
+}
+
+export interface ExtractGroupOptions extends Omit<ExtractOptions, 'variant'> {
+  /** Variants that share one extractor session (sessionIdentity): the same ONNX file, extractor and preprocessing. */
+  variants: readonly ResolvedVariant[];
+}
+
+/**
+ * What decides an extractor session's outputs apart from which layers are read: variants with
+ * the same identity (the three Stable Diffusion variants of one UNet: T = 25, T = 40, the
+ * time-step axis) are extracted by one session — for the diffusion extractor, one DDIM inversion
+ * per image up to the largest T of them all instead of one per variant.
+ */
+export function sessionIdentity(variant: ResolvedVariant, onnxSha: string): string {
+  return stableJson({ plugin: variant.pluginId, onnx: onnxSha, extractor: variant.extractor ?? { kind: 'forward', settings: {} }, preprocess: variant.preprocess });
+}
+
+/**
+ * Extracts several variants of one session identity together: each keeps its own cache entry
+ * (its own key, layers and meta.json, byte for byte what extractFeatures gives it alone; tested),
+ * entries already complete are reused, and the others are written from one session over the
+ * union of their layers (a layer is its output at its time step).
+ */
+export async function extractFeatureGroup(opts: ExtractGroupOptions): Promise<ExtractResult[]> {
+  const { variants, images } = opts;
   const G = opts.G ?? 8;
   const gridResize = opts.gridResize ?? 'bilinear';
   const batchSize = opts.batchSize ?? 16;
   const device = opts.device ?? 'cpu';
   const log = opts.log ?? (() => undefined);
   const t0 = performance.now();
+  if (variants.length === 0) throw new ZooError('E_INTERNAL', 'extractFeatureGroup: no variants');
   if (images.length === 0) throw new ZooError('E_DATASET', 'no images to extract', { fix: 'point --dataset at a folder with training_split/training_images/*.png' });
-  if (!existsSync(variant.onnxPath)) throw missingOnnxError(variant);
-  const onnxSha = sha256File(variant.onnxPath);
-  const imageSetSha = imageSetHash(images);
-  const key = featureKey(variant, onnxSha, imageSetSha, G, device, gridResize);
-  const dir = entryDir(opts.cacheRoot, variant.pluginId, variant.name, key);
-  if (existsSync(dir)) {
-    try {
-      const store = new FeatureStore(dir, { verify: true });
-      log(`features: reusing cache ${dir}`);
-      return { store, dir, key, reused: true, computed: 0, seconds: (performance.now() - t0) / 1000 };
-    } catch (err) {
-      if (!isCacheDamaged(err)) throw err;
-      log(`features: ${err.message}; rebuilding ${dir}`);
-      rmSync(dir, { recursive: true, force: true });
+  for (const v of variants) if (!existsSync(v.onnxPath)) throw missingOnnxError(v);
+  const onnxSha = sha256File(variants[0].onnxPath);
+  const identity = sessionIdentity(variants[0], onnxSha);
+  for (const v of variants.slice(1)) {
+    if (v.onnxPath !== variants[0].onnxPath || sessionIdentity(v, onnxSha) !== identity) {
+      throw new ZooError('E_INTERNAL', `${v.pluginId}/${v.name} cannot share an extraction with ${variants[0].pluginId}/${variants[0].name} (another ONNX file, extractor or preprocessing)`);
     }
   }
+  const imageSetSha = imageSetHash(images);
+  const results: Array<ExtractResult | undefined> = [];
+  const pending: Array<{ index: number; variant: ResolvedVariant; key: string; dir: string }> = [];
+  variants.forEach((variant, index) => {
+    const key = featureKey(variant, onnxSha, imageSetSha, G, device, gridResize);
+    const dir = entryDir(opts.cacheRoot, variant.pluginId, variant.name, key);
+    if (existsSync(dir)) {
+      try {
+        const store = new FeatureStore(dir, { verify: true });
+        log(`features: reusing cache ${dir}`);
+        results[index] = { store, dir, key, reused: true, computed: 0, seconds: (performance.now() - t0) / 1000 };
+        return;
+      } catch (err) {
+        if (!isCacheDamaged(err)) throw err;
+        log(`features: ${err.message}; rebuilding ${dir}`);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    pending.push({ index, variant, key, dir });
+  });
+  if (pending.length === 0) return results as ExtractResult[];
 
-  const extractor = extractorFor(variant.extractor ?? { kind: 'forward', settings: {} }, variant.manifestPath);
-  const session = await extractor.open(variant, { device, threads: opts.threads, gpu: opts.gpu });
+  // One session over the union of the pending variants' layers; route[p][i]: the union slot of layer i of pending[p].
+  const union: ResolvedLayer[] = [];
+  const slots = new Map<string, number>();
+  const route = pending.map((p) =>
+    p.variant.layers.map((l) => {
+      const id = `${l.output}@${l.timestep ?? ''}`;
+      if (!slots.has(id)) {
+        slots.set(id, union.length);
+        union.push(l);
+      }
+      return slots.get(id) as number;
+    }),
+  );
+  const first = pending[0].variant;
+  const extractor = extractorFor(first.extractor ?? { kind: 'forward', settings: {} }, first.manifestPath);
+  const session = await extractor.open({ ...first, layers: union }, { device, threads: opts.threads, gpu: opts.gpu });
+  const writers: CacheEntryWriter[] = [];
   try {
-    const writer = new CacheEntryWriter(dir, key, images.length, G, variant.layers.map((l) => l.channels));
-    const startAt = writer.done;
-    if (startAt > 0) log(`features: resuming ${dir} at image ${startAt}/${images.length}`);
-    const R = variant.preprocess.resolution;
+    for (const p of pending) writers.push(new CacheEntryWriter(p.dir, p.key, images.length, G, p.variant.layers.map((l) => l.channels)));
+    const startAt = Math.min(...writers.map((w) => w.done));
+    if (startAt > 0) log(`features: resuming ${pending.map((p) => p.dir).join(', ')} at image ${startAt}/${images.length}`);
+    const R = first.preprocess.resolution;
     // Progress in the extractor's units: images, or UNet calls (a full-size diffusion batch takes long).
     const units = session.unitsPerImage ?? 1;
-    const label = `extract ${variant.pluginId}/${variant.name}${units > 1 ? ` (${units} UNet calls per image)` : ''}`;
+    const names = pending.map((p) => p.variant.name).join('+');
+    const label = `extract ${first.pluginId}/${names}${units > 1 ? ` (${units} UNet calls per image)` : ''}`;
     const bar = progressBar(label, images.length * units, { quiet: opts.quiet, start: startAt * units, sink: opts.sink });
     const prepare = async (start: number): Promise<Float32Array> => {
       const n = Math.min(batchSize, images.length - start);
       const pixels = new Float32Array(n * 3 * R * R);
-      await Promise.all(images.slice(start, start + n).map((img, i) => preprocessImage(img.path, variant.preprocess, pixels, i * 3 * R * R)));
+      await Promise.all(images.slice(start, start + n).map((img, i) => preprocessImage(img.path, first.preprocess, pixels, i * 3 * R * R)));
       return pixels;
+    };
+    const abandonAll = (): void => {
+      for (const w of writers) w.abandon();
+      bar.stop();
     };
     let batches = 0;
     try {
@@ -169,58 +230,68 @@ export async function extractFeatures(opts: ExtractOptions): Promise<ExtractResu
           reported += u;
           bar.tick(u);
         });
-        const local: Uint16Array[] = [];
-        const global: Uint16Array[] = [];
-        for (const [i, layer] of variant.layers.entries()) {
-          const t = outputs[i];
-          const decoded = decodeLayer(t.data, t.dims, layer, G, variant.onnxPath, gridResize);
-          const l16 = toFloat16(decoded.local);
-          const g16 = toFloat16(decoded.global);
-          checkFiniteFp16(l16, layer.name, variant.onnxPath);
-          checkFiniteFp16(g16, layer.name, variant.onnxPath);
-          local.push(l16);
-          global.push(g16);
-          t.dispose?.();
-        }
-        writer.writeBatch(start, local, global);
+        pending.forEach((p, k) => {
+          // A writer resumed further along already holds these rows (rewriting them would give the same bytes).
+          if (writers[k].done >= start + n) return;
+          const local: Uint16Array[] = [];
+          const global: Uint16Array[] = [];
+          p.variant.layers.forEach((layer, i) => {
+            const t = outputs[route[k][i]];
+            const decoded = decodeLayer(t.data, t.dims, layer, G, p.variant.onnxPath, gridResize);
+            const l16 = toFloat16(decoded.local);
+            const g16 = toFloat16(decoded.global);
+            checkFiniteFp16(l16, layer.name, p.variant.onnxPath);
+            checkFiniteFp16(g16, layer.name, p.variant.onnxPath);
+            local.push(l16);
+            global.push(g16);
+          });
+          writers[k].writeBatch(start, local, global);
+        });
+        for (const t of outputs) t.dispose?.();
         bar.tick(n * units - reported);
         batches++;
         const stop = (opts.stopAfterBatches !== undefined && batches >= opts.stopAfterBatches) || opts.signal?.aborted === true;
-        if (stop && writer.done < images.length) {
-          writer.abandon();
-          bar.stop();
-          throw new ExtractionInterrupted(writer.done);
+        if (stop && start + n < images.length) {
+          abandonAll();
+          throw new ExtractionInterrupted(start + n);
         }
       }
     } catch (err) {
-      writer.abandon();
-      bar.stop();
+      if (!(err instanceof ExtractionInterrupted)) abandonAll();
       throw err;
     }
     bar.stop();
     const seconds = (performance.now() - t0) / 1000;
-    const meta: Omit<FeatureMeta, 'files'> = {
-      format: CACHE_FORMAT,
-      key,
-      plugin: variant.pluginId,
-      pluginVersion: variant.pluginVersion,
-      variant: variant.name,
-      onnxSha256: onnxSha,
-      G,
-      gridResize,
-      images: images.length,
-      imageIds: images.map((i) => i.id),
-      imageSetSha256: imageSetSha,
-      preprocess: variant.preprocess,
-      layers: variant.layers.map((l) => ({ index: l.index, name: l.name, channels: l.channels, grid: l.layout.grid, layout: l.layout, ...(l.timestep !== undefined ? { timestep: l.timestep } : {}) })),
-      ...(extractor.kind !== 'forward' ? { extractor: variant.extractor } : {}),
-      device,
-      createdAt: new Date().toISOString(),
-      seconds,
-    };
-    writer.commit(meta);
-    log(`features: ${images.length - startAt} images in ${seconds.toFixed(1)} s → ${dir}`);
-    return { store: new FeatureStore(dir), dir, key, reused: false, computed: images.length - startAt, seconds };
+    pending.forEach((p, k) => {
+      const variant = p.variant;
+      const meta: Omit<FeatureMeta, 'files'> = {
+        format: CACHE_FORMAT,
+        key: p.key,
+        plugin: variant.pluginId,
+        pluginVersion: variant.pluginVersion,
+        variant: variant.name,
+        onnxSha256: onnxSha,
+        G,
+        gridResize,
+        images: images.length,
+        imageIds: images.map((i) => i.id),
+        imageSetSha256: imageSetSha,
+        preprocess: variant.preprocess,
+        layers: variant.layers.map((l) => ({ index: l.index, name: l.name, channels: l.channels, grid: l.layout.grid, layout: l.layout, ...(l.timestep !== undefined ? { timestep: l.timestep } : {}) })),
+        ...(extractor.kind !== 'forward' ? { extractor: variant.extractor } : {}),
+        device,
+        createdAt: new Date().toISOString(),
+        seconds,
+      };
+      writers[k].commit(meta);
+      log(`features: ${images.length - startAt} images in ${seconds.toFixed(1)} s → ${p.dir}`);
+      results[p.index] = { store: new FeatureStore(p.dir), dir: p.dir, key: p.key, reused: false, computed: images.length - startAt, seconds };
+    });
+    return results as ExtractResult[];
+  } catch (err) {
+    // Writers made before a later one failed to start (its entry locked by another process).
+    if (writers.length < pending.length) for (const w of writers) w.abandon();
+    throw err;
   } finally {
     await session.release();
   }

@@ -46,6 +46,12 @@ export interface ExtractJob extends JobBase {
   /** Subjects that share this image set; the images are read from the first. */
   subjects: string[];
   featureKey: string;
+  /**
+   * Other variants extracted by the same session (extractFeatureGroup: the same ONNX file,
+   * extractor and preprocessing — one DDIM inversion for a UNet's T = 25, T = 40 and time-step
+   * variants), each with its own cache entry.
+   */
+  also?: Array<{ variant: string; featureKey: string }>;
 }
 
 export interface FitJob extends JobBase {
@@ -107,7 +113,7 @@ export function jobLogFile(outDir: string, id: string): string {
 
 /** The job's one-line description for progress and tables. */
 export function describeJob(job: Job): string {
-  if (job.kind === 'extract') return `extract ${job.plugin}/${job.variant} (${job.subjects.join(',')})`;
+  if (job.kind === 'extract') return `extract ${job.plugin}/${[job.variant, ...(job.also ?? []).map((a) => a.variant)].join('+')} (${job.subjects.join(',')})`;
   if (job.kind === 'fit') return `fit ${job.plugin}/${job.variant} ${job.subject}`;
   return 'merge (leaderboard, markdown, pictures)';
 }

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { sha256File, sha256FilesMemo } from '../core/hash.js';
 import { openSubject } from '../data/algonauts.js';
 import { entryDir, readEntryMeta } from '../features/cache.js';
-import { featureKey, imageSetHash, missingOnnxError } from '../features/extract.js';
+import { featureKey, imageSetHash, missingOnnxError, sessionIdentity } from '../features/extract.js';
 import { extractorFor } from '../features/extractors/index.js';
 import { runKey, subjectImages } from '../fit/train.js';
 import { DEFAULT_CONFIG } from '../model/config.js';
@@ -82,8 +82,10 @@ export function planBench(input: PlanInput): Plan {
   const imageSets = new Map<string, string[]>();
   for (const s of subjects) imageSets.set(s.imageSetSha, [...(imageSets.get(s.imageSetSha) ?? []), s.id]);
 
-  const jobs: Job[] = [];
   const missing: UnavailableVariant[] = [];
+  // Extractions by session identity and image set: variants one session extracts together share a job.
+  const groups = new Map<string, ExtractJob>();
+  const planned: Array<{ extracts: ExtractJob[]; fits: FitJob[] }> = [];
   for (const variant of input.variants) {
     const gap = unavailable(variant);
     if (gap) {
@@ -96,23 +98,34 @@ export function planBench(input: PlanInput): Plan {
       missing.push(wrongFile);
       continue;
     }
-    const extractByImageSet = new Map<string, ExtractJob>();
+    const identity = sessionIdentity(variant, onnxSha);
+    const extractByImageSet = new Map<string, { job: ExtractJob; featureKey: string }>();
     for (const [imageSetSha, ids] of imageSets) {
       const key = featureKey(variant, onnxSha, imageSetSha, GRID, context.device, context.gridResize);
-      extractByImageSet.set(imageSetSha, {
-        kind: 'extract',
-        id: extractJobId(variant.pluginId, variant.name, key),
-        dependsOn: [],
-        state: cacheEntryComplete(entryDir(context.cacheRoot, variant.pluginId, variant.name, key)) ? 'done' : 'todo',
-        plugin: variant.pluginId,
-        variant: variant.name,
-        resources: variant.resources,
-        subjects: ids,
-        featureKey: key,
-      });
+      const complete = cacheEntryComplete(entryDir(context.cacheRoot, variant.pluginId, variant.name, key));
+      const group = `${identity}\n${imageSetSha}`;
+      let job = groups.get(group);
+      if (job) {
+        job.also = [...(job.also ?? []), { variant: variant.name, featureKey: key }];
+        if (!complete) job.state = 'todo';
+      } else {
+        job = {
+          kind: 'extract',
+          id: extractJobId(variant.pluginId, variant.name, key),
+          dependsOn: [],
+          state: complete ? 'done' : 'todo',
+          plugin: variant.pluginId,
+          variant: variant.name,
+          resources: variant.resources,
+          subjects: ids,
+          featureKey: key,
+        };
+        groups.set(group, job);
+      }
+      extractByImageSet.set(imageSetSha, { job, featureKey: key });
     }
     const fits: FitJob[] = subjects.map((s) => {
-      const extract = extractByImageSet.get(s.imageSetSha) as ExtractJob;
+      const extract = extractByImageSet.get(s.imageSetSha) as { job: ExtractJob; featureKey: string };
       const runDir = runDirFor(context.outDir, { plugin: variant.pluginId, variant: variant.name, subject: s.id, seed: context.seed, device: context.device });
       const key = runKey({ featureKey: extract.featureKey, responsesSha256: s.responsesSha256, config, seed: context.seed, device: context.device, subject: s.id });
       const prior = inspectRunMetrics(runDir);
@@ -123,7 +136,7 @@ export function planBench(input: PlanInput): Plan {
       return {
         kind: 'fit',
         id: fitJobId(variant.pluginId, variant.name, s.id, context.seed, context.device),
-        dependsOn: [extract.id],
+        dependsOn: [extract.job.id],
         state: done ? 'done' : 'todo',
         ...(why ? { why } : {}),
         ...(resumeFrom ? { resumeFrom } : {}),
@@ -136,10 +149,14 @@ export function planBench(input: PlanInput): Plan {
         runKey: key,
       };
     });
-    // An extraction is a job only while a fit still needs it.
-    for (const extract of extractByImageSet.values()) {
-      if (fits.some((f) => f.state === 'todo' && f.dependsOn.includes(extract.id))) jobs.push(extract);
-    }
+    planned.push({ extracts: [...new Set([...extractByImageSet.values()].map((e) => e.job))], fits });
+  }
+  // An extraction is a job only while a fit still needs it; it comes before the first fit that does.
+  const allFits = planned.flatMap((p) => p.fits);
+  const needed = (extract: ExtractJob): boolean => allFits.some((f) => f.state === 'todo' && f.dependsOn.includes(extract.id));
+  const jobs: Job[] = [];
+  for (const { extracts, fits } of planned) {
+    for (const extract of extracts) if (!jobs.includes(extract) && needed(extract)) jobs.push(extract);
     for (const f of fits) {
       if (!jobs.some((j) => j.id === f.dependsOn[0])) f.dependsOn = [];
       jobs.push(f);
@@ -159,7 +176,8 @@ export function renderPlan(plan: Plan): string[] {
     const deps = job.kind === 'merge' ? `after ${job.dependsOn.length} fits` : job.dependsOn.length ? `after ${job.dependsOn.join(', ')}` : '';
     const why = job.kind === 'fit' && job.why && job.why !== 'new' ? ` (${job.why})` : '';
     const resume = job.kind === 'fit' && job.resumeFrom ? ` (resumes from epoch ${job.resumeFrom.epoch}, step ${job.resumeFrom.step})` : '';
-    lines.push(`  ${job.state === 'done' ? 'done' : 'todo'}  ${job.id}${why}${resume}${deps ? `  ${deps}` : ''}`);
+    const shared = job.kind === 'extract' && job.also?.length ? ` (one session with ${job.also.map((a) => `${job.plugin}/${a.variant}`).join(', ')})` : '';
+    lines.push(`  ${job.state === 'done' ? 'done' : 'todo'}  ${job.id}${shared}${why}${resume}${deps ? `  ${deps}` : ''}`);
   }
   for (const u of plan.unavailable) lines.push(`  not run  ${u.plugin}/${u.variant}: ${u.reason} — ${u.fix}`);
   return lines;

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { ioError, isZooError } from '../core/errors.js';
 import type { ProgressSink } from '../core/progress.js';
 import { openSubject } from '../data/algonauts.js';
-import { extractFeatures } from '../features/extract.js';
+import { extractFeatureGroup } from '../features/extract.js';
 import { fitSubject, subjectImages } from '../fit/train.js';
 import { PluginRegistry } from '../plugins/registry.js';
 import type { BenchContext, ExtractJob, FitJob } from './jobs.js';
@@ -57,13 +57,20 @@ export async function runJob(job: ExtractJob | FitJob, context: BenchContext, ho
     if (job.kind === 'extract') {
       const subject = openSubject(context.datasetDir, job.subjects[0]);
       try {
-        const r = await extractFeatures({ variant, images: subjectImages(subject), cacheRoot: context.cacheRoot, device: context.device, threads: context.threads, gpu: hooks.gpu, gridResize: context.gridResize, sink: hooks.progress, log: hooks.log });
-        r.store.close();
-        if (r.store.meta.key !== job.featureKey) {
+        // The variants one session extracts together (the plan's grouping), each with its own entry.
+        const members = [{ variant: job.variant, featureKey: job.featureKey }, ...(job.also ?? [])];
+        const results = await extractFeatureGroup({
+          variants: members.map((m) => registry.variant(job.plugin, m.variant)),
+          images: subjectImages(subject), cacheRoot: context.cacheRoot, device: context.device, threads: context.threads, gpu: hooks.gpu, gridResize: context.gridResize, sink: hooks.progress, log: hooks.log,
+        });
+        for (const r of results) r.store.close();
+        const wrong = members.findIndex((m, i) => results[i].store.meta.key !== m.featureKey);
+        if (wrong >= 0) {
           // The plan and the extraction disagree on the cache key: a planner bug, not bad input.
-          return failure(new Error(`planned feature key ${job.featureKey} but extracted ${r.store.meta.key}`));
+          return failure(new Error(`planned feature key ${members[wrong].featureKey} for ${job.plugin}/${members[wrong].variant} but extracted ${results[wrong].store.meta.key}`));
         }
-        return { ok: true, summary: r.reused ? 'features reused' : `${r.computed} images in ${r.seconds.toFixed(0)} s` };
+        const computed = results.find((r) => !r.reused);
+        return { ok: true, summary: computed ? `${computed.computed} images in ${computed.seconds.toFixed(0)} s${results.length > 1 ? ` (${results.length} variants, one session)` : ''}` : 'features reused' };
       } finally {
         subject.close();
       }

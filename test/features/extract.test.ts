@@ -5,13 +5,13 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isZooError } from '../../harness/core/errors.js';
 import { packageRoot } from '../../harness/core/paths.js';
 import { readNpy, writeNpy } from '../../harness/core/npy.js';
 import { layerFile } from '../../harness/features/cache.js';
-import { ExtractionInterrupted, extractFeatures, type ImageRef } from '../../harness/features/extract.js';
+import { ExtractionInterrupted, extractFeatureGroup, extractFeatures, type ExtractResult, type ImageRef } from '../../harness/features/extract.js';
 import { preprocessImage } from '../../harness/features/preprocess.js';
 import { PluginRegistry } from '../../harness/plugins/registry.js';
 import type { ResolvedVariant } from '../../harness/plugins/manifest.js';
@@ -85,6 +85,36 @@ describe('features: extraction equals an independent PyTorch computation', funct
     const done = events.map((e) => e.done).filter((d, i, a) => i === 0 || d !== a[i - 1]);
     const expected = [0, ...Array.from({ length: T }, (_, k) => 2 * (k + 1)), ...Array.from({ length: T }, (_, k) => 2 * T + k + 1)];
     assert.deepEqual(done, expected);
+  });
+
+  it('the three SD variants of one UNet are extracted by one session (one inversion to T = 50), each entry byte for byte as alone', async () => {
+    const variants = ['tiny.t25', 'tiny.t40', 'tiny.timesteps'].map((v) => registry.variant('sd-unet', v));
+    const some = images.slice(0, 3);
+    const alone: ExtractResult[] = [];
+    for (const variant of variants) {
+      const r = await extractFeatures({ variant, images: some, cacheRoot: join(work, 'group-alone'), quiet: true, batchSize: 2 });
+      r.store.close();
+      alone.push(r);
+    }
+    const events: Array<{ done: number; total: number }> = [];
+    const together = await extractFeatureGroup({ variants, images: some, cacheRoot: join(work, 'group-together'), quiet: true, batchSize: 2, sink: (e) => events.push(e) });
+    together.forEach((r, i) => {
+      r.store.close();
+      assert.equal(r.key, alone[i].key, variants[i].name);
+      assert.equal(r.reused, false);
+      assert.deepEqual(r.store.meta.files, alone[i].store.meta.files, `${variants[i].name}: the same bytes (sizes and sha256 of every layer file)`);
+    });
+    // One inversion: 50 UNet calls per image (the largest T), not 25 + 40 + 50.
+    assert.ok(events.every((e) => e.total === 3 * 50));
+    assert.equal(events[events.length - 1].done, 3 * 50);
+    // Entries already there are reused; a missing one is extracted alone.
+    rmSync(together[1].dir, { recursive: true });
+    const again = await extractFeatureGroup({ variants, images: some, cacheRoot: join(work, 'group-together'), quiet: true, batchSize: 2 });
+    for (const r of again) r.store.close();
+    assert.deepEqual(again.map((r) => r.reused), [true, false, true]);
+    assert.deepEqual(again[1].store.meta.files, alone[1].store.meta.files);
+    // Variants of different sessions cannot share one.
+    await assert.rejects(extractFeatureGroup({ variants: [variants[0], registry.variant('imagenet-vit', 'tiny')], images: some, cacheRoot: join(work, 'group-bad'), quiet: true }), /cannot share an extraction/);
   });
 
   // The diffusion variants of the bundled sd-unet fixture against plugins/sd-unet/reference.py, the

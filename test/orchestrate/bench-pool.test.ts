@@ -95,6 +95,20 @@ describe('orchestrate: zoo bench on a worker pool', function () {
     for (const d of [cache, one, two]) rmSync(d, { recursive: true, force: true });
   });
 
+  it('the three SD variants of one UNet share one extract job (one DDIM inversion), and each fit waits for it', async () => {
+    const p = await plan(['sd-unet', '--cache', tempDir('pool-sd-cache'), '--out', tempDir('pool-sd-out')]);
+    const extracts = p.jobs.filter((j): j is ExtractJob => j.kind === 'extract');
+    assert.equal(extracts.length, 1);
+    const [extract] = extracts;
+    assert.equal(extract.variant, 'tiny.t25');
+    assert.deepEqual(extract.also?.map((a) => a.variant), ['tiny.t40', 'tiny.timesteps']);
+    const fits = p.jobs.filter((j): j is FitJob => j.kind === 'fit');
+    assert.equal(fits.length, 6);
+    assert.ok(fits.every((f) => f.dependsOn.length === 1 && f.dependsOn[0] === extract.id));
+    const text = await zoo(['bench', 'sd-unet', '--plan', '--cache', tempDir('pool-sd-cache'), '--out', tempDir('pool-sd-out')]);
+    assert.match(text.stdout, /todo {2}extract:sd-unet\/tiny\.t25@\w+ \(one session with sd-unet\/tiny\.t40, sd-unet\/tiny\.timesteps\)/);
+  });
+
   it('plans every fit as todo, runs it, and then knows it is done from the run store alone', async () => {
     const before = await plan([...base, '--out', one]);
     const fits = before.jobs.filter((j) => j.kind === 'fit');

@@ -6,10 +6,12 @@
  * schedule. The torch side runs in test/fixtures-python/sd_unet_check.py.
  */
 import { strict as assert } from 'node:assert';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../../harness/core/paths.js';
+import { packageRoot, pythonExecutable } from '../../harness/core/paths.js';
+import { exporterEnv } from '../../harness/plugins/exporter.js';
 import { openSession, ort } from '../../harness/features/session.js';
 import { pluginVariantCopy, python, tempDir, zoo } from '../helpers.js';
 
@@ -172,5 +174,45 @@ describe('plugins: zoo plugins test checks the diffusion side files too', functi
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /✗ export [^\n]*\n\s+the regenerated tiny\.t25\.prompt\.npy \(sha256 [0-9a-f]{12}\) differs from \S*tiny\.prompt\.npy/);
     assert.match(r.stdout, /✓ onnx-io/);
+  });
+});
+
+describe('plugins: sd-unet official key list (the SD 1.5 single file, original names)', function () {
+  this.timeout(600_000);
+  const checker = join(ROOT, 'plugins', '_lib', 'brainzoo_export', 'check_official_keys.py');
+  const list = join(ROOT, 'plugins', 'sd-unet', 'official_keys', 'sd15.single-file.txt');
+  const check = (keys: string): SpawnSyncReturns<string> =>
+    spawnSync(pythonExecutable(), [checker, '--plugin', join(ROOT, 'plugins', 'sd-unet'), '--variant', 'sd15.t25', '--keys', keys], { encoding: 'utf8', env: exporterEnv(), maxBuffer: 1 << 26 });
+  const lines = readFileSync(list, 'utf8').split('\n');
+  const count = (prefix: string): number => lines.filter((l) => l.startsWith(prefix)).length;
+
+  it('every UNet, VAE-encoder and text tensor of the file loads strictly into the full-size model through the converter', () => {
+    const r = check(list);
+    assert.equal(r.status, 0, r.stderr);
+    const summary = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { listed: number; loaded: number; ignored: number; ignored_examples: string[] };
+    assert.equal(count('model.diffusion_model.'), 686);
+    // loaded: the whole UNet, the VAE encoder and quant_conv, the text model but position_ids
+    const expected = count('model.diffusion_model.') + count('first_stage_model.encoder.') + count('first_stage_model.quant_conv.') + count('cond_stage_model.') - 1;
+    assert.equal(summary.loaded, expected);
+    assert.equal(summary.loaded + summary.ignored, summary.listed, 'every listed tensor is loaded or knowingly ignored');
+  });
+
+  it('a renamed or mis-shaped tensor fails (exit 2), naming the key as converted and the list', () => {
+    const dir = tempDir('sd-keys');
+    const edit = (from: string, to: string, file: string): string => {
+      const i = lines.findIndex((l) => l.startsWith(`${from} `));
+      assert.ok(i >= 0, from);
+      const copy = [...lines];
+      copy[i] = to;
+      writeFileSync(join(dir, file), copy.join('\n'));
+      return join(dir, file);
+    };
+    const renamed = check(edit('model.diffusion_model.middle_block.1.proj_in.weight', 'model.diffusion_model.middle_block.1.proj_inn.weight [1280,1280,1,1]', 'renamed.txt'));
+    assert.equal(renamed.status, 2, renamed.stderr);
+    assert.match(renamed.stderr, /mid_block\.attentions\.0\.proj_in/);
+    assert.match(renamed.stderr, /renamed\.txt/);
+    const shaped = check(edit('model.diffusion_model.time_embed.0.weight', 'model.diffusion_model.time_embed.0.weight [1280,321]', 'shaped.txt'));
+    assert.equal(shaped.status, 2, shaped.stderr);
+    assert.match(shaped.stderr, /shape mismatch for key 'time_embedding\.linear_1\.weight'/);
   });
 });
