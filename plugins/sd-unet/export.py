@@ -111,7 +111,7 @@ def build_model(
     )
 
 
-PLUGIN = PluginSpec(build=build_model)
+PLUGIN = PluginSpec(build=build_model, load_file=lambda model, file, spec, variant: load_original_file(model, file, spec, variant))
 
 # each part: (sub-folder, file names tried in order, key patterns that are not ours)
 PARTS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
@@ -196,6 +196,13 @@ def load_weights(model: StableDiffusionParts, checkpoint: str, spec: dict[str, A
 
 def _load_single_file(model: StableDiffusionParts, file: Path, spec: dict[str, Any] | None, variant: str) -> str:
     """An original (CompVis/Stability) single file: model.diffusion_model.*, first_stage_model.*, cond_stage_model.*."""
+    load_original_file(model, file, spec, variant)
+    return f"checkpoint {file.name} sha256 {_sha256(file)}"
+
+
+def load_original_file(model: nn.Module, file: Path, spec: dict[str, Any] | None, variant: str) -> tuple[int, list[str]]:
+    """The single-file loader (PLUGIN.load_file): tensors loaded, and the file's keys not built."""
+    assert isinstance(model, StableDiffusionParts)
     state = _read_part(file)
     if isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
@@ -209,13 +216,16 @@ def _load_single_file(model: StableDiffusionParts, file: Path, spec: dict[str, A
         )
     text_layers = len(model.text_encoder.text_model.encoder.layers)
     parts, unused = split_original(state, text_layers)
+    total = 0
     for part, module in (("unet", model.unet), ("vae", model.vae), ("text_encoder", model.text_encoder)):
         # key names in messages are the converted (diffusers) names
-        loaded, _ = apply_state_dict(module, parts[part], PluginSpec(build=build_model, ignore=PARTS[part][2]), str(file), f"{variant} {part}", spec)
+        loaded, ignored = apply_state_dict(module, parts[part], PluginSpec(build=build_model, ignore=PARTS[part][2]), str(file), f"{variant} {part}", spec)
         note(f"loaded {loaded} {part} tensors from {file.name}")
+        total += loaded
+        unused += ignored
     if unused:
         note(f"ignored {len(unused)} keys that sd-unet does not build (VAE decoder, schedule buffers, EMA, text projection): {', '.join(unused[:4])}{', ...' if len(unused) > 4 else ''}")
-    return f"checkpoint {file.name} sha256 {_sha256(file)}"
+    return total, unused
 
 
 def _sha256(path: Path) -> str:

@@ -88,11 +88,21 @@ def run(argv: list[str] | None) -> int:
     with skipped_init():
         model = build_model(plugin, manifest, variant)
     with tempfile.TemporaryDirectory(prefix="brainzoo-keys-") as tmp:
-        file_name = (spec.get("file") if spec else None) or f"{variant.name}.pth"
+        if plugin.load_file is not None:
+            # the plugin's own loader (several networks in one file, a renamed layout): the list
+            # describes one original file, saved as its .ckpt is (the tensors under "state_dict")
+            file_name = f"{keys_path.stem}.ckpt"
+            fake = {"state_dict": state}
+        else:
+            file_name = (spec.get("file") if spec else None) or f"{variant.name}.pth"
         fake_path = Path(tmp) / str(file_name)
         torch.save(fake, str(fake_path))
         try:
-            report = load_checkpoint(model, fake_path, spec, plugin, variant.name)
+            if plugin.load_file is not None:
+                loaded, ignored = plugin.load_file(model, fake_path, spec, variant.name)
+            else:
+                report = load_checkpoint(model, fake_path, spec, plugin, variant.name)
+                loaded, ignored = report.loaded, report.ignored
         except ExportError as error:
             error.file = f"{keys_path} (as the checkpoint {file_name})"
             raise
@@ -102,9 +112,9 @@ def run(argv: list[str] | None) -> int:
         "variant": variant.name,
         "keys": str(keys_path),
         "listed": len(entries),
-        "loaded": report.loaded,
-        "ignored": len(report.ignored),
-        "ignored_examples": report.ignored[:5],
+        "loaded": loaded,
+        "ignored": len(ignored),
+        "ignored_examples": ignored[:5],
     }, separators=(",", ":")))
     return 0
 

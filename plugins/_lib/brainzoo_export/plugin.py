@@ -24,7 +24,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 from torch import nn
@@ -48,6 +48,11 @@ class PluginSpec:
     # --random-init of a bundled (tiny) variant: re-draw weights after `init` so that its layers
     # differ as a trained network's do (weights.VIT_TINY_INIT, weights.CNN_TINY_INIT); None keeps `init`
     tiny_init: TinyInit | None = None
+    # A plugin whose official files are more than one state dict (several networks, a renamed
+    # layout) loads a file itself: (model, file, manifest checkpoint spec, variant) →
+    # (tensors loaded, keys of the file it does not build), strictly (ExportError otherwise).
+    # check_official_keys.py uses it instead of the shared loader.
+    load_file: Callable[[nn.Module, Path, Any, str], tuple[int, list[str]]] | None = None
     _patterns: tuple[re.Pattern[str], ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
