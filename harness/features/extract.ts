@@ -291,6 +291,7 @@ export async function extractFeatureGroup(opts: ExtractGroupOptions): Promise<Ex
   } catch (err) {
     // Writers made before a later one failed to start (its entry locked by another process).
     if (writers.length < pending.length) for (const w of writers) w.abandon();
+    for (const r of results) r?.store.close(); // the reused entries' stores: the caller gets none
     throw err;
   } finally {
     await session.release();
