@@ -5,7 +5,7 @@
  */
 import { strict as assert } from 'node:assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { packageRoot } from '../../harness/core/paths.js';
@@ -32,6 +32,19 @@ function npm(args: string[]): { status: number | null; stdout: string; stderr: s
 describe('install: quiet and offline-safe npm settings', () => {
   const root = packageRoot();
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as PackageJson;
+
+  it('the build leaves the bin executable, so npx runs it even through an npx cache made for an earlier clone at the same path', () => {
+    // `npx zoo` links the package's bin from its own cache; when that cache entry already exists (a
+    // clone at the same path before), npm does not link again, and a freshly compiled 0644 zoo.js
+    // fails with "sh: zoo: Permission denied". `npm run build` (and so `npm ci`'s prepare) sets the mode.
+    const bin = join(root, 'dist', 'harness', 'bin', 'zoo.js');
+    const run = npm(['run', 'build']);
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(statSync(bin).mode & 0o111, 0o111, `${bin} is not executable`);
+    const direct = spawnSync(bin, ['--version'], { encoding: 'utf8' });
+    assert.equal(direct.status, 0, direct.stderr);
+    assert.match(direct.stdout, /^\d+\.\d+\.\d+/);
+  });
 
   it('npm reads no project setting it does not know (no "Unknown project config" warning)', () => {
     const run = npm(['config', 'get', 'registry']);
