@@ -111,8 +111,6 @@ def build_model(
     )
 
 
-PLUGIN = PluginSpec(build=build_model, load_file=lambda model, file, spec, variant: load_original_file(model, file, spec, variant))
-
 # each part: (sub-folder, file names tried in order, key patterns that are not ours)
 PARTS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
     "unet": ("unet", ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors", "diffusion_pytorch_model.bin", "diffusion_pytorch_model.fp16.bin"), ()),
@@ -226,6 +224,10 @@ def load_original_file(model: nn.Module, file: Path, spec: dict[str, Any] | None
     if unused:
         note(f"ignored {len(unused)} keys that sd-unet does not build (VAE decoder, schedule buffers, EMA, text projection): {', '.join(unused[:4])}{', ...' if len(unused) > 4 else ''}")
     return total, unused
+
+
+# The plugin for brainzoo_export's tools; its official single file loads through load_original_file.
+PLUGIN = PluginSpec(build=build_model, load_file=load_original_file)
 
 
 def _sha256(path: Path) -> str:
