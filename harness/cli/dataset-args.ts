@@ -14,8 +14,10 @@ export function resolveDataset(dataset: string | undefined, cwd: string): string
 export function resolveSubjects(dataset: string, subjects: string | undefined): string[] {
   const available = listSubjects(dataset);
   if (available.length === 0) throw new ZooError('E_DATASET', 'no subjXX folders in the dataset', { file: dataset, fix: 'see README "Dataset layout"' });
-  if (!subjects) return available;
+  if (subjects === undefined) return available;
   const wanted = subjects.split(',').map((s) => normalizeSubjectId(s.trim())).filter(Boolean);
+  // An empty list (--subjects "" from an unset shell variable) must not quietly mean "all".
+  if (wanted.length === 0) throw new ZooError('E_ARGS', 'the subject list is empty', { found: subjects, file: dataset, fix: `name subjects (e.g. ${available[0]}), or leave the flag out for all of them: ${available.join(', ')}` });
   for (const s of wanted) {
     if (!available.includes(s)) throw new ZooError('E_SUBJECT_UNKNOWN', `unknown subject "${s}"`, { file: dataset, fix: suggest(s, available) });
   }

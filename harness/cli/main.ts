@@ -5,7 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ioError, isZooError } from '../core/errors.js';
+import { asZooError } from '../core/errors.js';
 import { packageRoot } from '../core/paths.js';
 import { EXIT_ERROR, EXIT_OK, type CliIo, type CommandContext } from './io.js';
 
@@ -57,13 +57,9 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (err instanceof CommanderError) {
       return err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help' ? EXIT_OK : EXIT_ERROR;
     }
-    if (isZooError(err)) {
-      io.err(err.format());
-      return EXIT_ERROR;
-    }
-    const fsErr = ioError(err);
-    if (fsErr) {
-      io.err(fsErr.format());
+    const zoo = asZooError(err);
+    if (zoo) {
+      io.err(zoo.format());
       return EXIT_ERROR;
     }
     io.err(`internal error: ${(err as Error).stack ?? String(err)}\nplease report this with the command you ran`);

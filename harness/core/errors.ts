@@ -1,3 +1,6 @@
+import { statfsSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
+
 /**
  * One error type for everything a user can get wrong. Each carries a stable code, the file
  * (and JSON path or field) at fault, what was found, and the literal fix: the CLI prints it
@@ -94,7 +97,64 @@ const IO_PROBLEMS: Record<string, { what: string; fix: string }> = {
   ENOTEMPTY: { what: 'the folder is not empty', fix: 'remove it or choose another path' },
   ENAMETOOLONG: { what: 'the path is too long', fix: 'choose a shorter path' },
   EMFILE: { what: 'too many open files', fix: 'raise the limit (ulimit -n) and re-run' },
+  ELOOP: { what: 'too many levels of symbolic links (a symlink loop)', fix: 'remove or repoint the looping symbolic link (ls -l shows where each link points)' },
+  EIO: { what: 'an input/output error of the device', fix: 'check the disk or network file system (dmesg), then re-run' },
 };
+
+/** The errno codes that mean the disk (or the user's quota) is full. */
+const FULL_DISK = new Set(['ENOSPC', 'EDQUOT']);
+
+/**
+ * Gives a file-system error the path it concerns when Node left it out (a write to an open file
+ * descriptor carries no path), so that ioError can name the file. Returns `err` itself.
+ */
+export function withIoPath(err: unknown, path: string, syscall = 'write'): unknown {
+  if (err instanceof Error) {
+    const e = err as NodeJS.ErrnoException;
+    if (typeof e.code === 'string' && typeof e.path !== 'string') {
+      e.path = path;
+      if (typeof e.syscall !== 'string') e.syscall = syscall;
+    }
+  }
+  return err;
+}
+
+/** Bytes free to this user on the file system that holds `path` (its nearest existing folder); undefined when unknown. */
+export function freeBytesAt(path: string): number | undefined {
+  let dir = resolvePath(path);
+  for (;;) {
+    try {
+      const st = statfsSync(dir);
+      return Number(st.bavail) * Number(st.bsize);
+    } catch {
+      const up = dirname(dir);
+      if (up === dir) return undefined;
+      dir = up;
+    }
+  }
+}
+
+/** 1234567 → "1.2 MB" (decimal units, as df -H and disk vendors count). */
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let v = bytes;
+  let u = 0;
+  while (Math.abs(v) >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${u === 0 ? v.toFixed(0) : v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`;
+}
+
+export function fullDiskError(file: string | undefined, code: string, cause: unknown): ZooError {
+  const free = file ? freeBytesAt(file) : undefined;
+  const where = file ? ` writing ${file}` : '';
+  return new ZooError('E_IO', `no space left${where}: the disk (its bytes or its inodes) or your quota is full (${code}${free !== undefined ? `; ${formatBytes(free)} free there now` : ''})`, {
+    file,
+    fix: `free disk space${file ? ` on the file system of ${file} (df -h ${dirname(file)}; df -i for inodes)` : ''} or point the output (--out, --cache, $BRAINZOO_CACHE) at another disk, then re-run: finished work is kept and the rest resumes`,
+    cause,
+  });
+}
 
 /**
  * A Node file-system error (errno code and a `path`) as a ZooError E_IO naming the path and the
@@ -104,10 +164,33 @@ export function ioError(err: unknown): ZooError | undefined {
   if (!(err instanceof Error)) return undefined;
   const e = err as NodeJS.ErrnoException & { dest?: string };
   if (typeof e.code !== 'string' || typeof e.path !== 'string' || typeof e.syscall !== 'string') return undefined;
+  if (FULL_DISK.has(e.code)) return fullDiskError(e.syscall === 'rename' && typeof e.dest === 'string' ? e.dest : e.path, e.code, err);
   const known = IO_PROBLEMS[e.code];
   if (!known) return undefined;
   const file = e.syscall === 'rename' && typeof e.dest === 'string' && e.code !== 'EACCES' && e.code !== 'EROFS' ? e.dest : e.path;
   return new ZooError('E_IO', `cannot ${e.syscall} ${file}: ${known.what} (${e.code})`, { file, fix: known.fix, cause: err });
+}
+
+/**
+ * Any error as the ZooError a user should see, or undefined for a real internal error: a
+ * ZooError itself; a file-system error with its path (ioError); a full disk reported without a
+ * path (a native library's write, e.g. sharp's "No space left on device"); a symlink loop.
+ */
+export function asZooError(err: unknown): ZooError | undefined {
+  if (isZooError(err)) return err;
+  const io = ioError(err);
+  if (io) return io;
+  if (!(err instanceof Error)) return undefined;
+  const e = err as NodeJS.ErrnoException;
+  const pathInMessage = /^(\/[^\n:]*?)(?::| \()/.exec(e.message)?.[1];
+  if ((typeof e.code === 'string' && FULL_DISK.has(e.code)) || /No space left on device|Disk quota exceeded/i.test(e.message)) {
+    return fullDiskError(typeof e.path === 'string' ? e.path : pathInMessage, typeof e.code === 'string' && FULL_DISK.has(e.code) ? e.code : 'ENOSPC', err);
+  }
+  if (typeof e.code === 'string' && IO_PROBLEMS[e.code]) {
+    const known = IO_PROBLEMS[e.code];
+    return new ZooError('E_IO', `${e.syscall ? `cannot ${e.syscall}: ` : ''}${known.what} (${e.code})`, { file: pathInMessage, fix: known.fix, cause: err });
+  }
+  return undefined;
 }
 
 /** Levenshtein distance, for "Did you mean …?" suggestions. */

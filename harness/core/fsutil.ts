@@ -3,7 +3,7 @@
  * process never leaves a half-written cache entry, run artifact or leaderboard behind.
  */
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
-import { ZooError, ioError } from './errors.js';
+import { ZooError, formatBytes, freeBytesAt, ioError, withIoPath } from './errors.js';
 import { randomBytes } from 'node:crypto';
 import { dirname, basename, join } from 'node:path';
 
@@ -14,7 +14,12 @@ export function tempPathFor(target: string): string {
 export function writeFileAtomic(target: string, data: string | Uint8Array | readonly Uint8Array[]): void {
   mkdirSync(dirname(target), { recursive: true });
   const tmp = tempPathFor(target);
-  const fd = openSync(tmp, 'w');
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'w');
+  } catch (err) {
+    throw withIoPath(err, target, 'open');
+  }
   try {
     const chunks = typeof data === 'string' ? [Buffer.from(data, 'utf8')] : data instanceof Uint8Array ? [data] : data;
     for (const chunk of chunks) {
@@ -25,7 +30,8 @@ export function writeFileAtomic(target: string, data: string | Uint8Array | read
   } catch (err) {
     closeSync(fd);
     rmSync(tmp, { force: true });
-    throw err;
+    // A write to a descriptor carries no path: name the file the user knows (not the temp file).
+    throw withIoPath(err, target);
   }
   closeSync(fd);
   try {
@@ -75,4 +81,20 @@ export function ensureWritableFile(file: string, flag: string): void {
     throw new ZooError('E_IO', `${flag} ${file} is a folder, a file was expected`, { file, fix: `pass ${flag} a file path, e.g. ${join(file, 'pred.npy')}` });
   }
   ensureWritableDir(dirname(file), `the folder of ${flag}`);
+}
+
+/**
+ * Refuses up front, before minutes of work, when the file system of `dir` has less room than an
+ * estimate of what a command will write there (`bytes`, plus 5% and 1 MB of slack for
+ * metadata and temp files). A disk that fills up anyway still gets a clean E_IO (errors.ts).
+ */
+export function ensureFreeSpace(dir: string, bytes: number, what: string, flag: string): void {
+  const free = freeBytesAt(dir);
+  if (free === undefined) return;
+  const needed = Math.ceil(bytes * 1.05) + 1e6;
+  if (free >= needed) return;
+  throw new ZooError('E_IO', `not enough disk space for ${what}: about ${formatBytes(needed)} needed at ${dir}, ${formatBytes(free)} free`, {
+    file: dir,
+    fix: `free ${formatBytes(needed - free)} or more there (df -h ${dir}), or pass ${flag} a folder on a disk with room`,
+  });
 }

@@ -106,3 +106,12 @@ function isHeld(path: string, owner: LockOwner, staleMs: number, now: number): b
 export function describeOwner(o: LockOwner): string {
   return o.host === hostname() ? `pid ${o.pid}` : `pid ${o.pid} on ${o.host}`;
 }
+
+/** When the holder of a lock last showed progress (the lock file's mtime, refreshed per unit of work); undefined when the lock is gone. */
+export function lockRefreshedAt(path: string): number | undefined {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return undefined;
+  }
+}

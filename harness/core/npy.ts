@@ -7,7 +7,7 @@
  * float16, and preallocated files written chunk by chunk.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { ZooError } from './errors.js';
+import { ZooError, withIoPath } from './errors.js';
 import { fromFloat16, toFloat16 } from './fp16.js';
 import { writeAllAt, writeFileAtomic } from './fsutil.js';
 
@@ -328,13 +328,21 @@ export class NpyRowWriter {
     const header = buildNpyHeader(dtype, shape);
     this.dataOffset = header.length;
     this.rowBytes = shape.slice(1).reduce((a, b) => a * b, 1) * ITEM_SIZE[dtype];
-    this.fd = openSync(path, create ? 'w+' : 'r+');
-    if (create) writeAllAt(this.fd, header, 0);
+    try {
+      this.fd = openSync(path, create ? 'w+' : 'r+');
+      if (create) writeAllAt(this.fd, header, 0);
+    } catch (err) {
+      throw withIoPath(err, path);
+    }
   }
 
   writeRows(start: number, bytes: Uint8Array): void {
     if (bytes.byteLength % this.rowBytes !== 0) throw new ZooError('E_INTERNAL', `row block of ${bytes.byteLength} bytes is not a multiple of ${this.rowBytes}`, { file: this.path });
-    writeAllAt(this.fd, bytes, this.dataOffset + start * this.rowBytes);
+    try {
+      writeAllAt(this.fd, bytes, this.dataOffset + start * this.rowBytes);
+    } catch (err) {
+      throw withIoPath(err, this.path);
+    }
   }
 
   close(): void {

@@ -26,7 +26,7 @@ import { NpyFile, NpyRowWriter } from '../core/npy.js';
 import { fromFloat16 } from '../core/fp16.js';
 import type { ResolvedTokenLayout } from '../plugins/manifest.js';
 import type { GridResize } from './resize.js';
-import { FileLock, describeOwner } from '../core/lock.js';
+import { FileLock, describeOwner, type LockOwner } from '../core/lock.js';
 
 /** 2: meta.json records each file's size and sha256. */
 export const CACHE_FORMAT = 2;
@@ -112,6 +112,11 @@ export class CacheEntryWriter {
     if (!canResume) this.saveProgress();
   }
 
+  /** Tells other processes waiting for this entry that its writer is alive and making progress (also within a long batch). */
+  refreshLock(): void {
+    this.lock.refresh();
+  }
+
   /** Writes fp16 bytes of rows [start, start+n) of every layer, then records progress. */
   writeBatch(start: number, local: Uint16Array[], global: Uint16Array[]): void {
     for (let l = 0; l < this.channels.length; l++) {
@@ -175,10 +180,17 @@ function takeEntryLock(path: string, partialDir: string): FileLock {
   mkdirSync(dirname(path), { recursive: true });
   const got = FileLock.tryAcquire(path);
   if (got.ok) return got.lock;
-  throw new ZooError('E_CACHE', `another zoo process (${describeOwner(got.owner)}) is extracting this entry`, {
-    file: partialDir,
-    fix: 'wait for it to finish, or stop it; the lock of a process that is gone is taken over automatically (on another machine after 10 minutes without progress)',
-  });
+  throw new EntryLocked(got.owner, path, partialDir);
+}
+
+/** Another live process holds the entry's lock: extractFeatureGroup waits for it while it makes progress. */
+export class EntryLocked extends ZooError {
+  constructor(readonly owner: LockOwner, readonly lockPath: string, partialDir: string) {
+    super('E_CACHE', `another zoo process (${describeOwner(owner)}) is extracting this entry`, {
+      file: partialDir,
+      fix: 'wait for it to finish, or stop it; the lock of a process that is gone is taken over automatically (on another machine after 10 minutes without progress)',
+    });
+  }
 }
 
 /**

@@ -12,9 +12,11 @@ import { sha256, sha256File, stableJson } from '../core/hash.js';
 import { toFloat16 } from '../core/fp16.js';
 import { progressBar, type ProgressSink } from '../core/progress.js';
 import { ZooError } from '../core/errors.js';
+import { ensureFreeSpace } from '../core/fsutil.js';
+import { describeOwner, lockRefreshedAt } from '../core/lock.js';
 import type { ResolvedLayer, ResolvedVariant } from '../plugins/manifest.js';
 import { onnxOnlyPlaceFix } from '../plugins/onnx-only.js';
-import { CACHE_FORMAT, CacheEntryWriter, FeatureStore, entryDir, isCacheDamaged, type FeatureMeta } from './cache.js';
+import { CACHE_FORMAT, CacheEntryWriter, EntryLocked, FeatureStore, entryDir, isCacheDamaged, type FeatureMeta } from './cache.js';
 import { decodeLayer } from './decode.js';
 import type { GridResize } from './resize.js';
 import { preprocessImage } from './preprocess.js';
@@ -50,8 +52,19 @@ export interface ExtractOptions {
    * ExtractionInterrupted: the batches written are kept and the next extraction resumes there.
    */
   signal?: AbortSignal;
+  /**
+   * When another process is extracting the same entry: how long it may go without progress
+   * (its lock not refreshed) before this one gives up waiting (default 10 minutes). While it
+   * makes progress this one waits, then uses the entry it wrote.
+   */
+  lockStallMs?: number;
+  /** How often a waiting extraction looks at the other process's lock (default 2 s). */
+  lockPollMs?: number;
   log?: (line: string) => void;
 }
+
+/** The largest local grid side: far above the authors' G = 8, and the cache grows with G² (a typo like --grid 1000 would ask for terabytes). */
+export const MAX_GRID = 64;
 
 export interface ExtractResult {
   store: FeatureStore;
@@ -150,6 +163,7 @@ export async function extractFeatureGroup(opts: ExtractGroupOptions): Promise<Ex
   const log = opts.log ?? (() => undefined);
   const t0 = performance.now();
   if (variants.length === 0) throw new ZooError('E_INTERNAL', 'extractFeatureGroup: no variants');
+  if (!Number.isInteger(G) || G < 1 || G > MAX_GRID) throw new ZooError('E_ARGS', `the local grid side must be an integer from 1 to ${MAX_GRID}`, { found: G, fix: '--grid 8 (the authors\' value)' });
   if (images.length === 0) throw new ZooError('E_DATASET', 'no images to extract', { fix: 'point --dataset at a folder with training_split/training_images/*.png' });
   for (const v of variants) if (!existsSync(v.onnxPath)) throw missingOnnxError(v);
   const onnxSha = sha256File(variants[0].onnxPath);
@@ -181,6 +195,10 @@ export async function extractFeatureGroup(opts: ExtractGroupOptions): Promise<Ex
   });
   if (pending.length === 0) return results as ExtractResult[];
 
+  // Waiting for another process may leave fewer entries to write (it finished some of them).
+  const writers = await openWriters(pending, results, images.length, G, opts);
+  if (pending.length === 0) return results as ExtractResult[];
+
   // One session over the union of the pending variants' layers; route[p][i]: the union slot of layer i of pending[p].
   const union: ResolvedLayer[] = [];
   const slots = new Map<string, number>();
@@ -195,11 +213,16 @@ export async function extractFeatureGroup(opts: ExtractGroupOptions): Promise<Ex
     }),
   );
   const first = pending[0].variant;
+  let session: Awaited<ReturnType<ReturnType<typeof extractorFor>['open']>>;
   const extractor = extractorFor(first.extractor ?? { kind: 'forward', settings: {} }, first.manifestPath);
-  const session = await extractor.open({ ...first, layers: union }, { device, threads: opts.threads, gpu: opts.gpu });
-  const writers: CacheEntryWriter[] = [];
   try {
-    for (const p of pending) writers.push(new CacheEntryWriter(p.dir, p.key, images.length, G, p.variant.layers.map((l) => l.channels)));
+    session = await extractor.open({ ...first, layers: union }, { device, threads: opts.threads, gpu: opts.gpu });
+  } catch (err) {
+    for (const w of writers) w.abandon();
+    for (const r of results) r?.store.close();
+    throw err;
+  }
+  try {
     const startAt = Math.min(...writers.map((w) => w.done));
     if (startAt > 0) log(`features: resuming ${pending.map((p) => p.dir).join(', ')} at image ${startAt}/${images.length}`);
     const R = first.preprocess.resolution;
@@ -229,6 +252,7 @@ export async function extractFeatureGroup(opts: ExtractGroupOptions): Promise<Ex
         const outputs = await session.run(pixels, n, (u) => {
           reported += u;
           bar.tick(u);
+          for (const w of writers) w.refreshLock();
         });
         pending.forEach((p, k) => {
           // A writer resumed further along already holds these rows (rewriting them would give the same bytes).
@@ -289,12 +313,73 @@ export async function extractFeatureGroup(opts: ExtractGroupOptions): Promise<Ex
     });
     return results as ExtractResult[];
   } catch (err) {
-    // Writers made before a later one failed to start (its entry locked by another process).
-    if (writers.length < pending.length) for (const w of writers) w.abandon();
     for (const r of results) r?.store.close(); // the reused entries' stores: the caller gets none
     throw err;
   } finally {
     await session.release();
+  }
+}
+
+type PendingEntry = { index: number; variant: ResolvedVariant; key: string; dir: string };
+
+/**
+ * Takes the pending entries' locks and opens their writers. An entry another live process is
+ * writing is waited for while that process makes progress (its lock is refreshed per batch and
+ * per UNet call); an entry it completes meanwhile is reused (moved from `pending` to `results`).
+ * Then checks that the disk holds what is left to write.
+ */
+async function openWriters(pending: PendingEntry[], results: Array<ExtractResult | undefined>, images: number, G: number, opts: ExtractGroupOptions): Promise<CacheEntryWriter[]> {
+  const log = opts.log ?? (() => undefined);
+  const stallMs = opts.lockStallMs ?? 10 * 60_000;
+  const pollMs = opts.lockPollMs ?? 2000;
+  const t0 = performance.now();
+  let lastNote = -Infinity;
+  for (;;) {
+    const writers: CacheEntryWriter[] = [];
+    try {
+      for (const p of pending) writers.push(new CacheEntryWriter(p.dir, p.key, images, G, p.variant.layers.map((l) => l.channels)));
+    } catch (err) {
+      for (const w of writers) w.abandon();
+      if (!(err instanceof EntryLocked)) throw err;
+      const refreshed = lockRefreshedAt(err.lockPath) ?? Date.now();
+      const idle = Date.now() - refreshed;
+      if (idle > stallMs) {
+        throw new ZooError('E_CACHE', `another zoo process (${describeOwner(err.owner)}) holds this feature-cache entry but has made no progress for ${Math.round(idle / 60_000)} min`, {
+          file: err.file,
+          fix: `if it hangs, stop it (kill ${err.owner.pid}${err.owner.host ? ` on ${err.owner.host}` : ''}) and re-run: its finished batches are kept and this extraction resumes them`,
+        });
+      }
+      const waited = performance.now() - t0;
+      if (waited - lastNote >= 30_000) {
+        log(`features: another zoo process (${describeOwner(err.owner)}) is extracting ${err.file}; waiting for it (${Math.round(waited / 1000)} s so far; it last made progress ${Math.round(idle / 1000)} s ago)`);
+        lastNote = waited;
+      }
+      if (opts.signal?.aborted) throw new ExtractionInterrupted(0);
+      await new Promise((r) => setTimeout(r, pollMs));
+      // Entries the other process finished meanwhile are used as they are.
+      for (let i = pending.length - 1; i >= 0; i--) {
+        const p = pending[i];
+        if (!existsSync(p.dir)) continue;
+        try {
+          results[p.index] = { store: new FeatureStore(p.dir, { verify: true }), dir: p.dir, key: p.key, reused: true, computed: 0, seconds: (performance.now() - t0) / 1000 };
+          log(`features: reusing cache ${p.dir} (written by the other process)`);
+          pending.splice(i, 1);
+        } catch (e) {
+          if (!isCacheDamaged(e)) throw e;
+        }
+      }
+      if (pending.length === 0) return [];
+      continue;
+    }
+    // What is left to write: every pending entry's rows from where its partial stopped.
+    const remaining = pending.reduce((sum, p, k) => sum + (images - writers[k].done) * p.variant.layers.reduce((a, l) => a + 2 * (G * G + 1) * l.channels, 0), 0);
+    try {
+      ensureFreeSpace(opts.cacheRoot, remaining, `the features of ${images} images (${pending.map((p) => `${p.variant.pluginId}/${p.variant.name}`).join(', ')})`, '--cache (or $BRAINZOO_CACHE)');
+    } catch (err) {
+      for (const w of writers) w.abandon();
+      throw err;
+    }
+    return writers;
   }
 }
 

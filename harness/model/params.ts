@@ -123,3 +123,17 @@ export function unflattenParams(specs: readonly ParamSpec[], flat: Float32Array)
   }
   return out;
 }
+
+/**
+ * Bytes a fit of these sizes needs, estimated before anything is allocated: the parameters
+ * four times over (values, gradients, AdamW's two moments) plus a step's largest intermediates,
+ * a few [voxels of one chunk × batch × max(D, L·G²)] float32 tensors (the aligned features and
+ * the sampling weights, with their gradients). Held features are counted by the caller.
+ */
+export function fitMemoryEstimate(dims: ModelDims, config: FactorTopyConfig): number {
+  const params = paramSpecs(dims, config).reduce((n, s) => n + numel(s.shape), 0);
+  const chunk = config.voxelChunk > 0 ? Math.min(config.voxelChunk, dims.voxels) : dims.voxels;
+  const L = dims.layerChannels.length;
+  const widest = Math.max(config.channels, L * dims.G * dims.G, ...dims.layerChannels);
+  return 4 * (4 * params + 6 * chunk * config.batchSize * widest);
+}

@@ -35,3 +35,13 @@ export function gpuSlots(device: Device, workers: number, gpus: readonly number[
   if (device !== 'cuda' || gpus.length === 0) return [];
   return Array.from({ length: workers }, (_, i) => gpus[i % gpus.length]);
 }
+
+/**
+ * --threads and --workers bounded by the machine: more ONNX Runtime threads (or CPU worker
+ * processes) than cores only make them wait for each other (1,000 threads on 2 cores: load 119).
+ * Returns the value to use and, when it was lowered, a note saying so.
+ */
+export function clampToCores(value: number, flag: string, cores = availableParallelism()): { value: number; note?: string } {
+  if (value <= cores) return { value };
+  return { value: cores, note: `${flag} ${value} is more than this machine's ${cores} core${cores === 1 ? '' : 's'}: using ${flag} ${cores}` };
+}

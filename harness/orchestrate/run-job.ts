@@ -5,7 +5,7 @@
  */
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ioError, isZooError } from '../core/errors.js';
+import { asZooError } from '../core/errors.js';
 import type { ProgressSink } from '../core/progress.js';
 import { openSubject } from '../data/algonauts.js';
 import { extractFeatureGroup } from '../features/extract.js';
@@ -31,7 +31,7 @@ export interface JobHooks {
 }
 
 function failure(err: unknown): JobResult {
-  const zoo = isZooError(err) ? err : ioError(err);
+  const zoo = asZooError(err);
   if (zoo) return { ok: false, summary: zoo.message, error: { code: zoo.code, text: zoo.format() } };
   const e = err as Error;
   return { ok: false, summary: e?.message ?? String(err), error: { code: 'E_INTERNAL', text: `internal error: ${e?.stack ?? String(err)}` } };

@@ -11,12 +11,15 @@
  * so the noise ceiling of every voxel is R² = snr / (1 + snr). Ground truth goes to
  * subjXX/ground_truth/: layer, space, scale, level, readout β, bias, noise ceiling, meta.json.
  */
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { writeJsonAtomic } from '../core/fsutil.js';
+import { ensureFreeSpace, writeJsonAtomic } from '../core/fsutil.js';
 import { writeNpy } from '../core/npy.js';
-import { ZooError } from '../core/errors.js';
+import { ZooError, asZooError, formatBytes, fullDiskError } from '../core/errors.js';
+import { pidAlive } from '../core/liveness.js';
 import { Rng } from '../data/random.js';
 import { ROI_FAMILIES } from '../data/rois.js';
 import { extractFeatures, type ImageRef } from '../features/extract.js';
@@ -73,26 +76,96 @@ export interface SynthSubjectResult {
 
 export const SYNTH_FORMAT = 1;
 
+/**
+ * Bounds of `zoo synth`, far above any real dataset (NSD: 8 subjects, ≤ 10,000 images and ~40k
+ * nsdgeneral voxels each), so a typo fails at once instead of after minutes of work.
+ */
+export const SYNTH_LIMITS = { subjects: 99, voxels: 500_000, images: 100_000 } as const;
+
+/** Bytes of memory and of disk (dataset, feature cache) a synth of these sizes takes, estimated from what it allocates and writes. */
+export function synthFootprint(opts: Pick<SynthOptions, 'subjects' | 'voxels' | 'images' | 'variant' | 'imageSize' | 'distinctImages'>, G = 8): { memory: number; dataset: number; features: number } {
+  const M = opts.images;
+  const N = opts.voxels;
+  const cMax = Math.max(...opts.variant.layers.map((l) => l.channels));
+  const side = opts.imageSize ?? opts.variant.preprocess.resolution;
+  const perImageFeatures = opts.variant.layers.reduce((a, l) => a + (G * G + 1) * l.channels, 0);
+  // responses (float32, and the per-hemisphere copy written out), readout, one layer's local + global features as float32
+  const memory = 4 * (2 * M * N + N * cMax + M * (G * G + 1) * cMax);
+  // PNGs at most raw size, fMRI float32, ROI masks, coordinates and ground truth
+  const perSubject = M * (side * side * 3 + 200) + 4 * M * N + 4 * N * (12 + cMax + 12);
+  return { memory, dataset: opts.subjects * perSubject, features: 2 * M * perImageFeatures * (opts.distinctImages ? opts.subjects : 1) };
+}
+
+/** The hidden folder a synth builds its dataset in, inside --out, before moving it into place. */
+const STAGING_PREFIX = '.synth-partial-';
+
 export async function synthesizeDataset(opts: SynthOptions): Promise<SynthSubjectResult[]> {
-  for (const [name, value, min] of [['--subjects', opts.subjects, 1], ['--voxels', opts.voxels, 2], ['--images', opts.images, 20]] as const) {
+  for (const [name, value, min, max] of [['--subjects', opts.subjects, 1, SYNTH_LIMITS.subjects], ['--voxels', opts.voxels, 2, SYNTH_LIMITS.voxels], ['--images', opts.images, 20, SYNTH_LIMITS.images]] as const) {
     if (!Number.isInteger(value) || value < min) throw new ZooError('E_ARGS', `${name} must be an integer ≥ ${min}`, { found: value, fix: `e.g. ${name} ${min * 10}` });
+    if (value > max) throw new ZooError('E_ARGS', `${name} ${value} is above zoo synth's limit of ${max.toLocaleString('en-US')}`, { found: value, fix: `use at most ${name} ${max} (a real NSD subject has ~40,000 voxels and ≤ 10,000 images)` });
   }
   if (!(opts.snr > 0) || !Number.isFinite(opts.snr)) throw new ZooError('E_ARGS', '--snr must be a positive number', { found: opts.snr, fix: 'e.g. --snr 2 (noise ceiling R² = snr/(1+snr))' });
-  const results: SynthSubjectResult[] = [];
-  for (let s = 1; s <= opts.subjects; s++) results.push(await synthSubject(opts, `subj${String(s).padStart(2, '0')}`));
-  writeJsonAtomic(join(opts.out, 'synth.json'), {
-    format: SYNTH_FORMAT,
-    generator: { plugin: opts.variant.pluginId, variant: opts.variant.name, pluginVersion: opts.variant.pluginVersion },
-    subjects: results.map((r) => r.subject),
-    voxels: opts.voxels,
-    images: opts.images,
-    snr: opts.snr,
-    noiseCeiling: opts.snr / (1 + opts.snr),
-    flat: opts.flat,
-    sharedImages: !opts.distinctImages,
-    seed: opts.seed,
-  });
-  return results;
+  const need = synthFootprint(opts);
+  const ram = totalmem();
+  if (need.memory > 0.75 * ram) {
+    throw new ZooError('E_ARGS', `a synth of ${opts.images} images × ${opts.voxels} voxels needs about ${formatBytes(need.memory)} of memory; this machine has ${formatBytes(ram)}`, {
+      found: { voxels: opts.voxels, images: opts.images },
+      fix: 'use fewer --voxels or --images',
+    });
+  }
+  mkdirSync(opts.out, { recursive: true });
+  mkdirSync(opts.cacheRoot, { recursive: true });
+  if (statSync(opts.out).dev === statSync(opts.cacheRoot).dev) {
+    ensureFreeSpace(opts.out, need.dataset + need.features, `the synthetic dataset (${opts.subjects} subject(s) × ${opts.images} images × ${opts.voxels} voxels) and its generator's features (--cache is on the same disk)`, '--out');
+  } else {
+    ensureFreeSpace(opts.out, need.dataset, `the synthetic dataset (${opts.subjects} subject(s) × ${opts.images} images × ${opts.voxels} voxels)`, '--out');
+    ensureFreeSpace(opts.cacheRoot, need.features, `the generator's features of ${opts.images} images`, '--cache');
+  }
+  removeAbandonedStaging(opts.out);
+  // Built aside and moved into place subject by subject when complete: a failure (a full disk, a
+  // kill) never leaves a half-written subject where a dataset reader would take it for whole.
+  const staging = join(opts.out, `${STAGING_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}`);
+  try {
+    const staged: SynthSubjectResult[] = [];
+    for (let s = 1; s <= opts.subjects; s++) staged.push(await synthSubject({ ...opts, out: staging }, `subj${String(s).padStart(2, '0')}`));
+    writeJsonAtomic(join(staging, 'synth.json'), {
+      format: SYNTH_FORMAT,
+      generator: { plugin: opts.variant.pluginId, variant: opts.variant.name, pluginVersion: opts.variant.pluginVersion },
+      subjects: staged.map((r) => r.subject),
+      voxels: opts.voxels,
+      images: opts.images,
+      snr: opts.snr,
+      noiseCeiling: opts.snr / (1 + opts.snr),
+      flat: opts.flat,
+      sharedImages: !opts.distinctImages,
+      seed: opts.seed,
+    });
+    // synth.json last: its presence says the dataset is complete.
+    rmSync(join(opts.out, 'synth.json'), { force: true });
+    const results = staged.map((r) => {
+      const dir = join(opts.out, r.subject);
+      const aside = join(staging, `.old-${r.subject}`);
+      if (existsSync(dir)) renameSync(dir, aside);
+      renameSync(r.dir, dir);
+      return { ...r, dir };
+    });
+    renameSync(join(staging, 'synth.json'), join(opts.out, 'synth.json'));
+    return results;
+  } catch (err) {
+    const zoo = asZooError(err);
+    if (zoo?.code === 'E_IO' && zoo.message.startsWith('no space left')) throw fullDiskError(opts.out, 'ENOSPC', err);
+    throw err;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+}
+
+/** Staging folders of synths that died (kill -9): their process is gone. */
+function removeAbandonedStaging(out: string): void {
+  for (const name of readdirSync(out)) {
+    const pid = new RegExp(`^${STAGING_PREFIX.replace('.', '\\.')}(\\d+)-`).exec(name)?.[1];
+    if (pid !== undefined && !pidAlive(Number(pid))) rmSync(join(out, name), { recursive: true, force: true });
+  }
 }
 
 async function synthSubject(opts: SynthOptions, subject: string): Promise<SynthSubjectResult> {
@@ -176,7 +249,7 @@ async function synthSubject(opts: SynthOptions, subject: string): Promise<SynthS
       }
     }
     writeSubjectFiles({ dir, fmriDir, roiDir, truthDir, voxels, responses, M, readout, bias, cMax, opts, store });
-    log(`synth: ${subject}: ${M} images × ${N} voxels (lh ${voxels.filter((x) => x.hemi === 'lh').length}, rh ${voxels.filter((x) => x.hemi === 'rh').length}) → ${dir}`);
+    log(`synth: ${subject}: ${M} images × ${N} voxels (lh ${voxels.filter((x) => x.hemi === 'lh').length}, rh ${voxels.filter((x) => x.hemi === 'rh').length})`);
     return { subject, dir, voxels: N, images: M, noiseCeiling: opts.snr / (1 + opts.snr) };
   } finally {
     store.close();

@@ -6,11 +6,13 @@
  * inputs are known from the run store and not run again. A failing job is reported with its
  * log and does not stop the others; the merge scores what finished and the command exits 1.
  */
+import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ZooError } from '../../core/errors.js';
 import { cacheDir } from '../../core/paths.js';
 import { ensureWritableDir } from '../../core/fsutil.js';
+import { FileLock, describeOwner } from '../../core/lock.js';
 import { parseDevice } from '../../features/session.js';
 import type { BenchContext, Plan } from '../../orchestrate/jobs.js';
 import type { Failure } from '../../orchestrate/bench-run.js';
@@ -97,6 +99,7 @@ export function registerBench(program: Command, ctx: CommandContext): void {
       }
       const registry = commandRegistry(ctx, opts);
       if (!opts.all && names.length === 0) throw new ZooError('E_ARGS', 'name the plugins to bench, or pass --all', { fix: `zoo bench --all, or zoo bench ${registry.ids().slice(0, 2).join(' ')}` });
+      if (opts.all && names.length > 0) throw new ZooError('E_ARGS', `--all and plugin names (${names.join(', ')}) both choose the plugins`, { found: names, fix: `pass either --all or the plugin names: zoo bench ${names.join(' ')}` });
       const plugins = opts.all ? registry.list().filter((e) => e.manifest).map((e) => e.id) : names;
       if (opts.all) for (const b of registry.list().filter((e) => !e.manifest)) ctx.io.err(`skipping broken plugin ${b.id}: ${b.problems[0]?.path} ${b.problems[0]?.message} (zoo plugins validate ${b.dir})`);
       const which = opts.variants ?? (opts.dataset ? 'all' : 'bundled');
@@ -107,10 +110,15 @@ export function registerBench(program: Command, ctx: CommandContext): void {
       const device = parseDevice(opts.device);
       const seed = Number(opts.seed);
       const out = resolve(ctx.io.cwd, opts.out);
-      const threads = opts.threads ? positiveInt(opts.threads, '--threads') : DEFAULT_THREADS;
-      const { defaultWorkers, gpuSlots, visibleGpus } = await import('../../orchestrate/resources.js');
+      const { clampToCores, defaultWorkers, gpuSlots, visibleGpus } = await import('../../orchestrate/resources.js');
+      const threadsWanted = clampToCores(opts.threads ? positiveInt(opts.threads, '--threads') : DEFAULT_THREADS, '--threads');
+      if (threadsWanted.note) ctx.io.err(`bench: ${threadsWanted.note}`);
+      const threads = threadsWanted.value;
       const gpus = device === 'cuda' ? visibleGpus() : [];
-      const workers = opts.workers ? positiveInt(opts.workers, '--workers') : defaultWorkers(device, threads, gpus);
+      // Each worker is a process with its own ONNX Runtime: more of them than cores only queue.
+      const workersWanted = opts.workers ? clampToCores(positiveInt(opts.workers, '--workers'), '--workers') : { value: defaultWorkers(device, threads, gpus) };
+      if (workersWanted.note) ctx.io.err(`bench: ${workersWanted.note}`);
+      const workers = workersWanted.value;
       const context: BenchContext = {
         datasetDir: dataset, outDir: out, cacheRoot: cacheDir(opts.cache), device, seed, config: hyperparameters(opts), threads, gridResize: parseGridResize(opts.gridResize),
         registry: { extraDirs: opts.plugins?.map((p) => resolve(ctx.io.cwd, p)), models: opts.models ? resolve(ctx.io.cwd, opts.models) : undefined, cwd: ctx.io.cwd },
@@ -124,24 +132,48 @@ export function registerBench(program: Command, ctx: CommandContext): void {
         return;
       }
       ensureWritableDir(out, '--out');
+      const logs = join(out, 'logs');
+      if (existsSync(logs) && !statSync(logs).isDirectory()) {
+        throw new ZooError('E_IO', `${logs} is a file, but a bench writes its job logs into a folder of that name`, { file: logs, fix: `move the file away (mv ${logs} ${logs}.bak), or pass another --out` });
+      }
+      ensureWritableDir(logs, 'the job-log folder OUT/logs:');
       ensureWritableDir(context.cacheRoot, '--cache');
-      for (const u of plan.unavailable) ctx.io.err(`not run: ${u.plugin}/${u.variant}: ${u.reason}\n  fix: ${u.fix}`);
-      if (opts.executor === 'slurm') {
-        await submitToSlurm(plan, opts, ctx);
-        return;
+      // One bench at a time into one --out: two would run the same jobs and interleave their logs.
+      const benchLock = FileLock.tryAcquire(join(out, BENCH_LOCK));
+      if (!benchLock.ok) {
+        throw new ZooError('E_ARGS', `another zoo bench (${describeOwner(benchLock.owner)}) is running into ${out}`, {
+          file: join(out, BENCH_LOCK),
+          fix: `wait for it (zoo bench --status ${out}), or pass another --out; a lock whose process is gone is taken over automatically`,
+        });
       }
-      if (opts.executor !== 'local') throw new ZooError('E_ARGS', `unknown executor "${opts.executor}"`, { fix: 'use --executor local or --executor slurm' });
-      const { runPlan } = await import('../../orchestrate/bench-run.js');
-      const result = await runPlan(plan, { workers, gpus: gpuSlots(device, workers, gpus), retryFailed: opts.retryFailed ?? false, quiet: opts.quiet, signal: ctx.io.interruptible?.(), io: ctx.io });
-      if (result.interrupted) {
-        ctx.io.err(`bench: interrupted; finished runs are kept and nothing half-written is left. Run the same command again to resume (${result.doneCount} of ${result.jobCount} jobs done; interrupted fits continue from their last epoch's checkpoint).`);
-        ctx.exitCode = EXIT_INTERRUPTED;
-        return;
+      try {
+        await runBench(plan, opts, context, subjects, workers, gpuSlots(device, workers, gpus), ctx);
+      } finally {
+        benchLock.lock.release();
       }
-      await mergeBench(context, subjects, result.runDirs, result.failures, ctx);
     });
 
   registerSlurmTasks(program, ctx);
+}
+
+/** The lock file, in --out, that a running bench holds. */
+export const BENCH_LOCK = '.bench.lock';
+
+async function runBench(plan: Plan, opts: BenchOpts, context: BenchContext, subjects: readonly string[], workers: number, gpus: number[], ctx: CommandContext): Promise<void> {
+  for (const u of plan.unavailable) ctx.io.err(`not run: ${u.plugin}/${u.variant}: ${u.reason}\n  fix: ${u.fix}`);
+  if (opts.executor === 'slurm') {
+    await submitToSlurm(plan, opts, ctx);
+    return;
+  }
+  if (opts.executor !== 'local') throw new ZooError('E_ARGS', `unknown executor "${opts.executor}"`, { fix: 'use --executor local or --executor slurm' });
+  const { runPlan } = await import('../../orchestrate/bench-run.js');
+  const result = await runPlan(plan, { workers, gpus, retryFailed: opts.retryFailed ?? false, quiet: opts.quiet, signal: ctx.io.interruptible?.(), io: ctx.io });
+  if (result.interrupted) {
+    ctx.io.err(`bench: interrupted; finished runs are kept and nothing half-written is left. Run the same command again to resume (${result.doneCount} of ${result.jobCount} jobs done; interrupted fits continue from their last epoch's checkpoint).`);
+    ctx.exitCode = EXIT_INTERRUPTED;
+    return;
+  }
+  await mergeBench(context, subjects, result.runDirs, result.failures, ctx);
 }
 
 /**

@@ -5,7 +5,7 @@
  * `zoo export --plugins DIR --plugin ID ARGS` are the same export (export.py prints the latter
  * when it is run without the library on its path).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ZooError } from '../../core/errors.js';
@@ -16,6 +16,10 @@ import { tinyVariantName, type PluginManifest } from '../../plugins/manifest.js'
 import { PluginRegistry } from '../../plugins/registry.js';
 import type { CommandContext } from '../io.js';
 import { commandRegistry } from '../options.js';
+
+/** The opsets a manifest may name (schemas/plugin.schema.json): the exported graphs need opset 11's ops at least. */
+const MIN_OPSET = 11;
+const MAX_OPSET = 23;
 
 interface ExportOpts {
   plugin: string;
@@ -71,6 +75,15 @@ export function registerExport(program: Command, ctx: CommandContext): void {
       }
       if (opts.checkpoint && !existsSync(resolve(ctx.io.cwd, opts.checkpoint))) {
         throw new ZooError('E_ARGS', 'checkpoint file not found', { file: resolve(ctx.io.cwd, opts.checkpoint), fix: 'check the path' });
+      }
+      if (opts.checkpoint && statSync(resolve(ctx.io.cwd, opts.checkpoint)).isDirectory()) {
+        throw new ZooError('E_ARGS', '--checkpoint is a folder, a checkpoint file was expected', { file: resolve(ctx.io.cwd, opts.checkpoint), fix: 'pass the downloaded weights file itself (e.g. --checkpoint ~/Downloads/ViT-B-16.pt), not its folder' });
+      }
+      if (opts.opset !== undefined) {
+        const opset = Number(opts.opset);
+        if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
+          throw new ZooError('E_ARGS', `--opset must be an integer from ${MIN_OPSET} to ${MAX_OPSET}`, { found: opts.opset, fix: `leave it out to use the manifest's export.opset (${entry.manifest.export.opset}), or e.g. --opset 17` });
+        }
       }
       const out = resolve(ctx.io.cwd, opts.out ?? variant.onnxPath);
       const run = runExporter({

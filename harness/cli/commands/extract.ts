@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { ZooError } from '../../core/errors.js';
 import { cacheDir } from '../../core/paths.js';
 import { ensureWritableDir } from '../../core/fsutil.js';
-import { extractFeatures, type ImageRef } from '../../features/extract.js';
+import { MAX_GRID, extractFeatures, type ImageRef } from '../../features/extract.js';
+import { clampToCores } from '../../orchestrate/resources.js';
 import { parseDevice } from '../../features/session.js';
 import { datasetImages, resolveDataset, resolveSubjects } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
@@ -55,8 +56,14 @@ export function registerExtract(program: Command, ctx: CommandContext): void {
       const variant = registry.variant(opts.plugin, opts.variant);
       const device = parseDevice(opts.device);
       const G = positiveInt(opts.grid, '--grid');
+      if (G > MAX_GRID) throw new ZooError('E_ARGS', `--grid ${G} is above the limit of ${MAX_GRID}`, { found: opts.grid, fix: `use --grid 8 (the authors' value) or at most --grid ${MAX_GRID}: the cache grows with G² per layer` });
       const batchSize = positiveInt(opts.batchSize, '--batch-size');
-      const threads = opts.threads ? positiveInt(opts.threads, '--threads') : undefined;
+      let threads = opts.threads ? positiveInt(opts.threads, '--threads') : undefined;
+      if (threads !== undefined) {
+        const clamped = clampToCores(threads, '--threads');
+        if (clamped.note) ctx.io.err(`extract: ${clamped.note}`);
+        threads = clamped.value;
+      }
       const jobs: { label: string; images: ImageRef[] }[] = [];
       if (opts.images) jobs.push({ label: opts.images, images: folderImages(resolve(ctx.io.cwd, opts.images)) });
       else {

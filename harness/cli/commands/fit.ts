@@ -54,6 +54,22 @@ const POSITIVE: Partial<Record<keyof FactorTopyConfig, string>> = {
   clipNorm: 'clipping the gradient norm to 0 stops every update',
 };
 
+/**
+ * Upper bounds, each far above the authors' value (D 128, hidden 128, 32 frequencies, batch 8,
+ * patience 5, 200 epochs): a typo such as --channels 100000000 is refused at once instead of
+ * failing deep in an allocation. What a fit of allowed sizes needs in memory is estimated
+ * against the machine before training (fitMemoryEstimate).
+ */
+export const HYPER_MAX: Partial<Record<keyof FactorTopyConfig, number>> = {
+  channels: 4096,
+  hidden: 4096,
+  frequencies: 256,
+  batchSize: 1024,
+  patience: 10_000,
+  maxEpochs: 100_000,
+  voxelChunk: 1_000_000,
+};
+
 export function hyperparameters(opts: Record<string, unknown>): Partial<FactorTopyConfig> {
   const out: Partial<FactorTopyConfig> = {};
   for (const [key, flag] of HYPER) {
@@ -69,6 +85,10 @@ export function hyperparameters(opts: Record<string, unknown>): Partial<FactorTo
     }
     if (positive && n === 0) {
       throw new ZooError('E_ARGS', `${name} must be a ${kind}: ${positive}`, { found: raw, fix: `e.g. ${name} ${DEFAULT_CONFIG[key]} (the default), or leave the flag out` });
+    }
+    const max = HYPER_MAX[key];
+    if (max !== undefined && n > max) {
+      throw new ZooError('E_ARGS', `${name} ${raw} is above the limit of ${max.toLocaleString('en-US')}`, { found: raw, fix: `e.g. ${name} ${DEFAULT_CONFIG[key]} (the default); at most ${name} ${max}` });
     }
     (out as Record<string, number>)[key] = n;
   }

@@ -37,6 +37,11 @@ export function registerPredict(program: Command, ctx: CommandContext): void {
     .requiredOption('--out <file>', 'predictions .npy [images, voxels] (voxels in the subject\'s order; NaN for voxels the run dropped)')
     .addHelpText('after', '\nExample:\n  zoo predict --run out/runs/clip/tiny/subj01/seed0.cpu --images ./stimuli --out pred.npy')
     .action(async (opts: PredictOpts) => {
+      if (opts.images !== undefined && (opts.dataset !== undefined || opts.subject !== undefined)) {
+        throw new ZooError('E_ARGS', `--images and --${opts.dataset !== undefined ? 'dataset' : 'subject'} both choose the images to predict`, {
+          fix: 'pass either --images DIR (a plain folder of images) or --dataset DIR [--subject S] (a subject\'s training images)',
+        });
+      }
       const runDir = resolve(ctx.io.cwd, opts.run);
       requireRunFolder(runDir);
       const metrics = readRunMetrics(runDir);
