@@ -64,6 +64,8 @@ describe('cli: bad input, conflicting flags and runaway sizes end in a clear err
       message: /--voxels 1000000000 is above zoo synth's limit of 500,000/,
       after: () => assert.equal(existsSync(join(out, 'huge')), false),
     },
+    { name: 'export --opset 5 is refused before Python runs', args: () => ['export', '--plugin', 'mae', '--tiny', '--random-init', '--opset', '5', '--out', join(out, 'x.onnx')], code: 'E_ARGS', message: /--opset must be an integer from 11 to 23/ },
+    { name: 'export --checkpoint FOLDER (EISDIR)', args: () => ['export', '--plugin', 'mae', '--tiny', '--checkpoint', out, '--out', join(out, 'x.onnx')], code: 'E_ARGS', message: /--checkpoint is a folder, a checkpoint file was expected/ },
     { name: 'synth --images 10000000', args: () => ['synth', '--out', join(out, 'huge'), '--images', '10000000'], code: 'E_ARGS', message: /--images 10000000 is above zoo synth's limit/ },
     {
       name: 'synth whose arrays would not fit in memory is refused with the estimate',
