@@ -321,6 +321,24 @@ describe('cli: a full disk is a clear E_IO, leaves nothing half-written, and the
     assert.equal(f.FINISHED2, '1');
   });
 
+  it('bench: fits on a full disk fail as E_IO in the failure table (not E_INTERNAL), nothing finished-looking is left', () => {
+    const cache = tempDir('bench-disk-cache');
+    const pre = spawnSync(process.execPath, [BIN, 'extract', '--plugin', 'mae', '--variant', 'tiny', '--subjects', 'subj01', '--cache', cache, '--quiet'], { encoding: 'utf8' });
+    assert.equal(pre.status, 0, pre.stderr);
+    const r = inSmallDisk(
+      `$ZOO bench mae --subjects subj01 --out "$SMALL/out" --cache ${cache} --max-epochs 2 --quiet >/dev/null 2>"$SMALL/../err"; echo RC=$?;
+       echo ERR=$(tr '\n' '|' < "$SMALL/../err");
+       echo FINISHED=$(ls "$SMALL"/out/runs/mae/tiny/subj01/seed0.cpu/metrics.json 2>/dev/null | wc -l)`,
+      'size=64k',
+    );
+    const f = fields(r.stdout);
+    assert.equal(f.RC, '2', r.stdout + r.stderr);
+    assert.match(f.ERR, /failed +fit mae\/tiny subj01.*no space left writing .*\/out\//);
+    assert.doesNotMatch(f.ERR, /E_INTERNAL/);
+    assert.doesNotMatch(f.ERR, STACK);
+    assert.equal(f.FINISHED, '0');
+  });
+
   it('publish: a full disk → E_IO, and the leaderboard already there is untouched', async () => {
     const o = tempDir('publish-disk');
     const bench = await zoo(['bench', 'mae', '--subjects', 'subj01', '--out', o, '--quiet', '--max-epochs', '1']);
