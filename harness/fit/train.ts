@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { ZooError } from '../core/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../core/fsutil.js';
 import {
-  cleanRunLeftovers, commitRun, createPartialRun, discardPartialRun, inspectRunMetrics, removeRunCheckpoint, runCheckpointPath, runDirFor, type RunMetrics,
+  UNVERIFIED, checkRunFiles, cleanRunLeftovers, commitRun, createPartialRun, discardPartialRun, inspectRunMetrics, recordRunFiles, removeRunCheckpoint, runCheckpointPath, runDirFor, type RunMetrics,
 } from '../runs/store.js';
 import { sha256, sha256Files, stableJson } from '../core/hash.js';
 import { writeNpy } from '../core/npy.js';
@@ -180,12 +180,17 @@ export async function fitSubject(opts: FitOptions): Promise<FitResult> {
       if (prior.state === 'damaged') log(`fit: the finished run ${runDir} is damaged (${prior.problem}); fitting it again`);
       else if (prior.state === 'finished' && !opts.force) {
         if (prior.metrics.key === key) {
-          // A checkpoint beside a finished run of the same key is from an interrupted --force re-fit: not needed.
-          if (removeRunCheckpoint(runDir)) log(`fit: removed the checkpoint ${checkpoint} (the finished run of the same inputs and settings is reused)`);
-          log(`fit: reusing finished run ${runDir}`);
-          return { runDir, metrics: prior.metrics, reused: true };
-        }
-        log(`fit: the finished run ${runDir} is stale (its inputs, settings or training version changed); fitting it again`);
+          // Reused only when its files are the ones it committed (sizes, then sha256).
+          const files = checkRunFiles(runDir, prior.metrics);
+          if (files.state === 'ok') {
+            // A checkpoint beside a finished run of the same key is from an interrupted --force re-fit: not needed.
+            if (removeRunCheckpoint(runDir)) log(`fit: removed the checkpoint ${checkpoint} (the finished run of the same inputs and settings is reused)`);
+            log(`fit: reusing finished run ${runDir}`);
+            return { runDir, metrics: prior.metrics, reused: true };
+          }
+          if (files.state === 'damaged') log(`fit: the finished run ${runDir} is damaged (${files.problem}); fitting it again`);
+          else log(`fit: the finished run ${runDir} was ${UNVERIFIED}; fitting it again`);
+        } else log(`fit: the finished run ${runDir} is stale (its inputs, settings or training version changed); fitting it again`);
       }
       const head = readCheckpointHeader(checkpoint);
       if (head.state === 'damaged') {
@@ -489,6 +494,8 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
       history,
       convergence,
       createdAt: new Date().toISOString(),
+      // Every file written above, as it is now: readers and the next fit check the run against it.
+      files: recordRunFiles(ctx.runDir),
     };
     writeJsonAtomic(join(ctx.runDir, 'metrics.json'), metrics);
     return metrics;

@@ -23,7 +23,7 @@ import { maxDifference, roiMeans, roiVoxelSets, voxelwiseMax } from '../metrics/
 import { replicateDifference } from '../metrics/finetune.js';
 import { PAPER_ROI_LEVELS, fitHierarchy, layerIndex, levelVoxels, meanConfidence, type RoiLevel } from '../metrics/hierarchy.js';
 import { findRuns, onePerModel, readRunArrays, readRunMetrics, readTestPredictions, type RunRef } from '../metrics/runs.js';
-import { checkRunsMatchSubject } from '../runs/store.js';
+import { checkRunsMatchSubject, unverifiedNote } from '../runs/store.js';
 import { basicBootstrap, meanOfReplicates, nanMean } from '../metrics/stats.js';
 import { PluginRegistry } from '../plugins/registry.js';
 import { renderMarkdown } from './markdown.js';
@@ -394,12 +394,16 @@ export async function buildLeaderboard(outDir: string, datasetDir: string, opts:
   const registry = opts.registry ?? new PluginRegistry();
   const warned = new Set<string>();
   const bySubject = new Map<string, { ref: RunRef; metrics: RunMetrics; info: VariantInfo }[]>();
+  const unverified: string[] = [];
   for (const ref of finished) {
+    // Verified: a run whose files differ from the ones it committed is E_RUN_DAMAGED, never scored.
     const metrics = readRunMetrics(ref);
+    if (metrics.files === undefined) unverified.push(relative(out, ref.dir));
     const list = bySubject.get(ref.subject) ?? [];
     list.push({ ref, metrics, info: variantInfo(registry, metrics, log, warned) });
     bySubject.set(ref.subject, list);
   }
+  if (unverified.length > 0) log(`leaderboard: ${unverifiedNote(unverified)}`);
   const subjects = [...bySubject.keys()].sort(naturalCompare);
   const all: Scored[] = [];
   const ceilingFiles: string[] = [];
