@@ -257,6 +257,7 @@ async function scoreSubject(subjectId: string, runs: { ref: RunRef; metrics: Run
         voxels: scoredVoxels,
         testImages: metrics.images?.test ?? 0,
         hierarchyVoxels: fit.voxels,
+        ...(r2.length > scoredVoxels ? { excludedVoxels: { count: r2.length - scoredVoxels, reasons: (metrics.excludedVoxels ?? []).map((e) => ({ reason: e.reason, count: e.count, voxels: [...e.voxels] })) } } : {}),
         meanR2: estimate(nanMean(r2), reps.meanR2, opts.level),
         roiR2,
         maxDiff: {},

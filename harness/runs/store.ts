@@ -3,7 +3,7 @@
  * the leaderboard, the pictures and `zoo predict` read them through it.
  *
  *   OUT/runs/<plugin>/<variant>/<subject>/seed<N>.<device>/
- *     r2.npy             [N] float32 test R² (NaN for voxels dropped by the non-finite policy)
+ *     r2.npy             [N] float32 test R² (NaN for the voxels left out: metrics.json excludedVoxels)
  *     layer_weights.npy  [N, L]   ω, the layer (or time-step) selection
  *     space.npy          [N, 2]   selected image position in [−1, 1]² (x right, y down)
  *     scale.npy          [N]      local/global mix s (0 local … 1 global)
@@ -67,7 +67,10 @@ export interface RunMetrics {
   layers: { name: string; channels: number; timestep?: number }[];
   selectionAxis: 'layers' | 'timesteps';
   voxels: number;
+  /** Voxels fitted and scored: each has a finite test R² (in runs made before exclusions were recorded, not always). */
   usedVoxels: number;
+  /** Voxels left out, by cause (absent when none, and in runs made before it was recorded). */
+  excludedVoxels?: ExcludedVoxels[];
   images: { train: number; val: number; test: number };
   steps: number;
   epochs: number;
@@ -93,6 +96,17 @@ export interface RunMetrics {
    * (checkRunFiles). Absent in runs made before it was recorded.
    */
   files?: Record<string, RunFileRecord>;
+}
+
+/**
+ * Voxels of the subject left out of a run, by cause (the fit's non-finite policy and the voxels
+ * whose test R² cannot be computed): `voxels` names the first 20. metrics.json `usedVoxels` is
+ * `voxels` less every count.
+ */
+export interface ExcludedVoxels {
+  reason: 'non-finite responses' | 'constant test responses' | 'non-finite test R²';
+  count: number;
+  voxels: number[];
 }
 
 /** A run file as committed. */
@@ -270,11 +284,14 @@ export function metricsProblem(m: unknown): string | undefined {
   if (!Number.isInteger(m.voxels) || (m.voxels as number) <= 0) return 'metrics.json has no positive integer "voxels"';
   if (!Array.isArray(m.layers) || m.layers.length === 0 || m.layers.some((l) => !isObj(l) || typeof l.name !== 'string')) return 'metrics.json lacks "layers"';
   if (!isObj(m.config)) return 'metrics.json lacks "config"';
+  // NaN was written as null by fits made before voxels without an R² were left out: say so (a re-fit now refuses such data, naming the cause, instead of writing the same run again).
+  if (m.testR2 === null || m.bestValR2 === null) return `metrics.json has no ${m.testR2 === null ? 'test' : 'validation'} R² (null: no voxel had a finite R², e.g. responses that are constant over the ${m.testR2 === null ? 'test' : 'validation'} images); a re-fit refuses such data at once, naming the voxels and the cause`;
   const optionalNumbers = ['testR2', 'bestValR2', 'steps', 'epochs', 'usedVoxels', 'trainingVersion', 'seconds', 'secondsPerStep', 'bestEpoch'];
   for (const k of optionalNumbers) if (m[k] !== undefined && typeof m[k] !== 'number') return `metrics.json has a non-number "${k}"`;
   if (m.convergence !== undefined && (!isObj(m.convergence) || typeof m.convergence.converged !== 'boolean' || !Array.isArray(m.convergence.reasons))) return 'metrics.json has a malformed "convergence"';
   if (m.resumedAt !== undefined && (!Array.isArray(m.resumedAt) || m.resumedAt.some((r) => !isObj(r) || typeof r.epoch !== 'number' || typeof r.step !== 'number'))) return 'metrics.json has a malformed "resumedAt"';
   if (m.selectionAxis !== undefined && m.selectionAxis !== 'layers' && m.selectionAxis !== 'timesteps') return 'metrics.json has an unknown "selectionAxis"';
+  if (m.excludedVoxels !== undefined && (!Array.isArray(m.excludedVoxels) || m.excludedVoxels.some((e) => !isObj(e) || typeof e.reason !== 'string' || !Number.isInteger(e.count) || !Array.isArray(e.voxels) || !e.voxels.every(Number.isInteger)))) return 'metrics.json has a malformed "excludedVoxels"';
   if (m.files !== undefined) {
     if (!isObj(m.files)) return 'metrics.json has a malformed "files"';
     for (const [name, f] of Object.entries(m.files)) {
@@ -457,10 +474,13 @@ export function readRunSelections(dir: string, metrics: RunMetrics, voxels: numb
     });
   }
   const empty = new Float32Array(0);
+  const r2 = which.includes('r2') ? readRunArray(dir, 'r2.npy', [n]) : empty;
+  // A fit with no voxel that has an R² is refused at fit time: such an r2.npy is not a run's.
+  if (which.includes('r2') && !r2.some(Number.isFinite)) throw damaged(join(dir, 'r2.npy'), `the run ${dir} is damaged: r2.npy has no finite R² (all NaN)`);
   return {
     n,
     L,
-    r2: which.includes('r2') ? readRunArray(dir, 'r2.npy', [n]) : empty,
+    r2,
     omega: which.includes('omega') ? readRunArray(dir, 'layer_weights.npy', [n, L]) : empty,
     space: which.includes('space') ? readRunArray(dir, 'space.npy', [n, 2]) : empty,
     scale: which.includes('scale') ? readRunArray(dir, 'scale.npy', [n]) : empty,
