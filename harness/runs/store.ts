@@ -247,7 +247,7 @@ export function refitFix(runDir: string): string {
   const plugin = dirname(variant);
   const runs = dirname(plugin);
   const cmd = id && basename(runs) === RUNS_DIR
-    ? `zoo fit --plugin ${basename(plugin)} --variant ${basename(variant)} --subject ${basename(subject)} --seed ${id.seed} --device ${id.device} --out ${dirname(runs)} (and the --dataset it was fit on)`
+    ? `zoo fit --plugin ${basename(plugin)} --variant ${basename(variant)} --subject ${basename(subject)} --seed ${id.seed} --device ${id.device} --out ${dirname(runs)}, with the --dataset and settings it was fit with`
     : 'zoo fit … with the settings of the run';
   return `re-run its fit, which refits a damaged run (no --force needed): ${cmd}; or delete the folder ${dir}`;
 }
