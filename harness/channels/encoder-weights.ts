@@ -4,9 +4,10 @@
  * align_local_l [C_l, D], and the layer weights ω [n, L] — for the used voxels (voxels.npy).
  */
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import onnxProto from 'onnx-proto';
 import { ZooError } from '../core/errors.js';
-import { encoderPath, readRunVoxels, type RunMetrics } from '../runs/store.js';
+import { encoderPath, readRunVoxels, refitFix, type RunMetrics } from '../runs/store.js';
 
 const { onnx } = onnxProto;
 
@@ -24,7 +25,7 @@ export interface EncoderWeights {
 }
 
 function damaged(file: string, what: string): ZooError {
-  return new ZooError('E_RUN_DAMAGED', `encoder.onnx ${what}`, { file, fix: 're-run the fit: zoo fit … --force' });
+  return new ZooError('E_RUN_DAMAGED', `encoder.onnx ${what}`, { file, fix: refitFix(dirname(file)) });
 }
 
 function floats(t: onnxProto.onnx.ITensorProto): Float32Array {

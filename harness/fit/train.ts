@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { ZooError } from '../core/errors.js';
 import { writeFileAtomic, writeJsonAtomic } from '../core/fsutil.js';
 import {
-  cleanRunLeftovers, commitRun, createPartialRun, discardPartialRun, inspectRunMetrics, removeRunCheckpoint, runCheckpointPath, runDirFor, type RunMetrics,
+  UNVERIFIED, checkRunFiles, cleanRunLeftovers, commitRun, createPartialRun, discardPartialRun, inspectRunMetrics, recordRunFiles, removeRunCheckpoint, runCheckpointPath, runDirFor, type ExcludedVoxels, type RunMetrics,
 } from '../runs/store.js';
 import { sha256, sha256Files, stableJson } from '../core/hash.js';
 import { writeNpy } from '../core/npy.js';
@@ -180,12 +180,17 @@ export async function fitSubject(opts: FitOptions): Promise<FitResult> {
       if (prior.state === 'damaged') log(`fit: the finished run ${runDir} is damaged (${prior.problem}); fitting it again`);
       else if (prior.state === 'finished' && !opts.force) {
         if (prior.metrics.key === key) {
-          // A checkpoint beside a finished run of the same key is from an interrupted --force re-fit: not needed.
-          if (removeRunCheckpoint(runDir)) log(`fit: removed the checkpoint ${checkpoint} (the finished run of the same inputs and settings is reused)`);
-          log(`fit: reusing finished run ${runDir}`);
-          return { runDir, metrics: prior.metrics, reused: true };
-        }
-        log(`fit: the finished run ${runDir} is stale (its inputs, settings or training version changed); fitting it again`);
+          // Reused only when its files are the ones it committed (sizes, then sha256).
+          const files = checkRunFiles(runDir, prior.metrics);
+          if (files.state === 'ok') {
+            // A checkpoint beside a finished run of the same key is from an interrupted --force re-fit: not needed.
+            if (removeRunCheckpoint(runDir)) log(`fit: removed the checkpoint ${checkpoint} (the finished run of the same inputs and settings is reused)`);
+            log(`fit: reusing finished run ${runDir}`);
+            return { runDir, metrics: prior.metrics, reused: true };
+          }
+          if (files.state === 'damaged') log(`fit: the finished run ${runDir} is damaged (${files.problem}); fitting it again`);
+          else log(`fit: the finished run ${runDir} was ${UNVERIFIED}; fitting it again`);
+        } else log(`fit: the finished run ${runDir} is stale (its inputs, settings or training version changed); fitting it again`);
       }
       const head = readCheckpointHeader(checkpoint);
       if (head.state === 'damaged') {
@@ -246,16 +251,13 @@ const FEATURES_IN_MEMORY_BYTES = 512 * 2 ** 20;
 async function train(ctx: TrainContext): Promise<RunMetrics> {
   const { subject, store, config, seed, device } = ctx;
   const B = config.batchSize;
-  const voxelIdx = subject.validVoxels();
-  const N = voxelIdx.length;
   const L = store.layers;
   const G = store.meta.G;
-  const dims: GraphDims = { voxels: N, layerChannels: store.meta.layers.map((l) => l.channels), G, batch: B };
-  const specs = paramSpecs(dims, config);
   // Small feature sets (the bundled ones: 22 MB) are read once; large ones (NSD: GBs) stream.
   store.hold(FEATURES_IN_MEMORY_BYTES);
 
-  // A checkpoint of this run key (fitSubject removed any other): continue from it.
+  // A checkpoint of this run key (fitSubject removed any other): continue from it. Its split is
+  // checked first (the voxels fitted depend on the test images), its arrays once the model is known.
   let resume: Checkpoint | undefined;
   const dropCheckpoint = (why: string): void => {
     ctx.log(`fit: the checkpoint ${ctx.checkpoint} cannot be used (${why}); removed it, starting over`);
@@ -263,22 +265,19 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
     resume = undefined;
   };
   const head = readCheckpointHeader(ctx.checkpoint);
-  if (head.state === 'ok' && head.header.key === ctx.key) {
-    const c = readCheckpoint(ctx.checkpoint, specs);
-    if (typeof c === 'string') dropCheckpoint(c);
-    else resume = c;
-  }
+  let resumable = head.state === 'ok' && head.header.key === ctx.key ? head.header : undefined;
   const splitPath = join(ctx.runDir, 'split.json');
   let split: Split | undefined;
-  if (resume) {
+  if (resumable) {
     // The checkpoint's split, checked like any split file (a partition made for this image list and seed).
     try {
-      saveSplit(splitPath, resume.header.split);
+      saveSplit(splitPath, resumable.split);
       split = loadSplit(splitPath, { nsdIds: subject.nsdIds, seed });
     } catch (err) {
       if (!(err instanceof ZooError)) throw err;
       rmSync(splitPath, { force: true });
       dropCheckpoint(`its split: ${err.message}`);
+      resumable = undefined;
     }
   }
   split ??= ensureSplit(splitPath, subject.nsdIds, seed);
@@ -292,6 +291,37 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
       file: subject.dir,
       fix: `a subject needs at least ${B * 10} images for an 8:1:1 split with batch ${B}`,
     });
+  }
+
+  // The voxels fitted: those the non-finite policy keeps, less those whose test R² is undefined
+  // (the same response in every test image: SS_tot = 0). Every voxel left out is counted and named.
+  const excluded: ExcludedVoxels[] = [];
+  const finite = subject.validVoxels();
+  if (finite.length < subject.voxelCount) {
+    const kept = new Set(finite);
+    excluded.push(excludedGroup('non-finite responses', Array.from({ length: subject.voxelCount }, (_, v) => v).filter((v) => !kept.has(v))));
+  }
+  const testConstant = constantResponses(subject, testRows, finite);
+  let voxelIdx = finite.filter((_, i) => !testConstant[i]);
+  if (voxelIdx.length < finite.length) excluded.push(excludedGroup('constant test responses', Array.from(finite.filter((_, i) => testConstant[i]))));
+  if (voxelIdx.length === 0) throw noScorableVoxels(subject, excluded, testRows.length);
+  // Validation R² decides early stopping and the kept epoch: it needs a voxel that varies there too.
+  const valConstant = constantResponses(subject, valRows, voxelIdx);
+  if (valConstant.every((c) => c === 1)) {
+    throw new ZooError('E_DATASET', `every voxel of ${subject.id} that varies over the test images has the same response in all ${valRows.length} validation images: no validation R² for early stopping`, {
+      file: subject.fmriFiles.lh,
+      found: { voxels: voxelIdx.length, validationImages: valRows.length },
+      fix: 'check the fMRI files (constant or copied rows?), or fit with another split --seed',
+    });
+  }
+  for (const e of excluded) ctx.log(`fit: ${subject.id}: ${describeExcluded(e, testRows.length)}: left out of the fit and the scores`);
+  let N = voxelIdx.length;
+  let dims: GraphDims = { voxels: N, layerChannels: store.meta.layers.map((l) => l.channels), G, batch: B };
+  const specs = paramSpecs(dims, config);
+  if (resumable) {
+    const c = readCheckpoint(ctx.checkpoint, specs);
+    if (typeof c === 'string') dropCheckpoint(c);
+    else resume = c;
   }
 
   // Coordinates → the selectors' sinusoidal input.
@@ -431,8 +461,38 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
     const testPred = new Uint16Array(testRows.length * N);
     const testIndex = new Map(testRows.map((r, i) => [r, i]));
     const last = await predict(testRows, best.params, testAcc, (row, values) => testPred.set(toFloat16(values), (testIndex.get(row) as number) * N));
-    const testR2 = testAcc.r2();
-    const { omega, space, scale } = last;
+    let testR2 = testAcc.r2();
+    let { omega, space, scale } = last;
+    let testPredictions = testPred;
+    let encoderParams = best.params;
+
+    // A fitted voxel whose test R² is not finite (responses or predictions beyond float range, e.g.
+    // a response of 3e38) is left out after the fit: the run holds only voxels with an R².
+    const bad = Array.from(testR2.keys()).filter((i) => !Number.isFinite(testR2[i]));
+    if (bad.length > 0) {
+      excluded.push(excludedGroup('non-finite test R²', bad.map((i) => voxelIdx[i])));
+      if (bad.length === N) throw noScorableVoxels(subject, excluded, testRows.length);
+      ctx.log(`fit: ${subject.id}: ${describeExcluded(excluded[excluded.length - 1], testRows.length)}: left out of the run`);
+      const keep = Int32Array.from(Array.from(testR2.keys()).filter((i) => Number.isFinite(testR2[i])));
+      const rows = (a: Float32Array, width: number): Float32Array => {
+        const out = new Float32Array(keep.length * width);
+        keep.forEach((i, k) => out.set(a.subarray(i * width, (i + 1) * width), k * width));
+        return out;
+      };
+      testR2 = rows(testR2, 1);
+      omega = rows(omega, L);
+      space = rows(space, 2);
+      scale = rows(scale, 1);
+      const D = config.channels;
+      encoderParams = new Map(best.params);
+      encoderParams.set('readout_w', rows(best.params.get('readout_w') as Float32Array, D));
+      encoderParams.set('readout_b', rows(best.params.get('readout_b') as Float32Array, 1));
+      testPredictions = new Uint16Array(testRows.length * keep.length);
+      for (let r = 0; r < testRows.length; r++) keep.forEach((i, k) => (testPredictions[r * keep.length + k] = testPred[r * N + i]));
+      voxelIdx = Int32Array.from(keep, (i) => voxelIdx[i]);
+      N = keep.length;
+      dims = { ...dims, voxels: N };
+    }
 
 
     // Artifacts over all voxels (dropped ones NaN), each written atomically; metrics.json last.
@@ -447,9 +507,9 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
     writeNpy(join(ctx.runDir, 'space.npy'), spread(space, 2), [total, 2]);
     writeNpy(join(ctx.runDir, 'scale.npy'), spread(scale, 1), [total]);
     writeNpy(join(ctx.runDir, 'voxels.npy'), Int32Array.from(voxelIdx), [N]);
-    writeNpy(join(ctx.runDir, 'test_predictions.npy'), testPred, [testRows.length, N], 'f2');
+    writeNpy(join(ctx.runDir, 'test_predictions.npy'), testPredictions, [testRows.length, N], 'f2');
     writeNpy(join(ctx.runDir, 'test_rows.npy'), Int32Array.from(testRows), [testRows.length]);
-    writeFileAtomic(join(ctx.runDir, 'encoder.onnx'), encoderFromParams(dims, config, best.params, omega, space, scale));
+    writeFileAtomic(join(ctx.runDir, 'encoder.onnx'), encoderFromParams(dims, config, encoderParams, omega, space, scale));
 
     const roiR2: Record<string, number> = {};
     for (const name of subject.rois.names()) {
@@ -476,6 +536,7 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
       selectionAxis: ctx.variant.selectionAxis,
       voxels: total,
       usedVoxels: N,
+      ...(excluded.length > 0 ? { excludedVoxels: excluded } : {}),
       images: { train: trainRows.length, val: valRows.length, test: testRows.length },
       steps: step,
       epochs: epoch,
@@ -489,12 +550,63 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
       history,
       convergence,
       createdAt: new Date().toISOString(),
+      // Every file written above, as it is now: readers and the next fit check the run against it.
+      files: recordRunFiles(ctx.runDir),
     };
     writeJsonAtomic(join(ctx.runDir, 'metrics.json'), metrics);
     return metrics;
   } finally {
     await runner.release();
   }
+}
+
+/** How many first voxel indices an exclusion names (metrics.json, messages). */
+const NAMED_VOXELS = 20;
+
+function excludedGroup(reason: ExcludedVoxels['reason'], voxels: readonly number[]): ExcludedVoxels {
+  return { reason, count: voxels.length, voxels: voxels.slice(0, NAMED_VOXELS) };
+}
+
+/** "3 voxels (indices 5, 63, 90) with the same response in all 12 test images (zero variance: no R²)" */
+export function describeExcluded(e: ExcludedVoxels, testImages?: number): string {
+  const why = e.reason === 'constant test responses'
+    ? `the same response in all ${testImages ?? 'the'} test images (zero variance: no R²)`
+    : e.reason === 'non-finite responses'
+      ? 'a non-finite response (NaN or ±Inf; the non-finite policy)'
+      : 'a test R² that is not finite (responses or predictions beyond float range, or a variance lost to rounding)';
+  const shown = `${e.voxels.slice(0, 5).join(', ')}${e.count > 5 ? ', …' : ''}`;
+  return `${e.count} voxel${e.count === 1 ? ` (index ${shown})` : `s (indices ${shown})`} with ${why}`;
+}
+
+/** 1 where a voxel (a position in `voxels`) has the same response in every one of `rows`. */
+function constantResponses(subject: Subject, rows: readonly number[], voxels: Int32Array): Uint8Array {
+  const N = voxels.length;
+  const same = new Uint8Array(N).fill(1);
+  const first = new Float32Array(N);
+  let seen = false;
+  for (const batch of batchesOf(rows, 256)) {
+    const y = subject.readResponses(batch, voxels);
+    let r = 0;
+    if (!seen) {
+      first.set(y.subarray(0, N));
+      seen = true;
+      r = 1;
+    }
+    for (; r < batch.length; r++) {
+      const o = r * N;
+      for (let n = 0; n < N; n++) if (y[o + n] !== first[n]) same[n] = 0;
+    }
+  }
+  return same;
+}
+
+/** No voxel has a test R²: the fit is refused (before training when the test responses are constant). */
+function noScorableVoxels(subject: Subject, excluded: readonly ExcludedVoxels[], testImages: number): ZooError {
+  return new ZooError('E_DATASET', `no voxel of ${subject.id} can have a test R²: ${excluded.map((e) => describeExcluded(e, testImages)).join('; ')}`, {
+    file: subject.fmriFiles.lh,
+    found: Object.fromEntries(excluded.map((e) => [e.reason, e.count])),
+    fix: `check the fMRI files ${subject.fmriFiles.lh} and ${subject.fmriFiles.rh} (constant columns, a failed export, values beyond float range); a fit needs voxels whose responses vary over the test images`,
+  });
 }
 
 /** Evaluates the selections into the exported encoder's initializers. */

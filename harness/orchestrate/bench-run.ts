@@ -64,6 +64,13 @@ export async function runPlan(plan: Plan, opts: RunPlanOptions): Promise<RunPlan
   const alreadyDone = fits.filter((f) => f.state === 'done');
   opts.io.out(`bench: ${fits.length} fits (${alreadyDone.length} already done), ${runnable.length} jobs to run on ${opts.workers} worker${opts.workers === 1 ? '' : 's'} × ${plan.context.threads} thread${plan.context.threads === 1 ? '' : 's'} (${plan.context.device}, seed ${plan.context.seed}, dataset ${plan.context.datasetDir})`);
 
+  // A damaged (or unverifiable) run of this plan is fitted again: say which and why before it is replaced.
+  for (const f of fits) {
+    if (f.state === 'todo' && ids.has(f.id) && (f.why === 'damaged' || f.why === 'unverified')) {
+      opts.io.err(`bench: the finished run ${f.runDir} ${f.why === 'damaged' ? `is damaged (${f.problem ?? 'see its metrics.json'})` : `was ${f.problem ?? 'made before run files were hashed'}`}; fitting it again`);
+    }
+  }
+
   let state = initialState(plan.jobs.filter((j) => j.kind !== 'merge' && (j.state === 'done' || ids.has(j.id))), process.pid, new Date());
   writeState(outDir, state);
   const view = jobView({ total: runnable.length, err: opts.io.err, quiet: opts.quiet });

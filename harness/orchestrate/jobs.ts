@@ -61,8 +61,13 @@ export interface FitJob extends JobBase {
   subject: string;
   runDir: string;
   runKey: string;
-  /** Why a todo fit runs: no run yet, its inputs changed, or its files are damaged. */
-  why?: 'new' | 'stale' | 'damaged';
+  /**
+   * Why a todo fit runs: no run yet, its inputs changed, its files are damaged, or it was made
+   * before run files were hashed (nothing to check it against).
+   */
+  why?: 'new' | 'stale' | 'damaged' | 'unverified';
+  /** For a damaged or unverified run: what is wrong (e.g. which file does not match its sha256). */
+  problem?: string;
   /** A done fit's result, from its metrics.json. */
   finished?: { testR2: number; converged: boolean };
   /** A todo fit that an interrupted fit checkpointed: it continues from there (epoch `epoch`, `step` steps done). */

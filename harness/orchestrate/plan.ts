@@ -15,7 +15,7 @@ import { DEFAULT_CONFIG } from '../model/config.js';
 import type { ResolvedVariant } from '../plugins/manifest.js';
 import { readCheckpointHeader } from '../fit/checkpoint.js';
 import { onnxOnlyMismatch } from '../plugins/onnx-only.js';
-import { inspectRunMetrics, runCheckpointPath, runDirFor } from '../runs/store.js';
+import { UNVERIFIED, checkRunFiles, inspectRunMetrics, runCheckpointPath, runDirFor } from '../runs/store.js';
 import { MERGE_JOB_ID, extractJobId, fitJobId, type BenchContext, type ExtractJob, type FitJob, type Job, type Plan, type UnavailableVariant } from './jobs.js';
 
 /** The local grid every fit uses (the authors' G = 8). */
@@ -129,8 +129,11 @@ export function planBench(input: PlanInput): Plan {
       const runDir = runDirFor(context.outDir, { plugin: variant.pluginId, variant: variant.name, subject: s.id, seed: context.seed, device: context.device });
       const key = runKey({ featureKey: extract.featureKey, responsesSha256: s.responsesSha256, config, seed: context.seed, device: context.device, subject: s.id });
       const prior = inspectRunMetrics(runDir);
-      const done = prior.state === 'finished' && prior.metrics.key === key;
-      const why = done ? undefined : prior.state === 'damaged' ? 'damaged' : prior.state === 'finished' ? 'stale' : 'new';
+      // A run of this key is done only when its files are the ones it committed (sizes, then sha256).
+      const files = prior.state === 'finished' && prior.metrics.key === key ? checkRunFiles(runDir, prior.metrics) : undefined;
+      const done = files?.state === 'ok';
+      const why = done ? undefined : prior.state === 'damaged' || files?.state === 'damaged' ? 'damaged' : files?.state === 'unverified' ? 'unverified' : prior.state === 'finished' ? 'stale' : 'new';
+      const problem = prior.state === 'damaged' ? prior.problem : files?.state === 'damaged' ? files.problem : files?.state === 'unverified' ? UNVERIFIED : undefined;
       const checkpoint = done ? undefined : readCheckpointHeader(runCheckpointPath(runDir));
       const resumeFrom = checkpoint?.state === 'ok' && checkpoint.header.key === key ? { epoch: checkpoint.header.epoch, step: checkpoint.header.step } : undefined;
       return {
@@ -139,6 +142,7 @@ export function planBench(input: PlanInput): Plan {
         dependsOn: [extract.job.id],
         state: done ? 'done' : 'todo',
         ...(why ? { why } : {}),
+        ...(problem ? { problem } : {}),
         ...(resumeFrom ? { resumeFrom } : {}),
         ...(done && prior.state === 'finished' ? { finished: { testR2: prior.metrics.testR2, converged: prior.metrics.convergence?.converged ?? false } } : {}),
         plugin: variant.pluginId,
@@ -174,7 +178,7 @@ export function renderPlan(plan: Plan): string[] {
   lines.push(`plan: ${count('extract', 'todo')} extract, ${count('fit', 'todo')} fit (${count('fit', 'done')} already done), 1 merge; out ${plan.context.outDir}`);
   for (const job of plan.jobs) {
     const deps = job.kind === 'merge' ? `after ${job.dependsOn.length} fits` : job.dependsOn.length ? `after ${job.dependsOn.join(', ')}` : '';
-    const why = job.kind === 'fit' && job.why && job.why !== 'new' ? ` (${job.why})` : '';
+    const why = job.kind === 'fit' && job.why && job.why !== 'new' ? ` (${job.why}${job.problem ? `: ${job.problem}` : ''})` : '';
     const resume = job.kind === 'fit' && job.resumeFrom ? ` (resumes from epoch ${job.resumeFrom.epoch}, step ${job.resumeFrom.step})` : '';
     const shared = job.kind === 'extract' && job.also?.length ? ` (one session with ${job.also.map((a) => `${job.plugin}/${a.variant}`).join(', ')})` : '';
     lines.push(`  ${job.state === 'done' ? 'done' : 'todo'}  ${job.id}${shared}${why}${resume}${deps ? `  ${deps}` : ''}`);

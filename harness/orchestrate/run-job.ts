@@ -83,7 +83,7 @@ export async function runJob(job: ExtractJob | FitJob, context: BenchContext, ho
     const converged = m.convergence?.converged ?? false;
     return {
       ok: true,
-      summary: `test R² ${m.testR2.toFixed(4)}${r.reused ? ' (reused)' : ` (${m.steps} steps, ${m.seconds.toFixed(0)} s)`}${converged ? '' : ' — NOT CONVERGED'}`,
+      summary: `test R² ${m.testR2.toFixed(4)}${r.reused ? ' (reused)' : ` (${m.steps} steps, ${m.seconds.toFixed(0)} s)`}${converged ? '' : ' — NOT CONVERGED'}${m.excludedVoxels?.length ? `; ${m.voxels - m.usedVoxels} voxels without a test R² left out (${m.excludedVoxels.map((e) => `${e.count} ${e.reason}`).join(', ')})` : ''}`,
       fit: { testR2: m.testR2, steps: m.steps, seconds: m.seconds, converged, reused: r.reused },
     };
   } catch (err) {

@@ -46,6 +46,21 @@ export function smallTestSetNote(lb: Leaderboard): string | null {
   return `Intervals are wide because the test set is small: ${fewest === most ? fewest : `${fewest}–${most}`} test images per subject (fewer than ${SMALL_TEST_SET}).`;
 }
 
+/**
+ * "Voxels without a test R² (left out of every score): clip/tiny subj01 3 of 400 (3 constant test
+ * responses: 5, 63, 90); …" when some entry has any (every rendering shows it); null otherwise.
+ */
+export function excludedVoxelsNote(lb: Leaderboard): string | null {
+  const withExcluded = lb.entries.filter((e) => e.excludedVoxels && e.excludedVoxels.count > 0);
+  if (withExcluded.length === 0) return null;
+  const parts = withExcluded.map((e) => {
+    const x = e.excludedVoxels as NonNullable<typeof e.excludedVoxels>;
+    const why = x.reasons.map((r) => `${r.count} ${r.reason}: ${r.voxels.slice(0, 5).join(', ')}${r.count > 5 ? ', …' : ''}`).join('; ');
+    return `${e.plugin}/${e.variant} ${e.subject} ${x.count} of ${x.count + e.voxels}${why ? ` (${why})` : ''}`;
+  });
+  return `Voxels without a test R² (left out of every score): ${parts.join('; ')}.`;
+}
+
 export function fmt(x: number | null | undefined, digits = 3): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return '–';
   const text = x.toFixed(digits);

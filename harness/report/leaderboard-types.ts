@@ -115,6 +115,12 @@ export interface LeaderboardEntry extends MetricSet {
   testImages: number;
   /** Voxels in the hierarchy fit. */
   hierarchyVoxels: number;
+  /**
+   * Voxels of the subject without a test R² (left out of every score), only when there are any:
+   * how many (the subject's voxels less `voxels`), and why (the run's metrics.json
+   * `excludedVoxels`; empty for runs that predate it). Every rendering shows them.
+   */
+  excludedVoxels?: { count: number; reasons: { reason: string; count: number; voxels: number[] }[] };
   /** sha256 of the backbone's ONNX file (null for runs that did not record it). */
   onnxSha256: string | null;
   /** How layer grids were resized to G×G (features/resize.ts). */

@@ -23,7 +23,7 @@ import { maxDifference, roiMeans, roiVoxelSets, voxelwiseMax } from '../metrics/
 import { replicateDifference } from '../metrics/finetune.js';
 import { PAPER_ROI_LEVELS, fitHierarchy, layerIndex, levelVoxels, meanConfidence, type RoiLevel } from '../metrics/hierarchy.js';
 import { findRuns, onePerModel, readRunArrays, readRunMetrics, readTestPredictions, type RunRef } from '../metrics/runs.js';
-import { checkRunsMatchSubject } from '../runs/store.js';
+import { checkRunsMatchSubject, unverifiedNote } from '../runs/store.js';
 import { basicBootstrap, meanOfReplicates, nanMean } from '../metrics/stats.js';
 import { PluginRegistry } from '../plugins/registry.js';
 import { renderMarkdown } from './markdown.js';
@@ -175,7 +175,7 @@ function changeResampled(a: Resampled | undefined, b: Resampled | undefined): Re
 }
 
 /** Scores one subject's runs (all opened against that subject's dataset folder). */
-async function scoreSubject(subjectId: string, runs: { ref: RunRef; metrics: RunMetrics; info: VariantInfo }[], datasetDir: string, outDir: string, opts: Required<Pick<BuildLeaderboardOptions, 'replicates' | 'seed' | 'level' | 'rois' | 'roiLevels' | 'verifyDataset'>> & BuildLeaderboardOptions, log: (l: string) => void): Promise<{ scored: Scored[]; max: MaxModelRow; ceilingFile?: string }> {
+async function scoreSubject(subjectId: string, runs: { ref: RunRef; metrics: RunMetrics; info: VariantInfo }[], datasetDir: string, outDir: string, opts: Required<Pick<BuildLeaderboardOptions, 'replicates' | 'seed' | 'level' | 'rois' | 'roiLevels' | 'verifyDataset'>> & BuildLeaderboardOptions, log: (l: string) => void): Promise<{ scored: Scored[]; max: MaxModelRow; ceilingFile?: string; roiNames: string[] }> {
   const subject = openSubject(datasetDir, subjectId);
   try {
     if (opts.verifyDataset) checkRunsMatchSubject(subject, runs.map((r) => ({ dir: r.ref.dir, metrics: r.metrics })), 'the leaderboard (--dataset)');
@@ -257,6 +257,7 @@ async function scoreSubject(subjectId: string, runs: { ref: RunRef; metrics: Run
         voxels: scoredVoxels,
         testImages: metrics.images?.test ?? 0,
         hierarchyVoxels: fit.voxels,
+        ...(r2.length > scoredVoxels ? { excludedVoxels: { count: r2.length - scoredVoxels, reasons: (metrics.excludedVoxels ?? []).map((e) => ({ reason: e.reason, count: e.count, voxels: [...e.voxels] })) } } : {}),
         meanR2: estimate(nanMean(r2), reps.meanR2, opts.level),
         roiR2,
         maxDiff: {},
@@ -283,7 +284,7 @@ async function scoreSubject(subjectId: string, runs: { ref: RunRef; metrics: Run
       meanR2: metric(nanMean(max)),
       roiR2: Object.fromEntries([...sets.keys()].map((name) => [name, metric(maxRoi.get(name) ?? NaN)])),
     };
-    return { scored, max: row, ceilingFile: ceiling?.file };
+    return { scored, max: row, ceilingFile: ceiling?.file, roiNames: subject.rois.names() };
   } finally {
     subject.close();
   }
@@ -394,26 +395,41 @@ export async function buildLeaderboard(outDir: string, datasetDir: string, opts:
   const registry = opts.registry ?? new PluginRegistry();
   const warned = new Set<string>();
   const bySubject = new Map<string, { ref: RunRef; metrics: RunMetrics; info: VariantInfo }[]>();
+  const unverified: string[] = [];
   for (const ref of finished) {
+    // Verified: a run whose files differ from the ones it committed is E_RUN_DAMAGED, never scored.
     const metrics = readRunMetrics(ref);
+    if (metrics.files === undefined) unverified.push(relative(out, ref.dir));
     const list = bySubject.get(ref.subject) ?? [];
     list.push({ ref, metrics, info: variantInfo(registry, metrics, log, warned) });
     bySubject.set(ref.subject, list);
   }
+  if (unverified.length > 0) log(`leaderboard: ${unverifiedNote(unverified)}`);
   const subjects = [...bySubject.keys()].sort(naturalCompare);
   const all: Scored[] = [];
   const ceilingFiles: string[] = [];
   const maxModel: MaxModelRow[] = [];
+  const subjectRoiNames = new Map<string, string[]>();
   const full = { replicates, seed, level, rois, roiLevels, verifyDataset: opts.verifyDataset ?? true, engine: opts.engine };
   for (const s of subjects) {
     const t0 = Date.now();
-    const { scored, max, ceilingFile } = await scoreSubject(s, bySubject.get(s) ?? [], dataset, out, full, log);
+    const { scored, max, ceilingFile, roiNames } = await scoreSubject(s, bySubject.get(s) ?? [], dataset, out, full, log);
+    subjectRoiNames.set(s, roiNames);
     if (ceilingFile) ceilingFiles.push(relative(dataset, ceilingFile).split('\\').join('/'));
     all.push(...scored);
     maxModel.push(max);
     log(`leaderboard: ${s}: ${scored.length} runs scored in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
   const reported = rois.filter((r) => all.some((s) => s.entry.roiR2[r] !== undefined));
+  if (opts.rois !== undefined) {
+    // ROIs asked for that no subject's masks have: refused when none is left, else said.
+    const absent = rois.filter((r) => !reported.includes(r));
+    if (reported.length === 0) {
+      const available = [...new Set(subjects.flatMap((s) => subjectRoiNames.get(s) ?? []))];
+      throw new ZooError('E_ARGS', `none of --rois ${rois.join(',')} is in the ROI masks of ${subjects.join(', ')}`, { file: dataset, found: rois, fix: `use some of: ${available.join(', ')}` });
+    }
+    if (absent.length > 0) log(`leaderboard: --rois ${absent.join(',')} ${absent.length === 1 ? 'is' : 'are'} in no subject's ROI masks: left out`);
+  }
   all.sort((a, b) => naturalCompare(a.entry.plugin, b.entry.plugin) || naturalCompare(a.entry.variant, b.entry.variant) || naturalCompare(a.entry.subject, b.entry.subject));
   if (maxModel.length > 1) {
     maxModel.push({

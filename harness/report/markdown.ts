@@ -1,6 +1,6 @@
 /** The leaderboard as markdown, in the paper's shape (tables from leaderboard-tables.ts; best in bold). */
 import { VOXEL_INTERVAL, type Leaderboard } from './leaderboard-types.js';
-import { leaderboardTables, smallTestSetNote, type TableSpec } from './leaderboard-tables.js';
+import { excludedVoxelsNote, leaderboardTables, smallTestSetNote, type TableSpec } from './leaderboard-tables.js';
 
 function escapeCell(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -17,6 +17,7 @@ export function markdownTable(t: TableSpec): string {
 export function markdownHeader(lb: Leaderboard): string {
   const b = lb.bootstrap;
   const small = smallTestSetNote(lb);
+  const excluded = excludedVoxelsNote(lb);
   const plugins = Object.entries(lb.plugins)
     .map(([id, p]) => `${id} ${p.version}`)
     .join(', ');
@@ -29,6 +30,7 @@ export function markdownHeader(lb: Leaderboard): string {
     `- plugins: ${plugins}`,
     `- intervals: ${b.replicates > 0 ? `${Math.round(b.level * 100)}% basic bootstrap with bias-corrected values (plug-in values as \`raw\` in leaderboard.json), ${b.replicates} replicates, seed ${b.seed}; slope, b0, b1: ${VOXEL_INTERVAL}` : 'none (bootstrap disabled)'}`,
     ...(small ? [`- **${small}**`] : []),
+    ...(excluded ? [`- ${excluded}`] : []),
     '',
   ].join('\n');
 }

@@ -1,7 +1,7 @@
 /** The leaderboard as terminal tables (cli-table3); the best cell of a column is marked with '*'. */
 import Table from 'cli-table3';
 import { VOXEL_INTERVAL, type Leaderboard } from './leaderboard-types.js';
-import { leaderboardTables, smallTestSetNote, type TableSpec } from './leaderboard-tables.js';
+import { excludedVoxelsNote, leaderboardTables, smallTestSetNote, type TableSpec } from './leaderboard-tables.js';
 
 export function terminalTable(t: TableSpec): string {
   if (t.rows.length === 0) return `${t.title}\n  ${t.empty ?? 'Nothing to show.'}`;
@@ -19,6 +19,7 @@ export function renderTerminal(lb: Leaderboard): string[] {
   const random = lb.models.filter((m) => m.randomInit).length;
   const status = [
     ...(notConverged.length ? [`NOT CONVERGED (not a result; see leaderboard.md "Provenance"): ${notConverged.map((e) => `${e.plugin}/${e.variant} ${e.subject}`).join(', ')}`] : []),
+    ...(excludedVoxelsNote(lb) ? [excludedVoxelsNote(lb) as string] : []),
     ...(random ? [`${random} of ${lb.models.length} models use random-init weights (marked "random init"): they test the pipeline, not a trained network`] : []),
   ];
   const tables = leaderboardTables(lb, { roiIntervals: false }).filter((t) => t.id !== 'provenance');

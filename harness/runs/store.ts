@@ -3,7 +3,7 @@
  * the leaderboard, the pictures and `zoo predict` read them through it.
  *
  *   OUT/runs/<plugin>/<variant>/<subject>/seed<N>.<device>/
- *     r2.npy             [N] float32 test R² (NaN for voxels dropped by the non-finite policy)
+ *     r2.npy             [N] float32 test R² (NaN for the voxels left out: metrics.json excludedVoxels)
  *     layer_weights.npy  [N, L]   ω, the layer (or time-step) selection
  *     space.npy          [N, 2]   selected image position in [−1, 1]² (x right, y down)
  *     scale.npy          [N]      local/global mix s (0 local … 1 global)
@@ -12,7 +12,14 @@
  *     test_predictions.npy  [test images, N_used] float16 predictions (bootstrap intervals)
  *     test_rows.npy      [test images] int32: their rows in the fMRI files
  *     split.json         the seeded train/val/test split
- *     metrics.json       written last: its presence marks a finished run
+ *     metrics.json       written last: its presence marks a finished run; its "files" records
+ *                        every other file's size and sha256 (recordRunFiles)
+ *
+ * A run is read and reused only after its files are checked against that record (checkRunFiles:
+ * sizes at once, sha256 once per process per file state): `zoo fit` and the bench's plan refit
+ * a damaged run, and every reader (leaderboard, pictures, predict, channels) refuses it with
+ * E_RUN_DAMAGED naming the file. Runs made before the record existed ("files" absent) cannot be
+ * checked: fit and bench refit them; readers still read them, saying they are unverified.
  *
  * Beside it, while a fit of the run is unfinished, `.seed<N>.<device>.checkpoint`: the training
  * state at the end of the last epoch, or of the step a Ctrl-C stopped at (harness/fit/checkpoint.ts), from which the next fit of the
@@ -30,7 +37,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { hostname } from 'node:os';
 import { ZooError } from '../core/errors.js';
 import { readNpy } from '../core/npy.js';
-import { sha256FilesMemo } from '../core/hash.js';
+import { sha256FileMemo, sha256FilesMemo } from '../core/hash.js';
 import type { FactorTopyConfig } from '../model/config.js';
 import type { Convergence } from '../fit/convergence.js';
 import { pidAlive } from '../core/liveness.js';
@@ -60,7 +67,10 @@ export interface RunMetrics {
   layers: { name: string; channels: number; timestep?: number }[];
   selectionAxis: 'layers' | 'timesteps';
   voxels: number;
+  /** Voxels fitted and scored: each has a finite test R² (in runs made before exclusions were recorded, not always). */
   usedVoxels: number;
+  /** Voxels left out, by cause (absent when none, and in runs made before it was recorded). */
+  excludedVoxels?: ExcludedVoxels[];
   images: { train: number; val: number; test: number };
   steps: number;
   epochs: number;
@@ -81,6 +91,28 @@ export interface RunMetrics {
   /** Whether the run is a finished result (regulariser off, stopped by early stopping); absent in runs that predate the check. */
   convergence?: Convergence;
   createdAt: string;
+  /**
+   * Every file of the run folder but metrics.json, as committed: its byte size and sha256
+   * (checkRunFiles). Absent in runs made before it was recorded.
+   */
+  files?: Record<string, RunFileRecord>;
+}
+
+/**
+ * Voxels of the subject left out of a run, by cause (the fit's non-finite policy and the voxels
+ * whose test R² cannot be computed): `voxels` names the first 20. metrics.json `usedVoxels` is
+ * `voxels` less every count.
+ */
+export interface ExcludedVoxels {
+  reason: 'non-finite responses' | 'constant test responses' | 'non-finite test R²';
+  count: number;
+  voxels: number[];
+}
+
+/** A run file as committed. */
+export interface RunFileRecord {
+  bytes: number;
+  sha256: string;
 }
 
 /** What identifies a run (and names its folder). */
@@ -203,12 +235,30 @@ export function onePerModel(refs: readonly RunRef[]): { kept: RunRef[]; skipped:
 // ---------------------------------------------------------------------------------------------
 // metrics.json
 
+/**
+ * The fix for a damaged run: its `zoo fit` command (which refits a damaged run by itself), when
+ * the folder is where the layout puts it, else the generic one.
+ */
+export function refitFix(runDir: string): string {
+  const dir = resolve(runDir);
+  const id = parseRunName(basename(dir));
+  const subject = dirname(dir);
+  const variant = dirname(subject);
+  const plugin = dirname(variant);
+  const runs = dirname(plugin);
+  const cmd = id && basename(runs) === RUNS_DIR
+    ? `zoo fit --plugin ${basename(plugin)} --variant ${basename(variant)} --subject ${basename(subject)} --seed ${id.seed} --device ${id.device} --out ${dirname(runs)}, with the --dataset and settings it was fit with`
+    : 'zoo fit … with the settings of the run';
+  return `re-run its fit, which refits a damaged run (no --force needed): ${cmd}; or delete the folder ${dir}`;
+}
+
+/** The run folder of a file in it (or of the folder itself). */
+function runDirOf(file: string): string {
+  return basename(file).startsWith('seed') && parseRunName(basename(file)) ? file : dirname(file);
+}
+
 function damaged(file: string, message: string, found?: unknown): ZooError {
-  return new ZooError('E_RUN_DAMAGED', message, {
-    file,
-    found,
-    fix: 'the run folder is damaged or from another version: re-run it with `zoo fit … --force` (or delete the folder)',
-  });
+  return new ZooError('E_RUN_DAMAGED', message, { file, found, fix: refitFix(runDirOf(file)) });
 }
 
 function notARun(dir: string, message: string): ZooError {
@@ -234,12 +284,101 @@ export function metricsProblem(m: unknown): string | undefined {
   if (!Number.isInteger(m.voxels) || (m.voxels as number) <= 0) return 'metrics.json has no positive integer "voxels"';
   if (!Array.isArray(m.layers) || m.layers.length === 0 || m.layers.some((l) => !isObj(l) || typeof l.name !== 'string')) return 'metrics.json lacks "layers"';
   if (!isObj(m.config)) return 'metrics.json lacks "config"';
+  // NaN was written as null by fits made before voxels without an R² were left out: say so (a re-fit now refuses such data, naming the cause, instead of writing the same run again).
+  if (m.testR2 === null || m.bestValR2 === null) return `metrics.json has no ${m.testR2 === null ? 'test' : 'validation'} R² (null: no voxel had a finite R², e.g. responses that are constant over the ${m.testR2 === null ? 'test' : 'validation'} images); a re-fit refuses such data at once, naming the voxels and the cause`;
   const optionalNumbers = ['testR2', 'bestValR2', 'steps', 'epochs', 'usedVoxels', 'trainingVersion', 'seconds', 'secondsPerStep', 'bestEpoch'];
   for (const k of optionalNumbers) if (m[k] !== undefined && typeof m[k] !== 'number') return `metrics.json has a non-number "${k}"`;
   if (m.convergence !== undefined && (!isObj(m.convergence) || typeof m.convergence.converged !== 'boolean' || !Array.isArray(m.convergence.reasons))) return 'metrics.json has a malformed "convergence"';
   if (m.resumedAt !== undefined && (!Array.isArray(m.resumedAt) || m.resumedAt.some((r) => !isObj(r) || typeof r.epoch !== 'number' || typeof r.step !== 'number'))) return 'metrics.json has a malformed "resumedAt"';
   if (m.selectionAxis !== undefined && m.selectionAxis !== 'layers' && m.selectionAxis !== 'timesteps') return 'metrics.json has an unknown "selectionAxis"';
+  if (m.excludedVoxels !== undefined && (!Array.isArray(m.excludedVoxels) || m.excludedVoxels.some((e) => !isObj(e) || typeof e.reason !== 'string' || !Number.isInteger(e.count) || !Array.isArray(e.voxels) || !e.voxels.every(Number.isInteger)))) return 'metrics.json has a malformed "excludedVoxels"';
+  if (m.files !== undefined) {
+    if (!isObj(m.files)) return 'metrics.json has a malformed "files"';
+    for (const [name, f] of Object.entries(m.files)) {
+      if (!isObj(f) || !Number.isSafeInteger(f.bytes) || (f.bytes as number) < 0 || typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256)) return `metrics.json has a malformed "files" entry for ${JSON.stringify(name)}`;
+      if (name !== basename(name) || name === '.' || name === '..' || name === METRICS_FILE) return `metrics.json's "files" names ${JSON.stringify(name)}, not a file of the run folder`;
+    }
+    const missing = RUN_FILES.filter((f) => !(f in (m.files as object)));
+    if (missing.length > 0) return `metrics.json's "files" lacks ${missing.join(', ')}`;
+  }
   return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file record: sizes and hashes of a run's files
+
+/** The files every run made since the record exists has (metrics.json aside). */
+export const RUN_FILES: readonly string[] = [
+  'r2.npy', 'layer_weights.npy', 'space.npy', 'scale.npy', 'encoder.onnx', 'voxels.npy', 'test_predictions.npy', 'test_rows.npy', 'split.json',
+];
+
+/**
+ * The record of a run folder being built: every plain file in it but metrics.json, by name,
+ * with its size and sha256. Called once its files are written, before metrics.json.
+ */
+export function recordRunFiles(dir: string): Record<string, RunFileRecord> {
+  const files: Record<string, RunFileRecord> = {};
+  for (const name of readdirSync(dir).sort()) {
+    if (name === METRICS_FILE) continue;
+    const path = join(dir, name);
+    const st = statSync(path);
+    if (!st.isFile()) continue;
+    files[name] = { bytes: st.size, sha256: sha256FileMemo(path) };
+  }
+  const missing = RUN_FILES.filter((f) => !(f in files));
+  if (missing.length > 0) throw new ZooError('E_INTERNAL', `a run is being committed without ${missing.join(', ')}`, { file: dir });
+  return files;
+}
+
+/** Whether a finished run's files are the ones it committed. */
+export type RunFilesState =
+  | { state: 'ok' }
+  /** Made before the record existed: nothing to check against. */
+  | { state: 'unverified' }
+  | { state: 'damaged'; file: string; problem: string };
+
+/** Why an unverified run cannot be checked (for messages). */
+export const UNVERIFIED = 'made before run files were hashed (its metrics.json has no "files"), so its files cannot be checked';
+
+/** One line for readers about runs made before the record: read, but not checked. */
+export function unverifiedNote(runs: readonly string[]): string {
+  const list = runs.length > 3 ? `${runs.slice(0, 3).join(', ')} and ${runs.length - 3} more` : runs.join(', ');
+  return `note: ${runs.length === 1 ? 'the run' : `${runs.length} runs`} ${list} ${runs.length === 1 ? 'was' : 'were'} made before run files were hashed, so ${runs.length === 1 ? 'its' : 'their'} files are read unchecked; \`zoo fit\` (or \`zoo bench\`) refits ${runs.length === 1 ? 'it' : 'them'} into checked runs`;
+}
+
+/**
+ * Checks a finished run's files against the record in its metrics.json: every recorded file must
+ * exist with its size (checked at once) and its sha256 (hashed once per process while the file
+ * keeps its size, modification time and inode). Files added later (pictures, channels/) are not
+ * part of the run and are not checked.
+ */
+export function checkRunFiles(dir: string, metrics: RunMetrics): RunFilesState {
+  if (metrics.files === undefined) return { state: 'unverified' };
+  const entries = Object.entries(metrics.files).sort(([a], [b]) => a.localeCompare(b));
+  // Sizes first: a truncated or missing file is found without hashing anything.
+  for (const [name, want] of entries) {
+    const file = join(dir, name);
+    let st;
+    try {
+      st = statSync(file);
+    } catch {
+      return { state: 'damaged', file, problem: `${name} is missing` };
+    }
+    if (!st.isFile()) return { state: 'damaged', file, problem: `${name} is not a file` };
+    if (st.size !== want.bytes) return { state: 'damaged', file, problem: `${name} has ${st.size} bytes, metrics.json records ${want.bytes} (truncated or overwritten)` };
+  }
+  for (const [name, want] of entries) {
+    const file = join(dir, name);
+    if (sha256FileMemo(file) !== want.sha256) return { state: 'damaged', file, problem: `${name} does not match the sha256 recorded in metrics.json (its bytes changed)` };
+  }
+  return { state: 'ok' };
+}
+
+/** Throws E_RUN_DAMAGED (naming the run folder and the file) unless the run's files check out or it is unverified. */
+export function verifyRunFiles(dir: string, metrics: RunMetrics): RunFilesState {
+  const s = checkRunFiles(dir, metrics);
+  if (s.state === 'damaged') throw damaged(s.file, `the run ${dir} is damaged: ${s.problem}`);
+  return s;
 }
 
 export type MetricsState = { state: 'finished'; metrics: RunMetrics } | { state: 'missing' } | { state: 'damaged'; problem: string };
@@ -265,10 +404,11 @@ export function inspectRunMetrics(dir: string): MetricsState {
 }
 
 /**
- * Reads and validates a finished run's metrics.json. With a RunRef, the metrics must name the
- * run of the folder they are in.
+ * Reads and validates a finished run's metrics.json and checks the run's files against its
+ * record (verifyRunFiles; `verify: false` skips that, for callers that only want the key). With a
+ * RunRef, the metrics must name the run of the folder they are in.
  */
-export function readRunMetrics(run: RunRef | string): RunMetrics {
+export function readRunMetrics(run: RunRef | string, opts: { verify?: boolean } = {}): RunMetrics {
   const dir = typeof run === 'string' ? resolve(run) : run.dir;
   const file = join(dir, METRICS_FILE);
   const s = inspectRunMetrics(dir);
@@ -280,6 +420,7 @@ export function readRunMetrics(run: RunRef | string): RunMetrics {
       throw damaged(file, `run metrics name ${m.plugin}/${m.variant}/${m.subject}/${runName(m.seed, m.device)} but the folder is ${run.plugin}/${run.variant}/${run.subject}/${runName(run.seed, run.device)}`);
     }
   }
+  if (opts.verify ?? true) verifyRunFiles(dir, m);
   return m;
 }
 
@@ -333,10 +474,13 @@ export function readRunSelections(dir: string, metrics: RunMetrics, voxels: numb
     });
   }
   const empty = new Float32Array(0);
+  const r2 = which.includes('r2') ? readRunArray(dir, 'r2.npy', [n]) : empty;
+  // A fit with no voxel that has an R² is refused at fit time: such an r2.npy is not a run's.
+  if (which.includes('r2') && !r2.some(Number.isFinite)) throw damaged(join(dir, 'r2.npy'), `the run ${dir} is damaged: r2.npy has no finite R² (all NaN)`);
   return {
     n,
     L,
-    r2: which.includes('r2') ? readRunArray(dir, 'r2.npy', [n]) : empty,
+    r2,
     omega: which.includes('omega') ? readRunArray(dir, 'layer_weights.npy', [n, L]) : empty,
     space: which.includes('space') ? readRunArray(dir, 'space.npy', [n, 2]) : empty,
     scale: which.includes('scale') ? readRunArray(dir, 'scale.npy', [n]) : empty,
@@ -359,11 +503,15 @@ export function encoderPath(dir: string): string {
   return join(dir, 'encoder.onnx');
 }
 
-/** Throws E_ARGS unless `dir` is a finished run folder (metrics.json and encoder.onnx). */
+/**
+ * Throws E_ARGS unless `dir` is a finished run folder (metrics.json), and E_RUN_DAMAGED when it
+ * is one without its encoder.onnx.
+ */
 export function requireRunFolder(dir: string): void {
-  if (!existsSync(join(dir, METRICS_FILE)) || !existsSync(encoderPath(dir))) {
+  if (!existsSync(join(dir, METRICS_FILE))) {
     throw new ZooError('E_ARGS', 'not a finished run folder (no metrics.json / encoder.onnx)', { file: dir, fix: 'pass OUT/runs/<plugin>/<variant>/<subject>/seed<N>.<device> of a finished zoo fit' });
   }
+  if (!existsSync(encoderPath(dir))) throw damaged(encoderPath(dir), `the run ${dir} is damaged: encoder.onnx is missing`);
 }
 
 export interface TestPredictions {

@@ -69,6 +69,32 @@ describe('cli/publish and report', () => {
     assert.match(missing.stderr, /does not exist/);
   });
 
+  it('zoo publish and report --rois: an unknown ROI exits 2 with "Did you mean" and the available names; ROIs the dataset lacks are refused or said', async () => {
+    const publish = (rois: string, quiet = true): Promise<{ code: number; stdout: string; stderr: string }> =>
+      runCommand(registerPublish, ['publish', '--from', fx.out, '--dataset', fx.dataset, '--bootstrap', '0', '--rois', rois, '--out', tmp('p'), ...(quiet ? ['--quiet'] : [])]);
+    const nope = await publish('NOPE');
+    assert.equal(nope.code, 2, nope.stdout);
+    assert.match(nope.stderr, /error E_ARGS: --rois: unknown ROI "NOPE"/);
+    assert.match(nope.stderr, /fix: +(Did you mean: [^?]*\? )?Available: .*\bV1\b.*\(\d+ total\)/);
+    assert.doesNotMatch(nope.stderr, /internal error|\n\s+at /);
+    const lower = await publish('V1,v2');
+    assert.equal(lower.code, 2);
+    assert.match(lower.stderr, /unknown ROI "v2"[\s\S]*Did you mean: V2\b/);
+    const union = await publish('V2+NOPE');
+    assert.equal(union.code, 2);
+    assert.match(union.stderr, /unknown ROI "NOPE" \(in "V2\+NOPE"\)/);
+    // VWFA is a known ROI, but the fixture's subjects have no floc-words masks.
+    const absent = await publish('VWFA');
+    assert.equal(absent.code, 2);
+    assert.match(absent.stderr, /none of --rois VWFA is in the ROI masks of subj01, subj02[\s\S]*fix: +use some of: .*\bV1\b/);
+    const some = await publish('V1,VWFA', false);
+    assert.equal(some.code, 0, some.stderr);
+    assert.match(some.stderr, /--rois VWFA is in no subject's ROI masks: left out/);
+    const report = await runCommand(registerReport, ['report', '--from', fx.out, '--dataset', fx.dataset, '--rebuild', '--bootstrap', '0', '--rois', 'NOPE', '--quiet']);
+    assert.equal(report.code, 2);
+    assert.match(report.stderr, /unknown ROI "NOPE"/);
+  });
+
   it('zoo report prints the tables from OUT/leaderboard.json or from the runs', async () => {
     const fresh = await runCommand(registerReport, ['report', '--from', fx.out, '--dataset', fx.dataset, '--rebuild', '--bootstrap', '0', '--quiet']);
     assert.equal(fresh.code, 0, fresh.stderr);

@@ -21,7 +21,7 @@ import { parseDevice } from '../../features/session.js';
 import { participationRatio, pcaImages, positionSpread, principalComponents } from '../../channels/analysis.js';
 import { adjustedRandIndex, clusterChannels, type ClusterMethod } from '../../channels/cluster.js';
 import { readEncoderWeights } from '../../channels/encoder-weights.js';
-import { checkRunsMatchSubject, readRunArray, readRunMetrics, requireRunFolder } from '../../runs/store.js';
+import { checkRunsMatchSubject, readRunArray, readRunMetrics, requireRunFolder, unverifiedNote } from '../../runs/store.js';
 import { datasetImages, resolveDataset } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
 import { addRuntimeOptions, commandRegistry } from '../options.js';
@@ -81,6 +81,7 @@ export function registerChannels(program: Command, ctx: CommandContext): void {
       const outDir = resolve(ctx.io.cwd, opts.out ?? join(runDir, 'channels'));
       ensureWritableDir(outDir, '--out');
       const metrics = readRunMetrics(runDir);
+      if (metrics.files === undefined) ctx.io.err(`channels: ${unverifiedNote([runDir])}`);
       const dataset = resolveDataset(opts.dataset, ctx.io.cwd);
       const subject = openSubject(dataset, metrics.subject);
       let report: Record<string, unknown>;

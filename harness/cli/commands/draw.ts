@@ -21,7 +21,7 @@ import { roiVoxelSets } from '../../metrics/brain-score.js';
 import { readLeaderboard } from '../../report/leaderboard.js';
 import type { Leaderboard, Metric, RoiMetrics } from '../../report/leaderboard-types.js';
 import { leaderboardStaleness } from '../../report/stale.js';
-import { checkRunsMatchSubject, onePerModel, readRunMetrics, runName } from '../../runs/store.js';
+import { checkRunsMatchSubject, onePerModel, readRunMetrics, runName, unverifiedNote } from '../../runs/store.js';
 import { resolveDataset } from '../dataset-args.js';
 import type { CliIo, CommandContext } from '../io.js';
 
@@ -110,15 +110,19 @@ export async function drawOutputs(opts: DrawOpts, io: CliIo): Promise<void> {
     const rel = relative(io.cwd, p);
     return rel === '' ? '.' : rel.startsWith('..') || isAbsolute(rel) ? p : rel;
   };
-  // Every run must have been fitted on this dataset: the ROIs and flatmap come from it.
+  // Every run must be intact (its files the ones it committed) and fitted on this dataset: the ROIs and flatmap come from it.
+  const unverified: string[] = [];
   for (const subjectId of new Set(refs.map((r) => r.subject))) {
     const s = openSubject(dataset, subjectId, { fsaverageDir: draw.fsaverageDir });
     try {
-      checkRunsMatchSubject(s, refs.filter((r) => r.subject === subjectId).map((r) => ({ dir: r.dir, metrics: readRunMetrics(r) })), 'zoo draw');
+      const runs = refs.filter((r) => r.subject === subjectId).map((r) => ({ dir: r.dir, metrics: readRunMetrics(r) }));
+      for (const r of runs) if (r.metrics.files === undefined) unverified.push(show(r.dir));
+      checkRunsMatchSubject(s, runs, 'zoo draw');
     } finally {
       s.close();
     }
   }
+  if (unverified.length > 0) io.err(`draw: ${unverifiedNote(unverified)}`);
   const board = currentLeaderboard(from);
   io.out(`draw: ${refs.length} run${refs.length === 1 ? '' : 's'} from ${show(from)} (dataset ${dataset})${board ? '; ROI bars with the 95 % intervals of leaderboard.json' : ''}`);
   for (const r of refs) {

@@ -4,7 +4,7 @@ import { ZooError } from '../../core/errors.js';
 import { cacheDir } from '../../core/paths.js';
 import { ensureWritableDir } from '../../core/fsutil.js';
 import { parseDevice } from '../../features/session.js';
-import { FitInterrupted, fitSubject, type FitResult } from '../../fit/train.js';
+import { FitInterrupted, describeExcluded, fitSubject, type FitResult } from '../../fit/train.js';
 import { DEFAULT_CONFIG, type FactorTopyConfig } from '../../model/config.js';
 import { resolveDataset, resolveSubjects } from '../dataset-args.js';
 import { EXIT_INTERRUPTED, commandLine, type CommandContext } from '../io.js';
@@ -158,6 +158,11 @@ export function registerFit(program: Command, ctx: CommandContext): void {
         }
         const m = result.metrics;
         ctx.io.out(`${m.plugin}/${m.variant} ${m.subject}: test R² ${m.testR2.toFixed(4)} (best val ${m.bestValR2.toFixed(4)} at epoch ${m.bestEpoch}, ${m.steps} steps, ${m.secondsPerStep.toFixed(3)} s/step${result.reused ? ', reused' : ''}${m.resumedAt && !result.reused ? ', resumed' : ''}) → ${result.runDir}`);
+        // Voxels without a test R² are never silently averaged over: say how many, why and which.
+        if (m.excludedVoxels?.length) {
+          ctx.io.out(`  ${m.voxels - m.usedVoxels} of ${m.voxels} voxels left out (no test R²); ${m.usedVoxels} fitted and scored:`);
+          for (const e of m.excludedVoxels) ctx.io.out(`    ${describeExcluded(e, m.images?.test)}`);
+        }
         if (!m.convergence?.converged) ctx.io.out(`  NOT CONVERGED (not a finished result): ${m.convergence?.reasons.join('; ') ?? 'the run predates convergence checks; re-fit with --force'}`);
         if (signal?.aborted && i + 1 < subjects.length) {
           ctx.io.err(`fit: interrupted after ${subject} (its run is finished); ${subjects.slice(i + 1).join(', ')} not fitted. Run the same command again to fit the rest (finished runs are reused):\n  ${commandLine(ctx.argv)}`);

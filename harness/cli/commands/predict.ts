@@ -7,7 +7,7 @@ import { ensureWritableDir, ensureWritableFile } from '../../core/fsutil.js';
 import { cacheDir } from '../../core/paths.js';
 import { extractFeatures } from '../../features/extract.js';
 import { openSession, ort, parseDevice } from '../../features/session.js';
-import { encoderPath, readRunMetrics, readRunVoxels, requireRunFolder } from '../../runs/store.js';
+import { encoderPath, readRunMetrics, readRunVoxels, refitFix, requireRunFolder, unverifiedNote } from '../../runs/store.js';
 import { datasetImages, resolveDataset, resolveSubjects } from '../dataset-args.js';
 import type { CommandContext } from '../io.js';
 import { addRuntimeOptions, commandRegistry, parseGridResize } from '../options.js';
@@ -44,7 +44,9 @@ export function registerPredict(program: Command, ctx: CommandContext): void {
       }
       const runDir = resolve(ctx.io.cwd, opts.run);
       requireRunFolder(runDir);
+      // Verified: an encoder.onnx or voxels.npy that differs from the committed one is E_RUN_DAMAGED.
       const metrics = readRunMetrics(runDir);
+      if (metrics.files === undefined) ctx.io.err(`predict: ${unverifiedNote([runDir])}`);
       const file = resolve(ctx.io.cwd, opts.out);
       ensureWritableFile(file, '--out');
       const cacheRoot = cacheDir(opts.cache);
@@ -67,7 +69,7 @@ export function registerPredict(program: Command, ctx: CommandContext): void {
       const voxels = Array.from(readRunVoxels(runDir, metrics));
       const session = await openSession(encoderPath(runDir), device);
       const B = metrics.config.batchSize;
-      if (!Number.isInteger(B) || B <= 0) throw new ZooError('E_RUN_DAMAGED', 'run metrics lack the batch size the encoder was built with', { file: join(runDir, 'metrics.json'), found: B, fix: 're-run the fit: zoo fit … --force' });
+      if (!Number.isInteger(B) || B <= 0) throw new ZooError('E_RUN_DAMAGED', 'run metrics lack the batch size the encoder was built with', { file: join(runDir, 'metrics.json'), found: B, fix: refitFix(runDir) });
       const N = metrics.voxels;
       const out = new Float32Array(images.length * N).fill(NaN);
       try {

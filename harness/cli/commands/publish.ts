@@ -7,7 +7,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { ZooError } from '../../core/errors.js';
+import { ZooError, suggest } from '../../core/errors.js';
+import { ALL_ROI_NAMES } from '../../data/rois.js';
 import { parseRoiLevels } from '../../metrics/hierarchy.js';
 import { DEFAULT_REPLICATES, buildLeaderboard, readLeaderboard, writeLeaderboard, type BuildLeaderboardOptions, type Leaderboard } from '../../report/leaderboard.js';
 import { resolveDataset } from '../dataset-args.js';
@@ -57,6 +58,14 @@ export function leaderboardBuildOptions(opts: LeaderboardSourceOpts, ctx: Comman
   }
   const rois = opts.rois?.split(',').map((s) => s.trim()).filter(Boolean);
   if (rois !== undefined && rois.length === 0) throw new ZooError('E_ARGS', '--rois names no ROI', { found: opts.rois, fix: '--rois V1,V2+V3,OPA,EBA,FFA,PPA' });
+  // A name no dataset can have is a typo: refused at once (an empty table would look like a result).
+  for (const name of rois ?? []) {
+    for (const part of name.split('+').map((p) => p.trim())) {
+      if (!ALL_ROI_NAMES.includes(part)) {
+        throw new ZooError('E_ARGS', `--rois: unknown ROI "${part}"${part === name ? '' : ` (in "${name}")`}`, { found: opts.rois, fix: suggest(part, ALL_ROI_NAMES) });
+      }
+    }
+  }
   return {
     replicates: nonNegativeInt(opts.bootstrap, '--bootstrap', '1000'),
     seed: nonNegativeInt(opts.seed, '--seed', '0'),
