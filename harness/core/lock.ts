@@ -6,7 +6,8 @@
  * means nothing), it has not been refreshed for `staleMs`. Taking over is an exclusive create
  * (O_EXCL), so two processes racing for a stale lock cannot both win.
  */
-import { closeSync, openSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { pidAlive } from './liveness.js';
@@ -113,5 +114,27 @@ export function lockRefreshedAt(path: string): number | undefined {
     return statSync(path).mtimeMs;
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Takes the lock, waiting while another live process holds it (a line every 30 s says for whom
+ * and for how long). Resolves with the lock; rejects with `abort`'s error when the signal aborts.
+ */
+export async function acquireLockWaiting(path: string, opts: { doing: string; log?: (line: string) => void; pollMs?: number; signal?: AbortSignal; abort?: () => Error }): Promise<FileLock> {
+  const pollMs = opts.pollMs ?? 2000;
+  mkdirSync(dirname(path), { recursive: true });
+  const t0 = Date.now();
+  let lastNote = -Infinity;
+  for (;;) {
+    const got = FileLock.tryAcquire(path);
+    if (got.ok) return got.lock;
+    const waited = Date.now() - t0;
+    if (waited - lastNote >= 30_000) {
+      opts.log?.(`another zoo process (${describeOwner(got.owner)}) is ${opts.doing}; waiting for it (${Math.round(waited / 1000)} s so far)`);
+      lastNote = waited;
+    }
+    if (opts.signal?.aborted) throw opts.abort ? opts.abort() : new Error('aborted');
+    await new Promise((r) => setTimeout(r, pollMs));
   }
 }

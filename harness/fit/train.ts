@@ -7,12 +7,14 @@
  * responses from the .npy files by offset; validation and test accumulate R² batch by batch.
  */
 import { rmSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { ZooError } from '../core/errors.js';
+import { ZooError, formatBytes } from '../core/errors.js';
+import { type FileLock, acquireLockWaiting } from '../core/lock.js';
 import { writeFileAtomic, writeJsonAtomic } from '../core/fsutil.js';
 import {
-  UNVERIFIED, checkRunFiles, cleanRunLeftovers, commitRun, createPartialRun, discardPartialRun, inspectRunMetrics, recordRunFiles, removeRunCheckpoint, runCheckpointPath, runDirFor, type ExcludedVoxels, type RunMetrics,
+  UNVERIFIED, checkRunFiles, cleanRunLeftovers, commitRun, createPartialRun, discardPartialRun, inspectRunMetrics, recordRunFiles, removeRunCheckpoint, runCheckpointPath, runDirFor, runLockPath, type ExcludedVoxels, type RunMetrics,
 } from '../runs/store.js';
 import { sha256, sha256Files, stableJson } from '../core/hash.js';
 import { writeNpy } from '../core/npy.js';
@@ -30,7 +32,7 @@ import { ort, type Device } from '../features/session.js';
 import type { ResolvedVariant } from '../plugins/manifest.js';
 import { DEFAULT_CONFIG, encodeCoordinates, regDecayStepsFor, regWeightAt, type FactorTopyConfig } from '../model/config.js';
 import { buildEncoderModel, type GraphDims } from '../model/graph.js';
-import { initParams, numel, paramSpecs, type Params } from '../model/params.js';
+import { fitMemoryEstimate, initParams, numel, paramSpecs, type Params } from '../model/params.js';
 import { StepRunner, type Feeds, type Prediction } from './steps.js';
 import { bilinearCellWeights } from '../model/gridsample.js';
 import { R2Accumulator, nanMean } from './r2.js';
@@ -165,6 +167,7 @@ export async function fitSubject(opts: FitOptions): Promise<FitResult> {
     const runDir = runDirFor(opts.outDir, { plugin: variant.pluginId, variant: variant.name, subject: subject.id, seed, device });
     for (const line of cleanRunLeftovers(runDir)) log(`fit: ${line}`);
     const images = subjectImages(subject);
+    checkFitMemory(variant, subject.voxelCount, config);
     let store: FeatureStore;
     try {
       ({ store } = await extractFeatures({ variant, images, cacheRoot: opts.cacheRoot, device, threads: opts.threads, gpu: opts.gpu, gridResize: opts.gridResize, quiet: opts.quiet, sink: opts.progress, log, signal: opts.signal }));
@@ -172,6 +175,17 @@ export async function fitSubject(opts: FitOptions): Promise<FitResult> {
       if (err instanceof ExtractionInterrupted && opts.signal?.aborted) throw new FitInterrupted('extract');
       throw err;
     }
+    // One fit of a run at a time (two `zoo fit`s of one cold run): the second waits, then reuses.
+    let runLock: FileLock;
+    try {
+      runLock = await acquireLockWaiting(runLockPath(opts.outDir, { plugin: variant.pluginId, variant: variant.name, subject: subject.id, seed, device }), { doing: `fitting ${runDir}`, log: (l) => log(`fit: ${l}`), signal: opts.signal, abort: () => new FitInterrupted('extract') });
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+    // Proof of life for processes on other hosts of a shared file system (they judge by its age).
+    const keepAlive = setInterval(() => runLock.refresh(), 60_000);
+    keepAlive.unref();
     try {
       const responsesSha256 = sha256Files([subject.fmriFiles.lh, subject.fmriFiles.rh]);
       const key = runKey({ featureKey: store.meta.key, responsesSha256, config, seed, device, subject: subject.id });
@@ -217,11 +231,24 @@ export async function fitSubject(opts: FitOptions): Promise<FitResult> {
       log(`fit: ${subject.id} test R² ${metrics.testR2.toFixed(4)} after ${metrics.steps} steps (best epoch ${metrics.bestEpoch}) → ${runDir}`);
       return { runDir, metrics, reused: false };
     } finally {
+      clearInterval(keepAlive);
+      runLock.release();
       store.close();
     }
   } finally {
     subject.close();
   }
+}
+
+/** Refuses, before any work, a fit whose parameters and step tensors would not fit in 75% of the machine's memory. */
+function checkFitMemory(variant: ResolvedVariant, voxels: number, config: FactorTopyConfig): void {
+  const need = fitMemoryEstimate({ voxels, layerChannels: variant.layers.map((l) => l.channels), G: 8 }, config);
+  const ram = totalmem();
+  if (need <= 0.75 * ram) return;
+  throw new ZooError('E_ARGS', `a fit of ${voxels} voxels × ${variant.layers.length} layers with D ${config.channels}, batch ${config.batchSize} and ${config.voxelChunk || 'all'} voxels per chunk needs about ${formatBytes(need)} of memory; this machine has ${formatBytes(ram)}`, {
+    found: { channels: config.channels, hidden: config.hidden, batchSize: config.batchSize, voxelChunk: config.voxelChunk },
+    fix: `lower --voxel-chunk (e.g. 2048), --batch-size or --channels; the authors' values are --channels ${DEFAULT_CONFIG.channels} --batch-size ${DEFAULT_CONFIG.batchSize}`,
+  });
 }
 
 interface TrainContext {

@@ -658,6 +658,16 @@ export function cleanRunLeftovers(finalDir: string): string[] {
   return done;
 }
 
+/**
+ * The lock a fit of the run holds while it decides, trains and commits: a second fit of the same
+ * run waits for the first and then reuses its result. It lives apart from the runs
+ * (`OUT/.locks/<plugin>/<variant>/<subject>/seed<N>.<device>.lock`), so a fit killed while
+ * holding it leaves nothing beside the run folders.
+ */
+export function runLockPath(outDir: string, id: RunId): string {
+  return join(outDir, '.locks', id.plugin, id.variant, id.subject, `${runName(id.seed, id.device)}.lock`);
+}
+
 /** A new hidden sibling folder to build a run in. */
 export function createPartialRun(finalDir: string): string {
   const dir = join(dirname(finalDir), `.${basename(finalDir)}${PARTIAL}${ownerSuffix()}`);

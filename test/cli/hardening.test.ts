@@ -50,6 +50,7 @@ describe('cli: bad input, conflicting flags and runaway sizes end in a clear err
   const cases: { name: string; args: () => string[]; code: string; message: RegExp; after?: () => void }[] = [
     { name: 'fit --subject "" (an unset shell variable) does not fit every subject', args: () => ['fit', '--plugin', 'mae', '--variant', 'tiny', '--subject', '', '--out', out], code: 'E_ARGS', message: /the subject list is empty/ },
     { name: 'bench --subjects ","', args: () => ['bench', 'mae', '--subjects', ',', '--out', out], code: 'E_ARGS', message: /the subject list is empty/ },
+    { name: 'publish --subjects ""', args: () => ['publish', '--from', out, '--subjects', ''], code: 'E_ARGS', message: /the subject list is empty/ },
     { name: 'bench --all with plugin names', args: () => ['bench', '--all', 'mae', '--out', out], code: 'E_ARGS', message: /--all and plugin names \(mae\) both choose the plugins/ },
     { name: 'predict --images with --dataset', args: () => ['predict', '--run', out, '--images', out, '--dataset', BUNDLED, '--out', join(out, 'p.npy')], code: 'E_ARGS', message: /--images and --dataset both choose the images/ },
     { name: 'predict --images with --subject', args: () => ['predict', '--run', out, '--images', out, '--subject', 'subj01', '--out', join(out, 'p.npy')], code: 'E_ARGS', message: /--images and --subject both choose the images/ },
@@ -63,6 +64,12 @@ describe('cli: bad input, conflicting flags and runaway sizes end in a clear err
       code: 'E_ARGS',
       message: /--voxels 1000000000 is above zoo synth's limit of 500,000/,
       after: () => assert.equal(existsSync(join(out, 'huge')), false),
+    },
+    {
+      name: 'a fit whose step tensors would not fit in memory is refused before any work, with the estimate',
+      args: () => ['fit', '--plugin', 'mae', '--variant', 'tiny', '--subject', 'subj01', '--channels', '4096', '--batch-size', '1024', '--voxel-chunk', '0', '--out', out],
+      code: 'E_ARGS',
+      message: /a fit of \d+ voxels × \d+ layers with D 4096, batch 1024 and all voxels per chunk needs about [\d.]+ [GT]B of memory; this machine has/,
     },
     { name: 'export --opset 5 is refused before Python runs', args: () => ['export', '--plugin', 'mae', '--tiny', '--random-init', '--opset', '5', '--out', join(out, 'x.onnx')], code: 'E_ARGS', message: /--opset must be an integer from 11 to 23/ },
     { name: 'export --checkpoint FOLDER (EISDIR)', args: () => ['export', '--plugin', 'mae', '--tiny', '--checkpoint', out, '--out', join(out, 'x.onnx')], code: 'E_ARGS', message: /--checkpoint is a folder, a checkpoint file was expected/ },
@@ -191,6 +198,26 @@ describe('cli: a second writer waits its turn or is refused up front (issue 18)'
         owner.kill('SIGKILL');
       }
     });
+  });
+
+  it('two zoo fit processes of one cold run: one trains, the other waits for it and reuses its run', async () => {
+    const cache = tempDir('two-fits-cache');
+    const o = tempDir('two-fits');
+    const args = [BIN, 'fit', '--plugin', 'mae', '--variant', 'tiny', '--subject', 'subj01', '--out', o, '--cache', cache, '--max-epochs', '2', '--quiet'];
+    const runOne = (): Promise<{ code: number | null; stderr: string }> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('exit', (code) => resolve({ code, stderr }));
+      });
+    const both = await Promise.all([runOne(), runOne()]);
+    for (const r of both) assert.equal(r.code, 0, r.stderr);
+    const trained = both.filter((r) => /fit: subj01 test R² /.test(r.stderr));
+    const reused = both.filter((r) => /fit: reusing finished run /.test(r.stderr));
+    assert.equal(trained.length, 1, both.map((r) => r.stderr).join('\n---\n'));
+    assert.equal(reused.length, 1, 'the second fit reused the first one\'s run');
+    assert.equal(existsSync(join(o, '.locks', 'mae', 'tiny', 'subj01', 'seed0.cpu.lock')), false, 'the run lock is released');
   });
 
   it('two zoo extract processes of one cold entry both succeed, with identical cache files', async () => {

@@ -66,13 +66,17 @@ export function leaderboardBuildOptions(opts: LeaderboardSourceOpts, ctx: Comman
       }
     }
   }
+  const subjects = opts.subjects?.split(',').map((x) => x.trim()).filter(Boolean);
+  if (subjects !== undefined && subjects.length === 0) {
+    throw new ZooError('E_ARGS', 'the subject list is empty', { found: opts.subjects, fix: 'name subjects (e.g. --subjects subj01), or leave the flag out for every subject with runs' });
+  }
   return {
     replicates: nonNegativeInt(opts.bootstrap, '--bootstrap', '1000'),
     seed: nonNegativeInt(opts.seed, '--seed', '0'),
     rois,
     roiLevels,
     registry: commandRegistry(ctx, { plugins: opts.plugins }),
-    ...(opts.subjects ? { select: { subjects: opts.subjects.split(',').map((x) => x.trim()).filter(Boolean) } } : {}),
+    ...(subjects ? { select: { subjects } } : {}),
     log: opts.quiet ? undefined : (l) => ctx.io.err(l),
   };
 }
