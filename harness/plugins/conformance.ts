@@ -8,7 +8,9 @@
  *   onnx-shapes  run at batch 2 and 1, every output has its layout's shape, finite values;
  *   features     features extract from a few generated images (a temporary cache);
  *   export       export.py --random-init reproduces the committed ONNX byte for byte
- *                (bundled variants; skipped, and said so, without Python and torch);
+ *                (bundled variants; skipped, and said so, without Python and torch). The one
+ *                check that runs the plugin's own code (its Python and export.py): `notice`
+ *                hears of it before it runs, and `export: false` (--no-export) skips it;
  *   fit          a one-epoch FactorTopy fit on a small planted brain runs.
  * The repository's own conformance suite (test/plugins/conformance.test.ts) is generated from
  * CHECKS: one mocha `it` per check per bundled plugin.
@@ -60,6 +62,10 @@ export interface ConformanceOptions {
   python?: 'auto' | 'required';
   /** Also regenerate bundled fine-tuned fixtures (thousands of training steps: minutes). */
   fullFixtures?: boolean;
+  /** false: skip the export check, the only one that runs the plugin's own code (--no-export). */
+  export?: boolean;
+  /** Hears, before it runs, of the plugin's own code that a check is about to run (one line). */
+  notice?: (line: string) => void;
   /** Where the temporary folder goes (default: the system's). */
   tmpRoot?: string;
 }
@@ -418,7 +424,10 @@ export const CHECKS: readonly ConformanceCheck[] = [
       if (v.finetune && !t.options.fullFixtures) {
         return skip(`${v.name} is a fine-tuned fixture (${v.finetune.steps} training steps: minutes); run with --full-fixtures to regenerate it`);
       }
+      if (t.options.export === false) return skip('--no-export: the plugin\'s exporter (its own code) was not run');
       const python = exporterPython(t.manifest);
+      const script = join(t.dir, t.manifest.export.script);
+      t.options.notice?.(`note: the export check runs the plugin's own code (third-party code unless you wrote it): ${python} ${script} --variant ${v.name} --random-init; --no-export skips it`);
       const probe = probePython(python);
       if (!probe.ok) {
         const message = `no python3 torch (${probe.reason})`;

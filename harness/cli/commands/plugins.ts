@@ -149,17 +149,18 @@ export function registerPlugins(program: Command, ctx: CommandContext): void {
     .option('--json', 'machine-readable output')
     .option('--device <device>', 'cpu | webgpu | cuda', 'cpu')
     .option('--full-fixtures', 'also regenerate bundled fine-tuned fixtures (minutes)')
+    .option('--no-export', 'skip the export check: the one check that runs the plugin\'s own code (its export.py, under its export.python)')
     .option('--models <dir>', 'exported ONNX folder (default: $BRAINZOO_MODELS or ~/.cache/brainzoo/models)')
     .option('--plugins <dirs...>', 'extra plugin folders (to find a plugin by id)')
-    .addHelpText('after', '\nExit status: 0 every check passed or was skipped, 1 a check failed, 2 bad input (no such folder, unknown id or variant).\n\nExamples:\n  zoo plugins test .                     # in a plugin package (its npm test script)\n  zoo plugins test dinov2\n  zoo plugins test ./my-net --variant vit-b-16 --json')
-    .action(async (target: string, opts: { variant?: string; json?: boolean; device: string; fullFixtures?: boolean; models?: string; plugins?: string[] }) => {
+    .addHelpText('after', '\nThe export check runs the plugin\'s export.py (third-party code unless you wrote it); a line on stderr says so before it runs, and --no-export skips it. The other checks only read the plugin\'s files.\n\nExit status: 0 every check passed or was skipped, 1 a check failed, 2 bad input (no such folder, unknown id or variant, a manifest path that leaves the plugin folder).\n\nExamples:\n  zoo plugins test .                     # in a plugin package (its npm test script)\n  zoo plugins test dinov2\n  zoo plugins test ./my-net --variant vit-b-16 --json\n  zoo plugins test ./downloaded-net --no-export   # nothing of the plugin runs')
+    .action(async (target: string, opts: { variant?: string; json?: boolean; device: string; fullFixtures?: boolean; export: boolean; models?: string; plugins?: string[] }) => {
       const dirs = pluginTargets(target, ctx.io.cwd, opts.plugins);
       const { testPlugin } = await import('../../plugins/conformance.js');
       const device = parseDevice(opts.device);
       const reports: ConformanceReport[] = [];
       for (const dir of dirs) {
         if (!opts.json) ctx.io.out(`${dir}`);
-        const report = await testPlugin(dir, { variant: opts.variant, models: opts.models, device, fullFixtures: opts.fullFixtures }, (r) => {
+        const report = await testPlugin(dir, { variant: opts.variant, models: opts.models, device, fullFixtures: opts.fullFixtures, export: opts.export, notice: (line) => ctx.io.err(line) }, (r) => {
           if (!opts.json) ctx.io.out(formatResult(r));
         });
         reports.push(report);

@@ -2,7 +2,11 @@
 torch or running export.py: parses export.py (ast), finds `PluginSpec(build=NAME, ...)` and
 `def NAME(...)`, and compares the builder's parameters with every variant's arch keys.
 
-    python3 -m brainzoo_export.arch_check EXPORT_PY PLUGIN_JSON
+    python3 -I plugins/_lib/brainzoo_export/arch_check.py EXPORT_PY PLUGIN_JSON
+
+`zoo plugins validate` runs it so: with the harness's Python (never the manifest's
+export.python) in isolated mode (-I), so nothing from the working folder or $PYTHONPATH is
+imported; it needs only the standard library and must stay so.
 
 Prints one JSON object: {"builder": NAME, "params": [...], "required": [...], "problems":
 [{"variant": index, "name": ..., "message": ..., "fix": ...}]} or {"skipped": reason} when the
