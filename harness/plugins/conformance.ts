@@ -127,9 +127,14 @@ export class PluginUnderTest {
     return dir;
   }
 
-  /** Reads and checks the manifest; resolves the variant (an unknown --variant is bad input: thrown). */
+  /**
+   * Reads and checks the manifest; resolves the variant. Thrown, as bad input: an unknown
+   * --variant, and a path the manifest names that leaves the plugin folder (the plugin is refused).
+   */
   loadManifest(): Outcome {
     const check = checkManifestFile(this.manifestPath);
+    const escapes = check.problems.find((p) => p.escapes);
+    if (escapes) throw new ZooError('E_PLUGIN_MANIFEST', escapes.message, { file: this.manifestPath, path: escapes.path, fix: `${escapes.fix ?? ''}; zoo plugins validate ${this.dir} lists every problem` });
     if (!check.manifest || check.problems.length) {
       const first = check.problems[0];
       const more = check.problems.length > 1 ? ` (and ${check.problems.length - 1} more)` : '';
@@ -157,7 +162,8 @@ export class PluginUnderTest {
     try {
       outcome = await check.run(this);
     } catch (err) {
-      if (isZooError(err) && err.code === 'E_VARIANT_UNKNOWN') throw err; // bad input to the command, not a failed check
+      // bad input to the command, not a failed check: an unknown variant, a refused plugin
+      if (isZooError(err) && (err.code === 'E_VARIANT_UNKNOWN' || (id === 'manifest' && err.code === 'E_PLUGIN_MANIFEST'))) throw err;
       outcome = isZooError(err) ? fail(err.message, err.fix, err.file) : fail(`internal error: ${(err as Error).stack ?? String(err)}`, 'please report this with the plugin');
     }
     return this.record(check, outcome, (performance.now() - t0) / 1000);

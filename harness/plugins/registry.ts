@@ -14,11 +14,12 @@
  * an error naming both.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, delimiter, dirname, join, resolve } from 'node:path';
+import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { ZooError, suggest } from '../core/errors.js';
 import { bundledPluginsDir, packageRoot } from '../core/paths.js';
 import type { PluginManifest, ResolvedVariant } from './manifest.js';
-import { checkManifestFile, resolveVariant, type ManifestProblem } from './validate.js';
+import { checkManifestFile, resolveVariant, type ManifestCheck, type ManifestProblem } from './validate.js';
+import { containResolved, isInside, realPathOf } from './containment.js';
 
 export type PluginSource = 'bundled' | 'folder' | 'npm';
 
@@ -71,8 +72,38 @@ function subdirs(dir: string): string[] {
     .filter((p) => statSync(p).isDirectory());
 }
 
-function npmPluginDirs(nodeModules: string): string[] {
-  const found: string[] = [];
+/** A plugin folder a package lists (or the package itself); `refused`: listed outside the package. */
+interface ListedDir {
+  dir: string;
+  refused?: { manifestPath: string; problem: ManifestProblem };
+}
+
+/**
+ * The plugin folders a package's "brainzoo": {"plugins": [...]} lists, each inside the package
+ * (after symbolic links): a listed folder elsewhere is refused with the problem to report.
+ */
+export function listedPluginDirs(pkgDir: string, listed: readonly string[]): ListedDir[] {
+  const pkgJson = join(pkgDir, 'package.json');
+  const roots = { named: [resolve(pkgDir)], real: [safeRealPath(pkgDir)] };
+  return listed.map((rel, i) => {
+    const dir = resolve(pkgDir, rel);
+    const named = isInside(dir, roots.named[0]) && !isAbsolute(rel) ? containResolved(dir, JSON.stringify(rel), roots) : { ok: false as const, message: `${JSON.stringify(rel)} leaves the package folder ${pkgDir}` };
+    if (named.ok) return { dir };
+    const message = named.message.replace('the plugin folder', `the package folder ${pkgDir}`);
+    return { dir, refused: { manifestPath: pkgJson, problem: { path: `/brainzoo/plugins/${i}`, message, fix: 'list plugin folders inside the package, relative to its package.json', escapes: true } } };
+  });
+}
+
+function safeRealPath(p: string): string {
+  try {
+    return realPathOf(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
+function npmPluginDirs(nodeModules: string): ListedDir[] {
+  const found: ListedDir[] = [];
   const packages = subdirs(nodeModules).flatMap((p) => (p.split(/[\\/]/).pop()?.startsWith('@') ? subdirs(p) : [p]));
   for (const pkgDir of packages) {
     const pkgJson = join(pkgDir, 'package.json');
@@ -85,8 +116,8 @@ function npmPluginDirs(nodeModules: string): string[] {
     }
     if (!Array.isArray(pkg.keywords) || !pkg.keywords.includes('brainzoo-plugin')) continue;
     const listed = Array.isArray(pkg.brainzoo?.plugins) ? (pkg.brainzoo?.plugins as unknown[]).map(String) : [];
-    if (listed.length) found.push(...listed.map((rel) => resolve(pkgDir, rel)));
-    else found.push(pkgDir);
+    if (listed.length) found.push(...listedPluginDirs(pkgDir, listed));
+    else found.push({ dir: pkgDir });
   }
   return found;
 }
@@ -99,10 +130,10 @@ export class PluginRegistry {
   constructor(private readonly options: RegistryOptions = {}) {
     const cwd = options.cwd ?? process.cwd();
     // Most specific first: a later copy of a known id is shadowed, never replaces it.
-    const add = (dir: string, source: PluginSource, scope: string): void => {
-      const manifestPath = join(dir, 'plugin.json');
-      const check = checkManifestFile(manifestPath);
-      const rawId = check.manifest?.id ?? readIdLoosely(manifestPath) ?? dir.split(/[\\/]/).pop() ?? dir;
+    const add = (dir: string, source: PluginSource, scope: string, refused?: ListedDir['refused']): void => {
+      const manifestPath = refused?.manifestPath ?? join(dir, 'plugin.json');
+      const check: ManifestCheck = refused ? { file: manifestPath, problems: [refused.problem] } : checkManifestFile(manifestPath);
+      const rawId = check.manifest?.id ?? (refused ? undefined : readIdLoosely(manifestPath)) ?? dir.split(/[\\/]/).pop() ?? dir;
       const prior = this.entries.get(rawId);
       if (prior && resolve(prior.dir) === resolve(dir)) return;
       if (prior && this.scopes.get(rawId) === scope) {
@@ -127,7 +158,12 @@ export class PluginRegistry {
       for (const dir of isPluginDir(abs) ? [abs] : subdirs(abs).filter(isPluginDir)) add(dir, 'folder', 'the --plugins / $BRAINZOO_PLUGINS folders');
     }
     const nm = options.nodeModulesDirs ?? [...new Set([...ancestorNodeModules(cwd), ...ancestorNodeModules(packageRoot())])];
-    for (const modules of nm) for (const dir of npmPluginDirs(modules)) if (isPluginDir(dir)) add(dir, 'npm', modules);
+    for (const modules of nm) {
+      for (const { dir, refused } of npmPluginDirs(modules)) {
+        if (refused) add(dir, 'npm', modules, refused);
+        else if (isPluginDir(dir)) add(dir, 'npm', modules);
+      }
+    }
     for (const dir of subdirs(bundledPluginsDir())) if (isPluginDir(dir)) add(dir, 'bundled', 'the bundled plugins/');
   }
 
@@ -144,7 +180,8 @@ export class PluginRegistry {
     const entry = this.entries.get(id);
     if (!entry) throw new ZooError('E_PLUGIN_UNKNOWN', `unknown plugin "${id}"`, { fix: suggest(id, this.ids()) });
     if (!entry.manifest) {
-      const first = entry.problems[0];
+      // a path that leaves the plugin folder is the reason the plugin is refused: name it first
+      const first = entry.problems.find((p) => p.escapes) ?? entry.problems[0];
       throw new ZooError('E_PLUGIN_MANIFEST', `plugin "${id}" is broken: ${first.message}${entry.problems.length > 1 ? ` (and ${entry.problems.length - 1} more)` : ''}`, {
         file: entry.manifestPath,
         path: first.path,

@@ -3,7 +3,7 @@
  * that a schema cannot express (names unique, references resolve, layouts consistent).
  * Every problem carries its JSON path and the fix; `zoo plugins validate` lists them all.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ZooError, shortRepr } from '../core/errors.js';
@@ -23,12 +23,18 @@ import {
   type VariantSpec,
 } from './manifest.js';
 import { extractorKinds, findExtractor, resolveExtractor } from '../features/extractors/index.js';
+import { manifestPathProblems } from './containment.js';
 
 export interface ManifestProblem {
   /** JSON pointer into plugin.json, e.g. /variants/2/layers. */
   path: string;
   message: string;
   fix?: string;
+  /**
+   * A path the manifest names that leaves the plugin folder (containment.ts): validate lists
+   * it like any problem, and every command that would use the plugin refuses it (exit 2).
+   */
+  escapes?: true;
 }
 
 let compiled: { validate: ValidateFunction; schema: SchemaNode } | undefined;
@@ -73,6 +79,8 @@ export const PATTERN_WORDS: Record<string, string> = {
   '^[a-z0-9][a-z0-9._-]*$': 'lower-case letters, digits, dots, dashes and underscores, starting with a letter or digit',
   '^[0-9]+[KMGT]?$': 'a size as sbatch --mem takes it: a number of megabytes, or a number with K, M, G or T',
   '^([0-9]+-)?[0-9]+(:[0-9]{2}){0,2}$': 'a time limit as sbatch --time takes it: minutes, MM:SS, HH:MM:SS or D-HH:MM:SS',
+  '\\.onnx$': 'a path ending in .onnx, relative to the plugin folder and inside it',
+  '^[^/\\\\]+$': 'a file name without folders (no / or \\)',
 };
 
 /** Follows a local "#/definitions/NAME" reference. */
@@ -252,8 +260,12 @@ function meaningProblems(m: PluginManifest, pluginDir: string): ManifestProblem[
   if (m.id !== folder && !pluginDir.includes('node_modules')) {
     out.push({ path: '/id', message: `id "${m.id}" differs from its folder "${folder}"`, fix: `rename the folder to plugins/${m.id}/ or set "id": "${folder}"` });
   }
-  if (!existsSync(join(pluginDir, m.export.script))) {
-    out.push({ path: '/export/script', message: `export script ${m.export.script} not found in ${pluginDir}`, fix: 'add the exporter (see plugins/README.md) or fix the path' });
+  const paths = manifestPathProblems(m, pluginDir);
+  out.push(...paths);
+  if (!paths.some((p) => p.path === '/export/script')) {
+    const script = join(pluginDir, m.export.script);
+    if (!existsSync(script)) out.push({ path: '/export/script', message: `export script ${m.export.script} not found in ${pluginDir}`, fix: 'add the exporter (see plugins/README.md) or fix the path' });
+    else if (!statSync(script).isFile()) out.push({ path: '/export/script', message: `export script ${m.export.script} is not a file`, fix: 'name the exporter file, e.g. "script": "export.py"' });
   }
   const layersOf = (v: VariantSpec): LayerSpec[] => expandLayers(v.layers ?? m.variants.find((o) => o.name === v.finetune?.from)?.layers) ?? [];
   const ownGrid = (l: LayerSpec): boolean => Boolean(l.grid ?? l.tokenLayout?.grid);
@@ -336,7 +348,7 @@ function meaningProblems(m: PluginManifest, pluginDir: string): ManifestProblem[
     if (source?.onnxOnly) {
       out.push({ path: `${at}/finetune/from`, message: `"${v.name}" is fine-tuned from "${source.name}", which is ONNX only: export.py fine-tunes PyTorch weights`, fix: `fine-tune from a variant with a "checkpoint", or declare "${v.name}" ONNX only too (with the fine-tuned file's sha256)` });
     }
-    if (v.bundled && !v.onnx) out.push({ path: `${at}/onnx`, message: 'a bundled variant must name its ONNX fixture', fix: 'add "onnx": "../../fixtures/<id>/tiny.onnx"' });
+    if (v.bundled && !v.onnx) out.push({ path: `${at}/onnx`, message: 'a bundled variant must name its ONNX fixture', fix: 'add "onnx": "fixtures/tiny.onnx" (a path inside the plugin folder)' });
     if (v.bundled && source && !source.bundled) {
       out.push({ path: `${at}/finetune/from`, message: `bundled variant "${v.name}" is fine-tuned from "${source.name}", which is not bundled`, fix: 'fine-tune a bundled fixture from the bundled tiny variant, so that the default run has both sides of the fine-tune drop' });
     }

@@ -8,7 +8,7 @@ import { packageRoot } from '../../harness/core/paths.js';
 import { PluginRegistry } from '../../harness/plugins/registry.js';
 import { checkManifestFile } from '../../harness/plugins/validate.js';
 import { expectedOutputDims, type PluginManifest } from '../../harness/plugins/manifest.js';
-import { pluginVariantCopy, tempDir, zoo } from '../helpers.js';
+import { bundledPluginCopy, pluginVariantCopy, tempDir, zoo } from '../helpers.js';
 
 const PAPER_PLUGINS = ['clip', 'dinov2', 'imagenet-vit', 'mae', 'mocov3', 'sam'];
 
@@ -62,7 +62,7 @@ describe('plugins: the bundled registry', () => {
 describe('plugins: validation lists every problem with its JSON path', () => {
   function brokenCopy(edit: (m: Record<string, unknown>) => void): string {
     const dir = join(tempDir('validate'), 'imagenet-vit');
-    cpSync(join(packageRoot(), 'plugins', 'imagenet-vit'), dir, { recursive: true });
+    bundledPluginCopy('imagenet-vit', dir);
     const m = JSON.parse(readFileSync(join(dir, 'plugin.json'), 'utf8')) as Record<string, unknown>;
     edit(m);
     writeFileSync(join(dir, 'plugin.json'), JSON.stringify(m));

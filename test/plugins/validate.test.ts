@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { packageRoot, schemaPath } from '../../harness/core/paths.js';
 import { PATTERN_WORDS, checkManifestFile, exampleOf, type ManifestProblem, type SchemaNode } from '../../harness/plugins/validate.js';
-import { tempDir, zoo } from '../helpers.js';
+import { bundledPluginCopy, tempDir, zoo } from '../helpers.js';
 
 type Manifest = Record<string, unknown> & { variants: Record<string, unknown>[]; paper: Record<string, unknown>; preprocess: Record<string, unknown> };
 
 function problemsOf(edit: (m: Manifest) => void): ManifestProblem[] {
   const dir = join(tempDir('schema'), 'imagenet-vit');
-  cpSync(join(packageRoot(), 'plugins', 'imagenet-vit'), dir, { recursive: true });
+  bundledPluginCopy('imagenet-vit', dir);
   const m = JSON.parse(readFileSync(join(dir, 'plugin.json'), 'utf8')) as Manifest;
   edit(m);
   writeFileSync(join(dir, 'plugin.json'), JSON.stringify(m));
@@ -139,13 +139,12 @@ describe('plugins/validate: arch against export.py\'s model builder (static, no 
   it('a key the builder does not take and a required parameter the arch lacks are problems at the arch, with the builder\'s parameters as the fix', async () => {
     const root = tempDir('arch-check');
     const dir = join(root, 'mae');
-    cpSync(join(packageRoot(), 'plugins', 'mae'), dir, { recursive: true });
+    bundledPluginCopy('mae', dir);
     const manifest = JSON.parse(readFileSync(join(dir, 'plugin.json'), 'utf8')) as { variants: { name: string; arch?: Record<string, unknown>; onnx?: string }[] };
     const tiny = manifest.variants.findIndex((v) => v.name === 'tiny');
     const arch = manifest.variants[tiny].arch as Record<string, unknown>;
     arch.embed_dims = arch.embed_dim; // a typo
     delete arch.embed_dim;
-    manifest.variants[tiny].onnx = join(packageRoot(), 'fixtures', 'mae', 'tiny.onnx');
     writeFileSync(join(dir, 'plugin.json'), JSON.stringify(manifest, null, 2));
     const run = await zoo(['plugins', 'validate', dir, '--no-onnx']);
     assert.equal(run.code, 1, run.stdout);

@@ -12,6 +12,7 @@ import { ZooError } from '../../core/errors.js';
 import { packageRoot, pythonExecutable } from '../../core/paths.js';
 import { exporterPython, runExporter } from '../../plugins/exporter.js';
 import { onnxOnlyPlaceFix } from '../../plugins/onnx-only.js';
+import { checkExportTarget } from '../../plugins/containment.js';
 import { tinyVariantName, type PluginManifest } from '../../plugins/manifest.js';
 import { PluginRegistry } from '../../plugins/registry.js';
 import type { CommandContext } from '../io.js';
@@ -73,12 +74,14 @@ export function registerExport(program: Command, ctx: CommandContext): void {
         throw new ZooError('E_ARGS', 'checkpoint file not found', { file: resolve(ctx.io.cwd, opts.checkpoint), fix: 'check the path' });
       }
       const out = resolve(ctx.io.cwd, opts.out ?? variant.onnxPath);
+      const models = opts.models === undefined ? undefined : resolve(ctx.io.cwd, opts.models);
+      checkExportTarget({ variant, manifest: entry.manifest, pluginDir: entry.dir, out, chosen: opts.out !== undefined, models });
       ctx.io.err(`note: exporting runs the plugin's own code (third-party code unless you wrote it): ${exporterPython(entry.manifest)} ${join(entry.dir, entry.manifest.export.script)}`);
       const run = runExporter({
         dir: entry.dir,
         manifest: entry.manifest,
         variant,
-        models: opts.models === undefined ? undefined : resolve(ctx.io.cwd, opts.models),
+        models,
         out,
         checkpoint: opts.checkpoint ? resolve(ctx.io.cwd, opts.checkpoint) : undefined,
         randomInit: opts.randomInit,

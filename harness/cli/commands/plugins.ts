@@ -6,7 +6,7 @@ import Table from 'cli-table3';
 import { ZooError } from '../../core/errors.js';
 import { parseDevice } from '../../features/session.js';
 import type { CheckResult, ConformanceReport } from '../../plugins/conformance.js';
-import { PluginRegistry } from '../../plugins/registry.js';
+import { PluginRegistry, listedPluginDirs } from '../../plugins/registry.js';
 import { checkManifestFile, expandLayers, resolvePlugin } from '../../plugins/validate.js';
 import type { ResolvedLayer, ResolvedVariant } from '../../plugins/manifest.js';
 import { SCAFFOLD_LAYOUTS, scaffoldPlugin, type ScaffoldLayout } from '../../plugins/scaffold.js';
@@ -271,7 +271,10 @@ function packagePluginDirs(dir: string): string[] {
     throw new ZooError('E_ARGS', `package.json is not valid JSON: ${(err as Error).message}`, { file: pkgJson, fix: 'fix the JSON syntax' });
   }
   const listed = Array.isArray(pkg.brainzoo?.plugins) ? (pkg.brainzoo.plugins as unknown[]).map(String) : [];
-  return listed.map((rel) => resolve(dir, rel));
+  return listedPluginDirs(dir, listed).map(({ dir: pluginDir, refused }) => {
+    if (refused) throw new ZooError('E_PLUGIN_MANIFEST', refused.problem.message, { file: refused.manifestPath, path: refused.problem.path, fix: refused.problem.fix });
+    return pluginDir;
+  });
 }
 
 /** A path as the user would type it from `cwd`: relative below it, absolute elsewhere. */
