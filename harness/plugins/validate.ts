@@ -7,9 +7,11 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ZooError, shortRepr } from '../core/errors.js';
+import { JsonTooDeepError, parseJsonText } from '../core/json.js';
 import { modelsDir, schemaPath } from '../core/paths.js';
 import {
   FINETUNE_DEFAULTS,
+  MANIFEST_LIMITS,
   PREPROCESS_DEFAULTS,
   RESOLVED_PLUGIN_FORMAT,
   tinyVariantName,
@@ -243,9 +245,13 @@ function layoutProblems(layout: TokenLayoutSpec | undefined, path: string, gridF
   return out;
 }
 
+/** A variant's layers, a pattern expanded (refused past MANIFEST_LIMITS.layers before anything is allocated). */
 export function expandLayers(layers: VariantSpec['layers']): LayerSpec[] | undefined {
   if (!layers) return undefined;
   if (Array.isArray(layers)) return layers;
+  if (!Number.isInteger(layers.count) || layers.count < 1 || layers.count > MANIFEST_LIMITS.layers) {
+    throw new ZooError('E_PLUGIN_MANIFEST', `a layer pattern of ${layers.count} blocks (at most ${MANIFEST_LIMITS.layers})`, { found: layers.count, fix: `use a "count" from 1 to ${MANIFEST_LIMITS.layers} (zoo plugins validate lists every problem)` });
+  }
   return Array.from({ length: layers.count }, (_, i) => ({
     name: layers.name.replaceAll('{i}', String(i)),
     output: layers.output.replaceAll('{i}', String(i)),
@@ -380,19 +386,37 @@ export interface ManifestCheck {
   problems: ManifestProblem[];
 }
 
-/** Reads and checks plugins/<id>/plugin.json; never throws for bad content (problems are listed). */
+/** "cannot read: …" for a Node file-system error, in words where the code alone would puzzle. */
+function unreadable(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ELOOP') return 'cannot read: a symbolic-link loop (ELOOP)';
+  if (code === 'ENOENT') return 'cannot read: no such file (ENOENT)';
+  return `cannot read: ${code ?? String(err)}`;
+}
+
+/**
+ * Reads and checks plugins/<id>/plugin.json; never throws for bad content (problems are listed).
+ * A leading UTF-8 byte order mark is allowed; a file over MANIFEST_LIMITS.bytes, or nested
+ * deeper than MANIFEST_LIMITS.depth, is refused before it is parsed.
+ */
 export function checkManifestFile(file: string): ManifestCheck {
+  const whole = (message: string, fix: string): ManifestCheck => ({ file, problems: [{ path: '/', message, fix }] });
   let raw: string;
   try {
+    const bytes = statSync(file).size;
+    if (bytes > MANIFEST_LIMITS.bytes) {
+      return whole(`plugin.json is ${(bytes / 2 ** 20).toFixed(1)} MiB; a plugin.json may be at most ${MANIFEST_LIMITS.bytes / 2 ** 20} MiB`, 'a manifest declares variants and layers (a layer pattern for repeated blocks); keep data out of it');
+    }
     raw = readFileSync(file, 'utf8');
   } catch (err) {
-    return { file, problems: [{ path: '/', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, fix: 'every plugin folder needs a plugin.json (zoo plugins new NAME makes one)' }] };
+    return whole(unreadable(err), 'every plugin folder needs a plugin.json (zoo plugins new NAME makes one)');
   }
   let json: unknown;
   try {
-    json = JSON.parse(raw);
+    json = parseJsonText(raw, MANIFEST_LIMITS.depth);
   } catch (err) {
-    return { file, problems: [{ path: '/', message: `invalid JSON: ${(err as Error).message}`, fix: 'fix the JSON syntax' }] };
+    if (err instanceof JsonTooDeepError) return whole(`objects and lists nested more than ${err.limit} levels deep`, `a plugin.json nests a few levels (variants, layers, layouts); flatten it below ${err.limit} levels`);
+    return whole(`invalid JSON: ${(err as Error).message}`, 'fix the JSON syntax');
   }
   const { validate, schema } = schemaValidator();
   if (!validate(json)) return { file, problems: schemaProblems(validate.errors ?? [], schema) };

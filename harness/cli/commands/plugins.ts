@@ -6,9 +6,10 @@ import Table from 'cli-table3';
 import { ZooError } from '../../core/errors.js';
 import { parseDevice } from '../../features/session.js';
 import type { CheckResult, ConformanceReport } from '../../plugins/conformance.js';
-import { PluginRegistry, listedPluginDirs } from '../../plugins/registry.js';
+import { PluginRegistry, isSymlinkLoop, listedPluginDirs } from '../../plugins/registry.js';
+import { parseJsonText } from '../../core/json.js';
 import { checkManifestFile, expandLayers, resolvePlugin } from '../../plugins/validate.js';
-import type { ResolvedLayer, ResolvedVariant } from '../../plugins/manifest.js';
+import { MANIFEST_LIMITS, type ResolvedLayer, type ResolvedVariant } from '../../plugins/manifest.js';
 import { SCAFFOLD_LAYOUTS, scaffoldPlugin, type ScaffoldLayout } from '../../plugins/scaffold.js';
 import type { VariantOnnxCheck } from '../../plugins/onnx-check.js';
 import { harnessVersion } from '../main.js';
@@ -107,6 +108,7 @@ export function registerPlugins(program: Command, ctx: CommandContext): void {
     .addHelpText('after', '\nA manifest that fails `zoo plugins validate` (schema or meaning) is bad input: exit 2 with its first problem.\n\nExamples:\n  zoo plugins show dinov2\n  zoo plugins show ./my-net --variant tiny --resolved --json')
     .action((target: string, opts: { variant?: string; resolved?: boolean; json?: boolean; models?: string; plugins?: string[] }) => {
       const abs = resolve(ctx.io.cwd, target);
+      refuseLoop(abs);
       // a manifest file under any name (export.py --manifest FILE asks for it so), else a folder or an id
       const dirs = existsSync(abs) && statSync(abs).isFile() ? [dirname(abs)] : pluginTargets(target, ctx.io.cwd, opts.plugins);
       if (dirs.length !== 1) {
@@ -243,6 +245,7 @@ function formatResult(r: CheckResult): string {
  */
 function pluginTargets(target: string, cwd: string, extraDirs?: string[]): string[] {
   const abs = resolve(cwd, target);
+  refuseLoop(abs);
   const looksLikePath = /[\\/]/.test(target) || target.startsWith('.') || target.endsWith('.json');
   if (existsSync(abs)) {
     if (!statSync(abs).isDirectory()) {
@@ -266,7 +269,7 @@ function packagePluginDirs(dir: string): string[] {
   if (!existsSync(pkgJson)) return [];
   let pkg: { brainzoo?: { plugins?: unknown } };
   try {
-    pkg = JSON.parse(readFileSync(pkgJson, 'utf8')) as typeof pkg;
+    pkg = parseJsonText(readFileSync(pkgJson, 'utf8'), MANIFEST_LIMITS.depth) as typeof pkg;
   } catch (err) {
     throw new ZooError('E_ARGS', `package.json is not valid JSON: ${(err as Error).message}`, { file: pkgJson, fix: 'fix the JSON syntax' });
   }
@@ -277,6 +280,11 @@ function packagePluginDirs(dir: string): string[] {
   });
 }
 
+/** A path given on the command line that is a symbolic-link loop is bad input, said so (not "does not exist"). */
+function refuseLoop(abs: string): void {
+  if (isSymlinkLoop(abs)) throw new ZooError('E_ARGS', `${abs} is a symbolic-link loop`, { file: abs, fix: 'pass a real plugin folder (ls -l shows where each link leads)' });
+}
+
 /** A path as the user would type it from `cwd`: relative below it, absolute elsewhere. */
 function relativeOrAbsolute(cwd: string, path: string): string {
   const rel = relative(cwd, path);
@@ -285,6 +293,7 @@ function relativeOrAbsolute(cwd: string, path: string): string {
 
 /** The plugin.json of a PATH given on the command line (a plugin folder or the file); a path that is neither is bad input. */
 function manifestFileOf(abs: string): string {
+  refuseLoop(abs);
   if (!existsSync(abs)) {
     throw new ZooError('E_ARGS', `plugin path ${abs} does not exist`, {
       file: abs,
