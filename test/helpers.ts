@@ -1,8 +1,8 @@
 /** Shared test utilities: temp folders, in-process CLI runs, Debian's python, small image sets. */
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import sharp from 'sharp';
 import { runCli } from '../harness/cli/main.js';
 import { bufferIo } from '../harness/cli/io.js';
@@ -52,17 +52,33 @@ export async function writeImages(dir: string, count: number, size: number, seed
   return out;
 }
 
+/** Where bundledPluginCopy puts the copied fixtures, inside the copy. */
+export const COPIED_FIXTURES = 'onnx';
+
+/**
+ * Copies a bundled plugin to `dst` with its ONNX fixtures. A plugin names only files inside its
+ * own folder (brainzoo's own plugins/ alone may name the package's fixtures/<id>/), so the
+ * fixtures (and the files beside them: a diffusion UNet's VAE and prompt) go to
+ * dst/onnx/ and each variant's "onnx" names them there. Returns the manifest as written.
+ */
+export function bundledPluginCopy(sourceId: string, dst: string): PluginManifest {
+  cpSync(join(packageRoot(), 'plugins', sourceId), dst, { recursive: true });
+  const fixtures = join(packageRoot(), 'fixtures', sourceId);
+  if (existsSync(fixtures)) cpSync(fixtures, join(dst, COPIED_FIXTURES), { recursive: true });
+  const manifest = JSON.parse(readFileSync(join(dst, 'plugin.json'), 'utf8')) as PluginManifest;
+  for (const v of manifest.variants) if (v.onnx) v.onnx = `${COPIED_FIXTURES}/${basename(v.onnx)}`;
+  writeFileSync(join(dst, 'plugin.json'), JSON.stringify(manifest, null, 2));
+  return manifest;
+}
+
 /**
  * Copies a bundled plugin into a temp plugins folder under a new id, with an edit applied to
- * its manifest (bad-input tests); the tiny variant's ONNX path is made absolute.
+ * its manifest (bad-input tests); its fixtures are copied with it (bundledPluginCopy).
  */
 export function pluginVariantCopy(sourceId: string, newId: string, edit: (m: PluginManifest) => void, root = tempDir('plugins')): string {
-  const src = join(packageRoot(), 'plugins', sourceId);
   const dst = join(root, newId);
-  cpSync(src, dst, { recursive: true });
-  const manifest = JSON.parse(readFileSync(join(dst, 'plugin.json'), 'utf8')) as PluginManifest;
+  const manifest = bundledPluginCopy(sourceId, dst);
   manifest.id = newId;
-  for (const v of manifest.variants) if (v.onnx) v.onnx = join(src, v.onnx);
   edit(manifest);
   writeFileSync(join(dst, 'plugin.json'), JSON.stringify(manifest, null, 2));
   return root;

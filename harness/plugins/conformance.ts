@@ -8,7 +8,9 @@
  *   onnx-shapes  run at batch 2 and 1, every output has its layout's shape, finite values;
  *   features     features extract from a few generated images (a temporary cache);
  *   export       export.py --random-init reproduces the committed ONNX byte for byte
- *                (bundled variants; skipped, and said so, without Python and torch);
+ *                (bundled variants; skipped, and said so, without Python and torch). The one
+ *                check that runs the plugin's own code (its Python and export.py): `notice`
+ *                hears of it before it runs, and `export: false` (--no-export) skips it;
  *   fit          a one-epoch FactorTopy fit on a small planted brain runs.
  * The repository's own conformance suite (test/plugins/conformance.test.ts) is generated from
  * CHECKS: one mocha `it` per check per bundled plugin.
@@ -60,6 +62,10 @@ export interface ConformanceOptions {
   python?: 'auto' | 'required';
   /** Also regenerate bundled fine-tuned fixtures (thousands of training steps: minutes). */
   fullFixtures?: boolean;
+  /** false: skip the export check, the only one that runs the plugin's own code (--no-export). */
+  export?: boolean;
+  /** Hears, before it runs, of the plugin's own code that a check is about to run (one line). */
+  notice?: (line: string) => void;
   /** Where the temporary folder goes (default: the system's). */
   tmpRoot?: string;
 }
@@ -121,9 +127,14 @@ export class PluginUnderTest {
     return dir;
   }
 
-  /** Reads and checks the manifest; resolves the variant (an unknown --variant is bad input: thrown). */
+  /**
+   * Reads and checks the manifest; resolves the variant. Thrown, as bad input: an unknown
+   * --variant, and a path the manifest names that leaves the plugin folder (the plugin is refused).
+   */
   loadManifest(): Outcome {
     const check = checkManifestFile(this.manifestPath);
+    const escapes = check.problems.find((p) => p.escapes);
+    if (escapes) throw new ZooError('E_PLUGIN_MANIFEST', escapes.message, { file: this.manifestPath, path: escapes.path, fix: `${escapes.fix ?? ''}; zoo plugins validate ${this.dir} lists every problem` });
     if (!check.manifest || check.problems.length) {
       const first = check.problems[0];
       const more = check.problems.length > 1 ? ` (and ${check.problems.length - 1} more)` : '';
@@ -151,7 +162,8 @@ export class PluginUnderTest {
     try {
       outcome = await check.run(this);
     } catch (err) {
-      if (isZooError(err) && err.code === 'E_VARIANT_UNKNOWN') throw err; // bad input to the command, not a failed check
+      // bad input to the command, not a failed check: an unknown variant, a refused plugin
+      if (isZooError(err) && (err.code === 'E_VARIANT_UNKNOWN' || (id === 'manifest' && err.code === 'E_PLUGIN_MANIFEST'))) throw err;
       outcome = isZooError(err) ? fail(err.message, err.fix, err.file) : fail(`internal error: ${(err as Error).stack ?? String(err)}`, 'please report this with the plugin');
     }
     return this.record(check, outcome, (performance.now() - t0) / 1000);
@@ -418,7 +430,10 @@ export const CHECKS: readonly ConformanceCheck[] = [
       if (v.finetune && !t.options.fullFixtures) {
         return skip(`${v.name} is a fine-tuned fixture (${v.finetune.steps} training steps: minutes); run with --full-fixtures to regenerate it`);
       }
+      if (t.options.export === false) return skip('--no-export: the plugin\'s exporter (its own code) was not run');
       const python = exporterPython(t.manifest);
+      const script = join(t.dir, t.manifest.export.script);
+      t.options.notice?.(`note: the export check runs the plugin's own code (third-party code unless you wrote it): ${python} ${script} --variant ${v.name} --random-init; --no-export skips it`);
       const probe = probePython(python);
       if (!probe.ok) {
         const message = `no python3 torch (${probe.reason})`;

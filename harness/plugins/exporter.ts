@@ -13,6 +13,7 @@ import { ZooError } from '../core/errors.js';
 import { packageRoot, pythonExecutable } from '../core/paths.js';
 import type { PluginManifest, ResolvedPlugin, ResolvedVariant } from './manifest.js';
 import { resolvePlugin } from './validate.js';
+import { CONTAINED_FIX, containNamed } from './containment.js';
 
 /** brainzoo's plugins/_lib: the folder that holds the `brainzoo_export` package. */
 export function pythonLibDir(): string {
@@ -117,6 +118,9 @@ export function exporterArgs(req: ExportRequest): string[] {
 export function runExporter(req: ExportRequest): ExportRun {
   const python = exporterPython(req.manifest);
   const script = join(req.dir, req.manifest.export.script);
+  // checked by validate already; checked again at the moment it runs (a link may have changed since)
+  const contained = containNamed(req.dir, req.manifest.export.script, 'export.script');
+  if (!contained.ok) throw new ZooError('E_PLUGIN_MANIFEST', contained.message, { file: join(req.dir, 'plugin.json'), path: '/export/script', fix: CONTAINED_FIX });
   const resolved = writeResolvedPlugin(resolvePlugin(req.manifest, join(req.dir, 'plugin.json'), req.models));
   let run: SpawnSyncReturns<string>;
   try {

@@ -258,6 +258,32 @@ export function expectedOutputDims(layer: ResolvedLayer): number[] {
   }
 }
 
+/**
+ * Bounds on a manifest's size, so that a hostile or mistaken plugin.json is refused before it
+ * is expanded (a layer pattern of a billion blocks) or recursed into (nesting 200,000 deep).
+ * The schema carries the numeric ones (schemas/plugin.schema.json; a test keeps them equal);
+ * every bundled backbone stays far below each (the largest: 40 layers, 1536 channels, a 64×64
+ * grid, 4 registers, 9 variants, depth 8, 31 KB).
+ */
+export const MANIFEST_LIMITS = {
+  /** plugin.json file size. */
+  bytes: 8 * 1024 * 1024,
+  /** Nesting of objects and arrays (checked on the raw text, before parsing). */
+  depth: 64,
+  /** Variants per plugin. */
+  variants: 256,
+  /** Layers per variant (a pattern's count, or a list's length). */
+  layers: 4096,
+  /** Channels per layer. */
+  channels: 65536,
+  /** Rows and columns of a token grid. */
+  grid: 256,
+  /** Register tokens of an NLC layout. */
+  registers: 256,
+  /** A diffusion time step (the diffusion extractor allows 1..inferenceSteps ≤ 1000). */
+  timestep: 1000,
+} as const;
+
 export const FINETUNE_DEFAULTS = { steps: 3000, lr: 3e-5, weightDecay: 0.01, batchSize: 4, imagesPerClass: 50 } as const;
 export const PREPROCESS_DEFAULTS: Omit<ResolvedPreprocess, 'resolution'> = {
   mean: [0.485, 0.456, 0.406],

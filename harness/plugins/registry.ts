@@ -13,12 +13,14 @@
  * names both; the same id twice within one source (two --plugins folders, one node_modules) is
  * an error naming both.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, delimiter, dirname, join, resolve } from 'node:path';
+import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { ZooError, suggest } from '../core/errors.js';
 import { bundledPluginsDir, packageRoot } from '../core/paths.js';
-import type { PluginManifest, ResolvedVariant } from './manifest.js';
-import { checkManifestFile, resolveVariant, type ManifestProblem } from './validate.js';
+import { parseJsonText } from '../core/json.js';
+import { MANIFEST_LIMITS, type PluginManifest, type ResolvedVariant } from './manifest.js';
+import { checkManifestFile, resolveVariant, type ManifestCheck, type ManifestProblem } from './validate.js';
+import { containResolved, isInside, realPathOf } from './containment.js';
 
 export type PluginSource = 'bundled' | 'folder' | 'npm';
 
@@ -58,35 +60,100 @@ export function ancestorNodeModules(start: string): string[] {
   }
 }
 
+/** Whether a folder holds a plugin.json (also one that cannot be read, e.g. a symbolic-link loop: its check says why). */
 function isPluginDir(dir: string): boolean {
-  return existsSync(join(dir, 'plugin.json'));
+  return lstatOrUndefined(join(dir, 'plugin.json')) !== undefined;
 }
 
-function subdirs(dir: string): string[] {
+function lstatOrUndefined(p: string): ReturnType<typeof lstatSync> | undefined {
+  try {
+    return lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** An entry of a plugins folder that is not a readable folder: a symbolic-link loop or a link to nothing. */
+interface BrokenEntry {
+  path: string;
+  reason: string;
+}
+
+/**
+ * The folders in `dir`, sorted; entries that cannot be followed (a symbolic-link loop, a
+ * dangling link) go to `broken` when given, else are passed over (node_modules: not plugins).
+ */
+function subdirs(dir: string, broken?: BrokenEntry[]): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((n) => !n.startsWith('.') && !n.startsWith('_'))
-    .sort()
-    .map((n) => join(dir, n))
-    .filter((p) => statSync(p).isDirectory());
+  const out: string[] = [];
+  for (const name of readdirSync(dir).filter((n) => !n.startsWith('.') && !n.startsWith('_')).sort()) {
+    const p = join(dir, name);
+    try {
+      if (statSync(p).isDirectory()) out.push(p);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      broken?.push({ path: p, reason: code === 'ELOOP' ? `${p} is a symbolic-link loop (ELOOP)` : code === 'ENOENT' ? `${p} is a symbolic link to nothing (ENOENT)` : `${p} cannot be read (${code ?? String(err)})` });
+    }
+  }
+  return out;
 }
 
-function npmPluginDirs(nodeModules: string): string[] {
-  const found: string[] = [];
+/** Whether following `p` loops (a chain of symbolic links that comes back to itself). */
+export function isSymlinkLoop(p: string): boolean {
+  try {
+    statSync(p);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ELOOP';
+  }
+}
+
+/** A plugin folder a package lists (or the package itself); `refused`: listed outside the package. */
+interface ListedDir {
+  dir: string;
+  refused?: { manifestPath: string; problem: ManifestProblem };
+}
+
+/**
+ * The plugin folders a package's "brainzoo": {"plugins": [...]} lists, each inside the package
+ * (after symbolic links): a listed folder elsewhere is refused with the problem to report.
+ */
+export function listedPluginDirs(pkgDir: string, listed: readonly string[]): ListedDir[] {
+  const pkgJson = join(pkgDir, 'package.json');
+  const roots = { named: [resolve(pkgDir)], real: [safeRealPath(pkgDir)] };
+  return listed.map((rel, i) => {
+    const dir = resolve(pkgDir, rel);
+    const named = isInside(dir, roots.named[0]) && !isAbsolute(rel) ? containResolved(dir, JSON.stringify(rel), roots) : { ok: false as const, message: `${JSON.stringify(rel)} leaves the package folder ${pkgDir}` };
+    if (named.ok) return { dir };
+    const message = named.message.replace('the plugin folder', `the package folder ${pkgDir}`);
+    return { dir, refused: { manifestPath: pkgJson, problem: { path: `/brainzoo/plugins/${i}`, message, fix: 'list plugin folders inside the package, relative to its package.json', escapes: true } } };
+  });
+}
+
+function safeRealPath(p: string): string {
+  try {
+    return realPathOf(p);
+  } catch {
+    return resolve(p);
+  }
+}
+
+function npmPluginDirs(nodeModules: string): ListedDir[] {
+  const found: ListedDir[] = [];
   const packages = subdirs(nodeModules).flatMap((p) => (p.split(/[\\/]/).pop()?.startsWith('@') ? subdirs(p) : [p]));
   for (const pkgDir of packages) {
     const pkgJson = join(pkgDir, 'package.json');
     if (!existsSync(pkgJson)) continue;
     let pkg: { keywords?: unknown; brainzoo?: { plugins?: unknown } };
     try {
-      pkg = JSON.parse(readFileSync(pkgJson, 'utf8')) as typeof pkg;
+      pkg = parseJsonText(readFileSync(pkgJson, 'utf8'), MANIFEST_LIMITS.depth) as typeof pkg;
     } catch {
       continue;
     }
     if (!Array.isArray(pkg.keywords) || !pkg.keywords.includes('brainzoo-plugin')) continue;
     const listed = Array.isArray(pkg.brainzoo?.plugins) ? (pkg.brainzoo?.plugins as unknown[]).map(String) : [];
-    if (listed.length) found.push(...listed.map((rel) => resolve(pkgDir, rel)));
-    else found.push(pkgDir);
+    if (listed.length) found.push(...listedPluginDirs(pkgDir, listed));
+    else found.push({ dir: pkgDir });
   }
   return found;
 }
@@ -99,10 +166,11 @@ export class PluginRegistry {
   constructor(private readonly options: RegistryOptions = {}) {
     const cwd = options.cwd ?? process.cwd();
     // Most specific first: a later copy of a known id is shadowed, never replaces it.
-    const add = (dir: string, source: PluginSource, scope: string): void => {
-      const manifestPath = join(dir, 'plugin.json');
-      const check = checkManifestFile(manifestPath);
-      const rawId = check.manifest?.id ?? readIdLoosely(manifestPath) ?? dir.split(/[\\/]/).pop() ?? dir;
+    const add = (dir: string, source: PluginSource, scope: string, refused?: ListedDir['refused']): void => {
+      // refused: a folder its package lists outside itself, or an entry that cannot be followed
+      const manifestPath = refused?.manifestPath ?? join(dir, 'plugin.json');
+      const check: ManifestCheck = refused ? { file: manifestPath, problems: [refused.problem] } : checkManifestFile(manifestPath);
+      const rawId = check.manifest?.id ?? (refused ? undefined : readIdLoosely(manifestPath)) ?? dir.split(/[\\/]/).pop() ?? dir;
       const prior = this.entries.get(rawId);
       if (prior && resolve(prior.dir) === resolve(dir)) return;
       if (prior && this.scopes.get(rawId) === scope) {
@@ -123,11 +191,22 @@ export class PluginRegistry {
     const extra = [...(options.extraDirs ?? []), ...(process.env.BRAINZOO_PLUGINS?.split(delimiter).filter(Boolean) ?? [])];
     for (const root of extra) {
       const abs = resolve(cwd, root);
+      if (isSymlinkLoop(abs)) throw new ZooError('E_ARGS', `plugin folder ${abs} is a symbolic-link loop`, { file: abs, fix: 'point --plugins / $BRAINZOO_PLUGINS at a real folder (ls -l shows where each link leads)' });
       if (!existsSync(abs)) throw new ZooError('E_ARGS', `plugin folder ${abs} does not exist`, { file: abs, fix: 'check --plugins / $BRAINZOO_PLUGINS' });
-      for (const dir of isPluginDir(abs) ? [abs] : subdirs(abs).filter(isPluginDir)) add(dir, 'folder', 'the --plugins / $BRAINZOO_PLUGINS folders');
+      const broken: BrokenEntry[] = [];
+      const scope = 'the --plugins / $BRAINZOO_PLUGINS folders';
+      for (const dir of isPluginDir(abs) ? [abs] : subdirs(abs, broken).filter(isPluginDir)) add(dir, 'folder', scope);
+      for (const b of broken) {
+        add(b.path, 'folder', scope, { manifestPath: b.path, problem: { path: '/', message: b.reason, fix: 'remove the link, or point it at a plugin folder (ls -l shows where it leads)' } });
+      }
     }
     const nm = options.nodeModulesDirs ?? [...new Set([...ancestorNodeModules(cwd), ...ancestorNodeModules(packageRoot())])];
-    for (const modules of nm) for (const dir of npmPluginDirs(modules)) if (isPluginDir(dir)) add(dir, 'npm', modules);
+    for (const modules of nm) {
+      for (const { dir, refused } of npmPluginDirs(modules)) {
+        if (refused) add(dir, 'npm', modules, refused);
+        else if (isPluginDir(dir)) add(dir, 'npm', modules);
+      }
+    }
     for (const dir of subdirs(bundledPluginsDir())) if (isPluginDir(dir)) add(dir, 'bundled', 'the bundled plugins/');
   }
 
@@ -144,7 +223,8 @@ export class PluginRegistry {
     const entry = this.entries.get(id);
     if (!entry) throw new ZooError('E_PLUGIN_UNKNOWN', `unknown plugin "${id}"`, { fix: suggest(id, this.ids()) });
     if (!entry.manifest) {
-      const first = entry.problems[0];
+      // a path that leaves the plugin folder is the reason the plugin is refused: name it first
+      const first = entry.problems.find((p) => p.escapes) ?? entry.problems[0];
       throw new ZooError('E_PLUGIN_MANIFEST', `plugin "${id}" is broken: ${first.message}${entry.problems.length > 1 ? ` (and ${entry.problems.length - 1} more)` : ''}`, {
         file: entry.manifestPath,
         path: first.path,
@@ -176,7 +256,8 @@ export class PluginRegistry {
 
 function readIdLoosely(file: string): string | undefined {
   try {
-    const id = (JSON.parse(readFileSync(file, 'utf8')) as { id?: unknown }).id;
+    if (statSync(file).size > MANIFEST_LIMITS.bytes) return undefined;
+    const id = (parseJsonText(readFileSync(file, 'utf8'), MANIFEST_LIMITS.depth) as { id?: unknown } | null)?.id;
     return typeof id === 'string' && id ? id : undefined;
   } catch {
     return undefined;

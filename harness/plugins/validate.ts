@@ -3,13 +3,15 @@
  * that a schema cannot express (names unique, references resolve, layouts consistent).
  * Every problem carries its JSON path and the fix; `zoo plugins validate` lists them all.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ZooError, shortRepr } from '../core/errors.js';
+import { JsonTooDeepError, parseJsonText } from '../core/json.js';
 import { modelsDir, schemaPath } from '../core/paths.js';
 import {
   FINETUNE_DEFAULTS,
+  MANIFEST_LIMITS,
   PREPROCESS_DEFAULTS,
   RESOLVED_PLUGIN_FORMAT,
   tinyVariantName,
@@ -23,12 +25,18 @@ import {
   type VariantSpec,
 } from './manifest.js';
 import { extractorKinds, findExtractor, resolveExtractor } from '../features/extractors/index.js';
+import { manifestPathProblems } from './containment.js';
 
 export interface ManifestProblem {
   /** JSON pointer into plugin.json, e.g. /variants/2/layers. */
   path: string;
   message: string;
   fix?: string;
+  /**
+   * A path the manifest names that leaves the plugin folder (containment.ts): validate lists
+   * it like any problem, and every command that would use the plugin refuses it (exit 2).
+   */
+  escapes?: true;
 }
 
 let compiled: { validate: ValidateFunction; schema: SchemaNode } | undefined;
@@ -73,6 +81,8 @@ export const PATTERN_WORDS: Record<string, string> = {
   '^[a-z0-9][a-z0-9._-]*$': 'lower-case letters, digits, dots, dashes and underscores, starting with a letter or digit',
   '^[0-9]+[KMGT]?$': 'a size as sbatch --mem takes it: a number of megabytes, or a number with K, M, G or T',
   '^([0-9]+-)?[0-9]+(:[0-9]{2}){0,2}$': 'a time limit as sbatch --time takes it: minutes, MM:SS, HH:MM:SS or D-HH:MM:SS',
+  '\\.onnx$': 'a path ending in .onnx, relative to the plugin folder and inside it',
+  '^[^/\\\\]+$': 'a file name without folders (no / or \\)',
 };
 
 /** Follows a local "#/definitions/NAME" reference. */
@@ -235,9 +245,13 @@ function layoutProblems(layout: TokenLayoutSpec | undefined, path: string, gridF
   return out;
 }
 
+/** A variant's layers, a pattern expanded (refused past MANIFEST_LIMITS.layers before anything is allocated). */
 export function expandLayers(layers: VariantSpec['layers']): LayerSpec[] | undefined {
   if (!layers) return undefined;
   if (Array.isArray(layers)) return layers;
+  if (!Number.isInteger(layers.count) || layers.count < 1 || layers.count > MANIFEST_LIMITS.layers) {
+    throw new ZooError('E_PLUGIN_MANIFEST', `a layer pattern of ${layers.count} blocks (at most ${MANIFEST_LIMITS.layers})`, { found: layers.count, fix: `use a "count" from 1 to ${MANIFEST_LIMITS.layers} (zoo plugins validate lists every problem)` });
+  }
   return Array.from({ length: layers.count }, (_, i) => ({
     name: layers.name.replaceAll('{i}', String(i)),
     output: layers.output.replaceAll('{i}', String(i)),
@@ -252,8 +266,12 @@ function meaningProblems(m: PluginManifest, pluginDir: string): ManifestProblem[
   if (m.id !== folder && !pluginDir.includes('node_modules')) {
     out.push({ path: '/id', message: `id "${m.id}" differs from its folder "${folder}"`, fix: `rename the folder to plugins/${m.id}/ or set "id": "${folder}"` });
   }
-  if (!existsSync(join(pluginDir, m.export.script))) {
-    out.push({ path: '/export/script', message: `export script ${m.export.script} not found in ${pluginDir}`, fix: 'add the exporter (see plugins/README.md) or fix the path' });
+  const paths = manifestPathProblems(m, pluginDir);
+  out.push(...paths);
+  if (!paths.some((p) => p.path === '/export/script')) {
+    const script = join(pluginDir, m.export.script);
+    if (!existsSync(script)) out.push({ path: '/export/script', message: `export script ${m.export.script} not found in ${pluginDir}`, fix: 'add the exporter (see plugins/README.md) or fix the path' });
+    else if (!statSync(script).isFile()) out.push({ path: '/export/script', message: `export script ${m.export.script} is not a file`, fix: 'name the exporter file, e.g. "script": "export.py"' });
   }
   const layersOf = (v: VariantSpec): LayerSpec[] => expandLayers(v.layers ?? m.variants.find((o) => o.name === v.finetune?.from)?.layers) ?? [];
   const ownGrid = (l: LayerSpec): boolean => Boolean(l.grid ?? l.tokenLayout?.grid);
@@ -336,7 +354,7 @@ function meaningProblems(m: PluginManifest, pluginDir: string): ManifestProblem[
     if (source?.onnxOnly) {
       out.push({ path: `${at}/finetune/from`, message: `"${v.name}" is fine-tuned from "${source.name}", which is ONNX only: export.py fine-tunes PyTorch weights`, fix: `fine-tune from a variant with a "checkpoint", or declare "${v.name}" ONNX only too (with the fine-tuned file's sha256)` });
     }
-    if (v.bundled && !v.onnx) out.push({ path: `${at}/onnx`, message: 'a bundled variant must name its ONNX fixture', fix: 'add "onnx": "../../fixtures/<id>/tiny.onnx"' });
+    if (v.bundled && !v.onnx) out.push({ path: `${at}/onnx`, message: 'a bundled variant must name its ONNX fixture', fix: 'add "onnx": "fixtures/tiny.onnx" (a path inside the plugin folder)' });
     if (v.bundled && source && !source.bundled) {
       out.push({ path: `${at}/finetune/from`, message: `bundled variant "${v.name}" is fine-tuned from "${source.name}", which is not bundled`, fix: 'fine-tune a bundled fixture from the bundled tiny variant, so that the default run has both sides of the fine-tune drop' });
     }
@@ -368,19 +386,37 @@ export interface ManifestCheck {
   problems: ManifestProblem[];
 }
 
-/** Reads and checks plugins/<id>/plugin.json; never throws for bad content (problems are listed). */
+/** "cannot read: …" for a Node file-system error, in words where the code alone would puzzle. */
+function unreadable(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ELOOP') return 'cannot read: a symbolic-link loop (ELOOP)';
+  if (code === 'ENOENT') return 'cannot read: no such file (ENOENT)';
+  return `cannot read: ${code ?? String(err)}`;
+}
+
+/**
+ * Reads and checks plugins/<id>/plugin.json; never throws for bad content (problems are listed).
+ * A leading UTF-8 byte order mark is allowed; a file over MANIFEST_LIMITS.bytes, or nested
+ * deeper than MANIFEST_LIMITS.depth, is refused before it is parsed.
+ */
 export function checkManifestFile(file: string): ManifestCheck {
+  const whole = (message: string, fix: string): ManifestCheck => ({ file, problems: [{ path: '/', message, fix }] });
   let raw: string;
   try {
+    const bytes = statSync(file).size;
+    if (bytes > MANIFEST_LIMITS.bytes) {
+      return whole(`plugin.json is ${(bytes / 2 ** 20).toFixed(1)} MiB; a plugin.json may be at most ${MANIFEST_LIMITS.bytes / 2 ** 20} MiB`, 'a manifest declares variants and layers (a layer pattern for repeated blocks); keep data out of it');
+    }
     raw = readFileSync(file, 'utf8');
   } catch (err) {
-    return { file, problems: [{ path: '/', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, fix: 'every plugin folder needs a plugin.json (zoo plugins new NAME makes one)' }] };
+    return whole(unreadable(err), 'every plugin folder needs a plugin.json (zoo plugins new NAME makes one)');
   }
   let json: unknown;
   try {
-    json = JSON.parse(raw);
+    json = parseJsonText(raw, MANIFEST_LIMITS.depth);
   } catch (err) {
-    return { file, problems: [{ path: '/', message: `invalid JSON: ${(err as Error).message}`, fix: 'fix the JSON syntax' }] };
+    if (err instanceof JsonTooDeepError) return whole(`objects and lists nested more than ${err.limit} levels deep`, `a plugin.json nests a few levels (variants, layers, layouts); flatten it below ${err.limit} levels`);
+    return whole(`invalid JSON: ${(err as Error).message}`, 'fix the JSON syntax');
   }
   const { validate, schema } = schemaValidator();
   if (!validate(json)) return { file, problems: schemaProblems(validate.errors ?? [], schema) };

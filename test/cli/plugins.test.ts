@@ -8,7 +8,7 @@ import { packageRoot } from '../../harness/core/paths.js';
 import { PluginRegistry } from '../../harness/plugins/registry.js';
 import { checkManifestFile } from '../../harness/plugins/validate.js';
 import { expectedOutputDims, type PluginManifest } from '../../harness/plugins/manifest.js';
-import { pluginVariantCopy, tempDir, zoo } from '../helpers.js';
+import { bundledPluginCopy, pluginVariantCopy, tempDir, zoo } from '../helpers.js';
 
 const PAPER_PLUGINS = ['clip', 'dinov2', 'imagenet-vit', 'mae', 'mocov3', 'sam'];
 
@@ -62,7 +62,7 @@ describe('plugins: the bundled registry', () => {
 describe('plugins: validation lists every problem with its JSON path', () => {
   function brokenCopy(edit: (m: Record<string, unknown>) => void): string {
     const dir = join(tempDir('validate'), 'imagenet-vit');
-    cpSync(join(packageRoot(), 'plugins', 'imagenet-vit'), dir, { recursive: true });
+    bundledPluginCopy('imagenet-vit', dir);
     const m = JSON.parse(readFileSync(join(dir, 'plugin.json'), 'utf8')) as Record<string, unknown>;
     edit(m);
     writeFileSync(join(dir, 'plugin.json'), JSON.stringify(m));
@@ -164,6 +164,7 @@ describe('plugins: zoo plugins test', function () {
     assert.equal(run.code, 0, run.stdout + run.stderr);
     for (const id of ['manifest', 'onnx-opens', 'onnx-io', 'onnx-shapes', 'features', 'export', 'fit']) assert.match(run.stdout, new RegExp(`^  ✓ ${id} `, 'm'));
     assert.match(run.stdout, /mocov3 \(tiny\): 7 passed, 0 failed, 0 skipped/);
+    assert.match(run.stderr, /^note: the export check runs the plugin's own code .*mocov3\/export\.py --variant tiny --random-init; --no-export skips it$/m);
   });
 
   it('channels that disagree with the ONNX: ✗ onnx-shapes naming the output and the fix, dependants skipped, exit 1', async () => {
@@ -220,6 +221,23 @@ describe('plugins: zoo plugins test', function () {
       if (saved === undefined) delete process.env.BRAINZOO_PYTHON;
       else process.env.BRAINZOO_PYTHON = saved;
     }
+  });
+
+  it('--no-export skips the export check, the one that runs the plugin\'s own code; without it a line on stderr says so before it runs', async () => {
+    const root = tempDir('no-export');
+    const marker = join(root, 'ran');
+    writeFileSync(join(root, 'own-python.sh'), `#!/bin/sh\necho ran >> '${marker}'\nexit 1\n`, { mode: 0o755 });
+    const plugins = pluginVariantCopy('mae', 'mae-own', (m) => { m.export.python = join(root, 'own-python.sh'); }, join(root, 'plugins'));
+    const dir = join(plugins, 'mae-own');
+    const skipped = await zoo(['plugins', 'test', dir, '--no-export']);
+    assert.equal(skipped.code, 0, skipped.stdout + skipped.stderr);
+    assert.match(skipped.stdout, /^  - export .*\n\s+skipped: --no-export: the plugin's exporter \(its own code\) was not run/m);
+    assert.match(skipped.stdout, /mae-own \(tiny\): 6 passed, 0 failed, 1 skipped/);
+    assert.doesNotMatch(skipped.stderr, /own code/);
+    assert.ok(!existsSync(marker), 'with --no-export nothing of the plugin ran');
+    const ran = await zoo(['plugins', 'test', dir]);
+    assert.match(ran.stderr, /^note: the export check runs the plugin's own code \(third-party code unless you wrote it\): \S+own-python\.sh \S+mae-own\/export\.py --variant tiny --random-init; --no-export skips it$/m);
+    assert.ok(existsSync(marker), 'without --no-export the export check runs the plugin\'s Python and exporter');
   });
 
   it('bad input exits 2: a missing folder, an unknown id, an unknown variant, a folder without plugin.json', async () => {

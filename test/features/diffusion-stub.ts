@@ -1,15 +1,22 @@
 /** The stand-in diffusion fixture (test/fixtures-python/make_stub_unet.py) as a throwaway plugin, for tests. */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { packageRoot } from '../../harness/core/paths.js';
 import type { LayerSpec, PluginManifest } from '../../harness/plugins/manifest.js';
 
 export const STUB = join(packageRoot(), 'test', 'fixtures-python', 'make_stub_unet.py');
 
-/** A throwaway plugin around the stub fixture. */
+/**
+ * A throwaway plugin around the stub fixture. A plugin names only files inside its folder, so
+ * `onnx` (and the files the extractor reads beside it, where they exist) is copied to
+ * DIR/fixtures/ and the variants name it there; an `onnx` that does not exist stays missing.
+ */
 export function stubPlugin(dir: string, onnx: string, variants: PluginManifest['variants'], edit?: (m: PluginManifest) => void): string {
-  mkdirSync(dir, { recursive: true });
+  mkdirSync(join(dir, 'fixtures'), { recursive: true });
   writeFileSync(join(dir, 'export.py'), '# stand-in\n');
+  const stem = onnx.replace(/\.onnx$/, '');
+  for (const f of [onnx, `${stem}.vae.onnx`, `${stem}.prompt.npy`]) if (existsSync(f)) copyFileSync(f, join(dir, 'fixtures', basename(f)));
+  const named = `fixtures/${basename(onnx)}`;
   const m: PluginManifest = {
     id: 'sd-stub',
     family: 'SD',
@@ -19,7 +26,7 @@ export function stubPlugin(dir: string, onnx: string, variants: PluginManifest['
     preprocess: { resolution: 64, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], resize: 'center-crop', interpolation: 'bilinear' },
     tokenLayout: { format: 'NCHW' },
     extractor: { kind: 'diffusion', inferenceSteps: 50, prompt: '', seed: 0 },
-    variants: variants.map((v) => ({ bundled: true, arch: {}, onnx, ...v })),
+    variants: variants.map((v) => ({ bundled: true, arch: {}, onnx: named, ...v })),
   };
   edit?.(m);
   const file = join(dir, 'plugin.json');

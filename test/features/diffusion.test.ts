@@ -208,7 +208,7 @@ describe('features: the diffusion extractor against a torch loop of the same inv
     // Defaults written out or left implicit are the same features.
     const implicit = { ...variant, extractor: { kind: 'diffusion', settings: {} } };
     assert.equal(featureKey(implicit, 'a'.repeat(64), 'b'.repeat(64), 8, 'cpu'), base);
-    const prompt = onnx.replace(/\.onnx$/, '.prompt.npy');
+    const prompt = variant.onnxPath.replace(/\.onnx$/, '.prompt.npy');
     const saved = readFileSync(prompt);
     try {
       const changed = readNpy(prompt);

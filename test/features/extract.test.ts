@@ -359,8 +359,9 @@ describe('features: bad input', function () {
   it('the CLI prints the error with its fix and exits 2', async () => {
     const plugins = pluginVariantCopy('imagenet-vit', 'broken-vit', (m) => {
       const tiny = m.variants.find((v) => v.name === 'tiny');
-      if (tiny) tiny.onnx = join(dir, 'garbage.onnx');
+      if (tiny) tiny.onnx = 'garbage.onnx';
     });
+    copyFileSync(join(dir, 'garbage.onnx'), join(plugins, 'broken-vit', 'garbage.onnx'));
     const { zoo } = await import('../helpers.js');
     const run = await zoo(['extract', '--plugin', 'broken-vit', '--variant', 'tiny', '--images', join(dir, 'img'), '--cache', join(dir, 'c7'), '--plugins', plugins, '--quiet']);
     assert.equal(run.code, 2);

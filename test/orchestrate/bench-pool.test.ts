@@ -13,7 +13,7 @@ import type { ExtractJob, FitJob, Plan } from '../../harness/orchestrate/jobs.js
 import { runLocal } from '../../harness/orchestrate/local.js';
 import { jobView } from '../../harness/orchestrate/view.js';
 import type { BenchState } from '../../harness/orchestrate/state.js';
-import { pluginVariantCopy, tempDir, zoo } from '../helpers.js';
+import { COPIED_FIXTURES, pluginVariantCopy, tempDir, zoo } from '../helpers.js';
 
 const BIN = join(packageRoot(), 'dist', 'harness', 'bin', 'zoo.js');
 const FIT_ARGS = ['--subjects', 'subj01', '--max-epochs', '2', '--quiet'];
@@ -149,12 +149,10 @@ describe('orchestrate: zoo bench on a worker pool', function () {
 
   it('reports a failing job with its log while the others finish, scores the rest, exits 1; --retry-failed reruns only it', async () => {
     const out = tempDir('pool-fail');
-    const onnx = join(tempDir('pool-onnx'), 'tiny.onnx');
+    const plugins = pluginVariantCopy('mae', 'broken-mae', () => undefined);
     // A truncated ONNX file (an interrupted copy).
+    const onnx = join(plugins, 'broken-mae', COPIED_FIXTURES, 'tiny.onnx');
     writeFileSync(onnx, readFileSync(join(packageRoot(), 'fixtures', 'mae', 'tiny.onnx')).subarray(0, 5000));
-    const plugins = pluginVariantCopy('mae', 'broken-mae', (m) => {
-      for (const v of m.variants) if (v.name === 'tiny') v.onnx = onnx;
-    });
     const args = ['bench', 'broken-mae', 'mae', '--plugins', plugins, '--cache', cache, ...FIT_ARGS, '--out', out];
     const run = await zoo(args);
     assert.equal(run.code, 1, run.stderr);

@@ -12,7 +12,7 @@ import { chmodSync, existsSync, readFileSync, readdirSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { packageRoot } from '../../harness/core/paths.js';
 import type { BenchState } from '../../harness/orchestrate/state.js';
-import { pluginVariantCopy, tempDir, zoo } from '../helpers.js';
+import { COPIED_FIXTURES, pluginVariantCopy, tempDir, zoo } from '../helpers.js';
 
 function leaderboardBody(out: string): string {
   const lb = JSON.parse(readFileSync(join(out, 'leaderboard.json'), 'utf8')) as Record<string, unknown>;
@@ -22,11 +22,9 @@ function leaderboardBody(out: string): string {
 
 /** A plugin copy whose tiny variant's ONNX is truncated (its extraction fails). */
 function brokenPlugin(): string {
-  const onnx = join(tempDir('slurm-onnx'), 'tiny.onnx');
-  writeFileSync(onnx, readFileSync(join(packageRoot(), 'fixtures', 'mae', 'tiny.onnx')).subarray(0, 5000));
-  return pluginVariantCopy('mae', 'broken-mae', (m) => {
-    for (const v of m.variants) if (v.name === 'tiny') v.onnx = onnx;
-  });
+  const plugins = pluginVariantCopy('mae', 'broken-mae', () => undefined);
+  writeFileSync(join(plugins, 'broken-mae', COPIED_FIXTURES, 'tiny.onnx'), readFileSync(join(packageRoot(), 'fixtures', 'mae', 'tiny.onnx')).subarray(0, 5000));
+  return plugins;
 }
 
 describe('orchestrate: zoo bench --executor slurm (sbatch calls)', function () {

@@ -1,6 +1,6 @@
 /** harness/plugins/registry.ts: discovery walks up from the working directory; the more specific copy of an id wins. */
 import { strict as assert } from 'node:assert';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PluginManifest } from '../../harness/plugins/manifest.js';
 import { PluginRegistry, ancestorNodeModules } from '../../harness/plugins/registry.js';
@@ -95,5 +95,51 @@ describe('plugins/registry: discovery from a subfolder, and which copy of an id 
       const e = err as { code?: string; found?: unknown; message?: string };
       return e.code === 'E_PLUGIN_DUPLICATE' && JSON.stringify(e.found).includes(a) && JSON.stringify(e.found).includes(join(other, 'plugins', 'twin')) && /declared twice in .*node_modules/.test(e.message ?? '');
     });
+  });
+});
+
+describe('plugins/registry: symbolic-link loops are a clear error or a listed broken plugin, never a trace', () => {
+  it('a loop among the --plugins folder\'s entries is listed as broken with its reason; the other plugins are intact', async () => {
+    const root = tempDir('loops');
+    pluginVariantCopy('mae', 'good-mae', () => undefined, root);
+    symlinkSync(join(root, 'y'), join(root, 'x'));
+    symlinkSync(join(root, 'x'), join(root, 'y'));
+    mkdirSync(join(root, 'looped-json'));
+    symlinkSync(join(root, 'looped-json', 'plugin.json'), join(root, 'looped-json', 'plugin.json'));
+    const { code, rows, stderr } = await listFrom(root, ['--plugins', root]);
+    assert.equal(code, 0, stderr);
+    const byId = new Map(rows.map((r) => [r.id, r as ListRow & { problems: { path: string; message: string }[] }]));
+    assert.equal(byId.get('good-mae')?.status, 'ok');
+    for (const id of ['x', 'y']) {
+      assert.equal(byId.get(id)?.status, 'broken', JSON.stringify(rows.map((r) => r.id)));
+      assert.match(byId.get(id)?.problems[0].message ?? '', /is a symbolic-link loop \(ELOOP\)/);
+    }
+    assert.equal(byId.get('looped-json')?.status, 'broken');
+    assert.match(byId.get('looped-json')?.problems[0].message ?? '', /cannot read: a symbolic-link loop \(ELOOP\)/);
+    const table = await zoo(['plugins', 'list', '--plugins', root], root);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /x .*BROKEN: \/ .*symbolic-link loop/);
+  });
+
+  it('a --plugins folder, a validate or show path that is a loop: exit 2 naming it, no trace', async () => {
+    const root = tempDir('loop-arg');
+    symlinkSync(join(root, 'b'), join(root, 'a'));
+    symlinkSync(join(root, 'a'), join(root, 'b'));
+    for (const args of [['plugins', 'list', '--plugins', join(root, 'a')], ['plugins', 'validate', join(root, 'a')], ['plugins', 'show', join(root, 'a')], ['plugins', 'test', join(root, 'a')]]) {
+      const run = await zoo(args, root);
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stdout}${run.stderr}`);
+      assert.match(run.stderr, /^error E_ARGS: .*a is a symbolic-link loop/m, args.join(' '));
+      assert.doesNotMatch(run.stderr, /internal error|\n\s+at /);
+    }
+  });
+
+  it('a loop in a node_modules folder is not a plugin and breaks nothing', async () => {
+    const project = tempDir('loop-nm');
+    installPlugin(project, 'looped-neighbour');
+    symlinkSync(join(project, 'node_modules', 'q'), join(project, 'node_modules', 'p'));
+    symlinkSync(join(project, 'node_modules', 'p'), join(project, 'node_modules', 'q'));
+    const { code, rows, stderr } = await listFrom(project);
+    assert.equal(code, 0, stderr);
+    assert.equal(rows.find((r) => r.id === 'looped-neighbour')?.status, 'ok');
   });
 });

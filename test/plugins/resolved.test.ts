@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { packageRoot, pythonExecutable } from '../../harness/core/paths.js';
 import { RESOLVED_PLUGIN_ENV, exporterEnv, writeResolvedPlugin } from '../../harness/plugins/exporter.js';
 import type { PluginManifest, ResolvedPlugin, ResolvedVariant } from '../../harness/plugins/manifest.js';
-import { tempDir, zoo } from '../helpers.js';
+import { bundledPluginCopy, tempDir, zoo } from '../helpers.js';
 
 const ROOT = packageRoot();
 const BUNDLED = readdirSync(join(ROOT, 'plugins')).filter((n) => !n.startsWith('_') && !n.startsWith('.') && !n.endsWith('.md')).sort();
@@ -123,12 +123,10 @@ describe('plugins: one source of manifest rules (harness resolves, Python reads)
 });
 
 describe('plugins: what validate rejects, export.py rejects with the same words; what it accepts, export.py reads', () => {
-  /** A copy of a bundled plugin under its own id, edited; the fixtures stay where they are. */
+  /** A copy of a bundled plugin under its own id (its fixtures copied inside it), edited. */
   function copy(id: string, edit: (m: PluginManifest) => void): string {
     const dir = join(tempDir('one-source'), id);
-    cpSync(join(ROOT, 'plugins', id), dir, { recursive: true });
-    const m = JSON.parse(readFileSync(join(dir, 'plugin.json'), 'utf8')) as PluginManifest;
-    for (const v of m.variants) if (v.onnx) v.onnx = join(ROOT, 'plugins', id, v.onnx);
+    const m = bundledPluginCopy(id, dir);
     edit(m);
     writeFileSync(join(dir, 'plugin.json'), JSON.stringify(m, null, 2));
     return dir;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { packageRoot, pythonExecutable } from '../../harness/core/paths.js';
 import { exporterEnv } from '../../harness/plugins/exporter.js';
 import { openSession, ort } from '../../harness/features/session.js';
-import { pluginVariantCopy, python, tempDir, zoo } from '../helpers.js';
+import { COPIED_FIXTURES, pluginVariantCopy, python, tempDir, zoo } from '../helpers.js';
 
 const ROOT = packageRoot();
 const CHECK = join(ROOT, 'test', 'fixtures-python', 'sd_unet_check.py');
@@ -160,16 +160,12 @@ describe('plugins: zoo plugins test checks the diffusion side files too', functi
   this.timeout(300_000);
   it('a prompt embedding that differs from what export.py writes fails the export check, naming the file', async () => {
     const root = tempDir('sd-side');
-    const fx = join(root, 'fixtures');
-    mkdirSync(fx);
-    for (const suffix of ['.onnx', '.vae.onnx', '.prompt.npy']) copyFileSync(`${FIXTURE}${suffix}`, join(fx, `tiny${suffix}`));
+    // The same id: the ONNX metadata names the plugin, so only the changed file may differ.
+    const plugins = pluginVariantCopy('sd-unet', 'sd-unet', () => undefined, join(root, 'plugins'));
+    const fx = join(plugins, 'sd-unet', COPIED_FIXTURES);
     const prompt = readFileSync(join(fx, 'tiny.prompt.npy'));
     prompt.writeFloatLE(prompt.readFloatLE(prompt.length - 4) + 1, prompt.length - 4); // one value of the last token changed
     writeFileSync(join(fx, 'tiny.prompt.npy'), prompt);
-    // The same id: the ONNX metadata names the plugin, so only the changed file may differ.
-    const plugins = pluginVariantCopy('sd-unet', 'sd-unet', (m) => {
-      for (const v of m.variants) if (v.onnx) v.onnx = join(fx, 'tiny.onnx');
-    }, join(root, 'plugins'));
     const r = await zoo(['plugins', 'test', join(plugins, 'sd-unet'), '--variant', 'tiny.t25']);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /✗ export [^\n]*\n\s+the regenerated tiny\.t25\.prompt\.npy \(sha256 [0-9a-f]{12}\) differs from \S*tiny\.prompt\.npy/);

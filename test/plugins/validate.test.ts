@@ -4,14 +4,18 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { packageRoot, schemaPath } from '../../harness/core/paths.js';
-import { PATTERN_WORDS, checkManifestFile, exampleOf, type ManifestProblem, type SchemaNode } from '../../harness/plugins/validate.js';
-import { tempDir, zoo } from '../helpers.js';
+import { PATTERN_WORDS, checkManifestFile, exampleOf, expandLayers, type ManifestProblem, type SchemaNode } from '../../harness/plugins/validate.js';
+import { jsonNestingDepth } from '../../harness/core/json.js';
+import { isZooError } from '../../harness/core/errors.js';
+import { MANIFEST_LIMITS } from '../../harness/plugins/manifest.js';
+import { PluginRegistry } from '../../harness/plugins/registry.js';
+import { bundledPluginCopy, tempDir, zoo } from '../helpers.js';
 
 type Manifest = Record<string, unknown> & { variants: Record<string, unknown>[]; paper: Record<string, unknown>; preprocess: Record<string, unknown> };
 
 function problemsOf(edit: (m: Manifest) => void): ManifestProblem[] {
   const dir = join(tempDir('schema'), 'imagenet-vit');
-  cpSync(join(packageRoot(), 'plugins', 'imagenet-vit'), dir, { recursive: true });
+  bundledPluginCopy('imagenet-vit', dir);
   const m = JSON.parse(readFileSync(join(dir, 'plugin.json'), 'utf8')) as Manifest;
   edit(m);
   writeFileSync(join(dir, 'plugin.json'), JSON.stringify(m));
@@ -139,17 +143,109 @@ describe('plugins/validate: arch against export.py\'s model builder (static, no 
   it('a key the builder does not take and a required parameter the arch lacks are problems at the arch, with the builder\'s parameters as the fix', async () => {
     const root = tempDir('arch-check');
     const dir = join(root, 'mae');
-    cpSync(join(packageRoot(), 'plugins', 'mae'), dir, { recursive: true });
+    bundledPluginCopy('mae', dir);
     const manifest = JSON.parse(readFileSync(join(dir, 'plugin.json'), 'utf8')) as { variants: { name: string; arch?: Record<string, unknown>; onnx?: string }[] };
     const tiny = manifest.variants.findIndex((v) => v.name === 'tiny');
     const arch = manifest.variants[tiny].arch as Record<string, unknown>;
     arch.embed_dims = arch.embed_dim; // a typo
     delete arch.embed_dim;
-    manifest.variants[tiny].onnx = join(packageRoot(), 'fixtures', 'mae', 'tiny.onnx');
     writeFileSync(join(dir, 'plugin.json'), JSON.stringify(manifest, null, 2));
     const run = await zoo(['plugins', 'validate', dir, '--no-onnx']);
     assert.equal(run.code, 1, run.stdout);
     assert.match(run.stdout, new RegExp(`/variants/${tiny}/arch: variant tiny: arch has 'embed_dims', which build_model\\(\\) in export.py does not take\\n\\s+fix: build_model\\(\\) takes img_size, patch_size, embed_dim, depth, num_heads, mlp_ratio`));
     assert.match(run.stdout, new RegExp(`/variants/${tiny}/arch: variant tiny: arch lacks 'embed_dim', which build_model\\(\\) in export.py requires`));
+  });
+});
+
+describe('plugins/validate: manifests that are odd or hostile as text (a BOM, deep nesting, huge sizes)', function () {
+  this.timeout(60_000);
+  const valid = (): string => {
+    const dir = join(tempDir('raw'), 'imagenet-vit');
+    bundledPluginCopy('imagenet-vit', dir);
+    return readFileSync(join(dir, 'plugin.json'), 'utf8');
+  };
+  const withManifest = (edit: (m: Manifest) => void): ((text: string) => string) => (text) => {
+    const m = JSON.parse(text) as Manifest;
+    edit(m);
+    return JSON.stringify(m);
+  };
+  const layers0 = (m: Manifest): Record<string, unknown> => m.variants[0].layers as Record<string, unknown>;
+  // [case, the file's text from a valid one, JSON path (null: valid), message]
+  const cases: [string, (text: string) => string, string | null, RegExp | null][] = [
+    ['a UTF-8 byte order mark before a valid manifest', (t) => `\ufeff${t}`, null, null],
+    ['200,000 nested objects', () => `${'{"a":'.repeat(200_000)}1${'}'.repeat(200_000)}`, '/', /objects and lists nested more than 64 levels deep/],
+    ['200,000 nested arrays', () => `${'['.repeat(200_000)}${']'.repeat(200_000)}`, '/', /objects and lists nested more than 64 levels deep/],
+    ['nesting inside strings does not count', withManifest((m) => { m.description = '['.repeat(100_000); }), null, null],
+    ['a layer pattern of a billion layers', withManifest((m) => { layers0(m).count = 1_000_000_000; }), '/variants/0/layers/count', /must be <= 4096 \(found 1000000000\)/],
+    ['a billion channels', withManifest((m) => { layers0(m).channels = 1_000_000_000; }), '/variants/0/layers/channels', /must be <= 65536/],
+    ['a grid of 100,000 × 100,000', withManifest((m) => { m.tokenLayout = { format: 'NLC', cls: true, grid: [100_000, 100_000] }; }), '/tokenLayout/grid/0', /must be <= 256/],
+    ['100,000 register tokens', withManifest((m) => { m.tokenLayout = { format: 'NLC', cls: true, registers: 100_000, grid: [8, 8] }; }), '/tokenLayout/registers', /must be <= 256/],
+    ['5,000 listed layers', withManifest((m) => { m.variants[0].layers = Array.from({ length: 5000 }, (_, i) => ({ name: `b${i}`, output: `o${i}`, channels: 8 })); }), '/variants/0/layers', /must have at most 4096 items/],
+    ['300 variants', withManifest((m) => { m.variants = Array.from({ length: 300 }, (_, i) => ({ ...m.variants[0], name: `v${i}` })); }), '/variants', /must have at most 256 items/],
+    ['a time step of a billion', withManifest((m) => { m.variants[0].layers = [{ name: 'b', output: 'o', channels: 8, timestep: 1_000_000_000 }]; }), '/variants/0/layers/0/timestep', /must be <= 1000/],
+    ['a 9 MiB manifest', withManifest((m) => { m.description = 'x'.repeat(9 * 1024 * 1024); }), '/', /plugin\.json is 9\.0 MiB; a plugin\.json may be at most 8 MiB/],
+  ];
+
+  for (const [name, make, path, message] of cases) {
+    it(`[${name}] ${path === null ? 'is valid' : `is a problem at ${path}`}: validate, list and show answer at once, never a trace`, async () => {
+      const root = tempDir('raw-case');
+      const dir = join(root, 'imagenet-vit');
+      bundledPluginCopy('imagenet-vit', dir);
+      writeFileSync(join(dir, 'plugin.json'), make(valid()));
+      const t0 = Date.now();
+      const problems = checkManifestFile(join(dir, 'plugin.json')).problems;
+      if (path === null) assert.deepEqual(problems, []);
+      else {
+        const p = problems.find((x) => x.path === path);
+        assert.ok(p, `no problem at ${path}: ${JSON.stringify(problems).slice(0, 500)}`);
+        assert.match(p.message, message as RegExp);
+        assert.ok(p.fix && p.fix.length > 10, `${p.path}: ${p.message} has no fix`);
+      }
+      const validate = await zoo(['plugins', 'validate', dir, '--no-onnx']);
+      assert.equal(validate.code, path === null ? 0 : 1, validate.stdout.slice(0, 2000) + validate.stderr);
+      if (path === null) assert.match(validate.stdout, /: valid \(.*arch checked against build_model\(/);
+      else assert.match(validate.stdout, new RegExp(`^  ${path.replace(/[/]/g, '\\/')}: ${(message as RegExp).source}`, 'm'));
+      const list = await zoo(['plugins', 'list', '--json', '--plugins', root]);
+      assert.equal(list.code, 0, list.stderr);
+      const row = (JSON.parse(list.stdout) as { id: string; dir: string; status: string }[]).find((r) => r.dir === dir);
+      assert.equal(row?.status, path === null ? 'ok' : 'broken');
+      const show = await zoo(['plugins', 'show', dir]);
+      assert.equal(show.code, path === null ? 0 : 2, show.stderr);
+      if (path !== null) assert.match(show.stderr, /^error E_PLUGIN_MANIFEST: plugin\.json is not valid: /);
+      assert.doesNotMatch(validate.stdout + validate.stderr + list.stderr + show.stderr, /internal error|RangeError|Maximum call stack/);
+      assert.ok(Date.now() - t0 < 30_000, `took ${Date.now() - t0} ms`);
+    });
+  }
+
+  it('expandLayers refuses a pattern past the bound before allocating anything (E_PLUGIN_MANIFEST)', () => {
+    assert.throws(() => expandLayers({ count: 1_000_000_000, name: 'b{i}', output: 'o{i}', channels: 8 }), (err: unknown) => isZooError(err) && err.code === 'E_PLUGIN_MANIFEST' && /1000000000 blocks \(at most 4096\)/.test(err.message));
+    assert.equal(expandLayers({ count: 4096, name: 'b{i}', output: 'o{i}', channels: 8 })?.length, 4096);
+  });
+
+  it('the schema carries MANIFEST_LIMITS, and every bundled backbone fits them with room to spare (a quarter of each at most)', () => {
+    const schema = JSON.parse(readFileSync(schemaPath('plugin.schema.json'), 'utf8')) as SchemaNode & { definitions: Record<string, SchemaNode> };
+    const d = schema.definitions;
+    const p = (node: string, key: string): SchemaNode => (d[node].properties ?? {})[key];
+    const layersList = (d.variant.properties?.layers.oneOf ?? [])[0];
+    assert.deepEqual(
+      [p('layerPattern', 'count').maximum, layersList.maxItems, p('layer', 'channels').maximum, p('layerPattern', 'channels').maximum, p('tokenLayout', 'grid').items?.maximum, p('layer', 'grid').items?.maximum, p('tokenLayout', 'registers').maximum, p('layer', 'timestep').maximum, schema.properties?.variants.maxItems],
+      [MANIFEST_LIMITS.layers, MANIFEST_LIMITS.layers, MANIFEST_LIMITS.channels, MANIFEST_LIMITS.channels, MANIFEST_LIMITS.grid, MANIFEST_LIMITS.grid, MANIFEST_LIMITS.registers, MANIFEST_LIMITS.timestep, MANIFEST_LIMITS.variants],
+    );
+    const registry = new PluginRegistry();
+    for (const entry of registry.list().filter((e) => e.source === 'bundled')) {
+      const text = readFileSync(entry.manifestPath, 'utf8');
+      const variants = registry.allVariants({ plugins: [entry.id] });
+      const layers = variants.flatMap((v) => v.layers);
+      const seen = {
+        bytes: Buffer.byteLength(text), depth: jsonNestingDepth(text), variants: variants.length,
+        layers: Math.max(...variants.map((v) => v.layers.length)), channels: Math.max(...layers.map((l) => l.channels)),
+        grid: Math.max(...layers.flatMap((l) => l.layout.grid)), registers: Math.max(...layers.map((l) => l.layout.registers)),
+        timestep: Math.max(0, ...layers.map((l) => l.timestep ?? 0)),
+      };
+      for (const [key, value] of Object.entries(seen)) {
+        const limit = MANIFEST_LIMITS[key as keyof typeof MANIFEST_LIMITS];
+        assert.ok(value <= limit / 4, `${entry.id}: ${key} ${value} is more than a quarter of the bound ${limit}`);
+      }
+    }
   });
 });

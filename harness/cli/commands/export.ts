@@ -6,12 +6,13 @@
  * when it is run without the library on its path).
  */
 import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ZooError } from '../../core/errors.js';
 import { packageRoot, pythonExecutable } from '../../core/paths.js';
-import { runExporter } from '../../plugins/exporter.js';
+import { exporterPython, runExporter } from '../../plugins/exporter.js';
 import { onnxOnlyPlaceFix } from '../../plugins/onnx-only.js';
+import { checkExportTarget } from '../../plugins/containment.js';
 import { tinyVariantName, type PluginManifest } from '../../plugins/manifest.js';
 import { PluginRegistry } from '../../plugins/registry.js';
 import type { CommandContext } from '../io.js';
@@ -42,7 +43,7 @@ interface ExportOpts {
 export function registerExport(program: Command, ctx: CommandContext): void {
   program
     .command('export')
-    .description('export a backbone to ONNX with every block as an output (runs the plugin\'s export.py under Python with PyTorch)')
+    .description('export a backbone to ONNX with every block as an output (runs the plugin\'s export.py, its own code, under Python with PyTorch)')
     .requiredOption('--plugin <id>', 'plugin id')
     .option('--variant <name>', 'variant tag')
     .option('--tiny', 'the tiny variant (the same as export.py --tiny)')
@@ -86,11 +87,14 @@ export function registerExport(program: Command, ctx: CommandContext): void {
         }
       }
       const out = resolve(ctx.io.cwd, opts.out ?? variant.onnxPath);
+      const models = opts.models === undefined ? undefined : resolve(ctx.io.cwd, opts.models);
+      checkExportTarget({ variant, manifest: entry.manifest, pluginDir: entry.dir, out, chosen: opts.out !== undefined, models });
+      ctx.io.err(`note: exporting runs the plugin's own code (third-party code unless you wrote it): ${exporterPython(entry.manifest)} ${join(entry.dir, entry.manifest.export.script)}`);
       const run = runExporter({
         dir: entry.dir,
         manifest: entry.manifest,
         variant,
-        models: opts.models === undefined ? undefined : resolve(ctx.io.cwd, opts.models),
+        models,
         out,
         checkpoint: opts.checkpoint ? resolve(ctx.io.cwd, opts.checkpoint) : undefined,
         randomInit: opts.randomInit,

@@ -6,9 +6,10 @@ import Table from 'cli-table3';
 import { ZooError } from '../../core/errors.js';
 import { parseDevice } from '../../features/session.js';
 import type { CheckResult, ConformanceReport } from '../../plugins/conformance.js';
-import { PluginRegistry } from '../../plugins/registry.js';
+import { PluginRegistry, isSymlinkLoop, listedPluginDirs } from '../../plugins/registry.js';
+import { parseJsonText } from '../../core/json.js';
 import { checkManifestFile, expandLayers, resolvePlugin } from '../../plugins/validate.js';
-import type { ResolvedLayer, ResolvedVariant } from '../../plugins/manifest.js';
+import { MANIFEST_LIMITS, type ResolvedLayer, type ResolvedVariant } from '../../plugins/manifest.js';
 import { SCAFFOLD_LAYOUTS, scaffoldPlugin, type ScaffoldLayout } from '../../plugins/scaffold.js';
 import type { VariantOnnxCheck } from '../../plugins/onnx-check.js';
 import { harnessVersion } from '../main.js';
@@ -107,6 +108,7 @@ export function registerPlugins(program: Command, ctx: CommandContext): void {
     .addHelpText('after', '\nA manifest that fails `zoo plugins validate` (schema or meaning) is bad input: exit 2 with its first problem.\n\nExamples:\n  zoo plugins show dinov2\n  zoo plugins show ./my-net --variant tiny --resolved --json')
     .action((target: string, opts: { variant?: string; resolved?: boolean; json?: boolean; models?: string; plugins?: string[] }) => {
       const abs = resolve(ctx.io.cwd, target);
+      refuseLoop(abs);
       // a manifest file under any name (export.py --manifest FILE asks for it so), else a folder or an id
       const dirs = existsSync(abs) && statSync(abs).isFile() ? [dirname(abs)] : pluginTargets(target, ctx.io.cwd, opts.plugins);
       if (dirs.length !== 1) {
@@ -149,17 +151,18 @@ export function registerPlugins(program: Command, ctx: CommandContext): void {
     .option('--json', 'machine-readable output')
     .option('--device <device>', 'cpu | webgpu | cuda', 'cpu')
     .option('--full-fixtures', 'also regenerate bundled fine-tuned fixtures (minutes)')
+    .option('--no-export', 'skip the export check: the one check that runs the plugin\'s own code (its export.py, under its export.python)')
     .option('--models <dir>', 'exported ONNX folder (default: $BRAINZOO_MODELS or ~/.cache/brainzoo/models)')
     .option('--plugins <dirs...>', 'extra plugin folders (to find a plugin by id)')
-    .addHelpText('after', '\nExit status: 0 every check passed or was skipped, 1 a check failed, 2 bad input (no such folder, unknown id or variant).\n\nExamples:\n  zoo plugins test .                     # in a plugin package (its npm test script)\n  zoo plugins test dinov2\n  zoo plugins test ./my-net --variant vit-b-16 --json')
-    .action(async (target: string, opts: { variant?: string; json?: boolean; device: string; fullFixtures?: boolean; models?: string; plugins?: string[] }) => {
+    .addHelpText('after', '\nThe export check runs the plugin\'s export.py (third-party code unless you wrote it); a line on stderr says so before it runs, and --no-export skips it. The other checks only read the plugin\'s files.\n\nExit status: 0 every check passed or was skipped, 1 a check failed, 2 bad input (no such folder, unknown id or variant, a manifest path that leaves the plugin folder).\n\nExamples:\n  zoo plugins test .                     # in a plugin package (its npm test script)\n  zoo plugins test dinov2\n  zoo plugins test ./my-net --variant vit-b-16 --json\n  zoo plugins test ./downloaded-net --no-export   # nothing of the plugin runs')
+    .action(async (target: string, opts: { variant?: string; json?: boolean; device: string; fullFixtures?: boolean; export: boolean; models?: string; plugins?: string[] }) => {
       const dirs = pluginTargets(target, ctx.io.cwd, opts.plugins);
       const { testPlugin } = await import('../../plugins/conformance.js');
       const device = parseDevice(opts.device);
       const reports: ConformanceReport[] = [];
       for (const dir of dirs) {
         if (!opts.json) ctx.io.out(`${dir}`);
-        const report = await testPlugin(dir, { variant: opts.variant, models: opts.models, device, fullFixtures: opts.fullFixtures }, (r) => {
+        const report = await testPlugin(dir, { variant: opts.variant, models: opts.models, device, fullFixtures: opts.fullFixtures, export: opts.export, notice: (line) => ctx.io.err(line) }, (r) => {
           if (!opts.json) ctx.io.out(formatResult(r));
         });
         reports.push(report);
@@ -242,6 +245,7 @@ function formatResult(r: CheckResult): string {
  */
 function pluginTargets(target: string, cwd: string, extraDirs?: string[]): string[] {
   const abs = resolve(cwd, target);
+  refuseLoop(abs);
   const looksLikePath = /[\\/]/.test(target) || target.startsWith('.') || target.endsWith('.json');
   if (existsSync(abs)) {
     if (!statSync(abs).isDirectory()) {
@@ -265,12 +269,20 @@ function packagePluginDirs(dir: string): string[] {
   if (!existsSync(pkgJson)) return [];
   let pkg: { brainzoo?: { plugins?: unknown } };
   try {
-    pkg = JSON.parse(readFileSync(pkgJson, 'utf8')) as typeof pkg;
+    pkg = parseJsonText(readFileSync(pkgJson, 'utf8'), MANIFEST_LIMITS.depth) as typeof pkg;
   } catch (err) {
     throw new ZooError('E_ARGS', `package.json is not valid JSON: ${(err as Error).message}`, { file: pkgJson, fix: 'fix the JSON syntax' });
   }
   const listed = Array.isArray(pkg.brainzoo?.plugins) ? (pkg.brainzoo.plugins as unknown[]).map(String) : [];
-  return listed.map((rel) => resolve(dir, rel));
+  return listedPluginDirs(dir, listed).map(({ dir: pluginDir, refused }) => {
+    if (refused) throw new ZooError('E_PLUGIN_MANIFEST', refused.problem.message, { file: refused.manifestPath, path: refused.problem.path, fix: refused.problem.fix });
+    return pluginDir;
+  });
+}
+
+/** A path given on the command line that is a symbolic-link loop is bad input, said so (not "does not exist"). */
+function refuseLoop(abs: string): void {
+  if (isSymlinkLoop(abs)) throw new ZooError('E_ARGS', `${abs} is a symbolic-link loop`, { file: abs, fix: 'pass a real plugin folder (ls -l shows where each link leads)' });
 }
 
 /** A path as the user would type it from `cwd`: relative below it, absolute elsewhere. */
@@ -281,6 +293,7 @@ function relativeOrAbsolute(cwd: string, path: string): string {
 
 /** The plugin.json of a PATH given on the command line (a plugin folder or the file); a path that is neither is bad input. */
 function manifestFileOf(abs: string): string {
+  refuseLoop(abs);
   if (!existsSync(abs)) {
     throw new ZooError('E_ARGS', `plugin path ${abs} does not exist`, {
       file: abs,

@@ -57,8 +57,11 @@ export interface Extractor {
    * reads besides the ONNX). Undefined for `forward`, so keys made before the registry stay.
    */
   keyPart(variant: ResolvedVariant): Record<string, unknown> | undefined;
-  /** Files besides variant.onnxPath that the extractor reads. */
-  sideFiles(variant: ResolvedVariant): string[];
+  /**
+   * Files besides variant.onnxPath that the extractor reads, named from that path alone (the
+   * manifest checks keep them inside the plugin folder, and exports do not overwrite them).
+   */
+  sideFiles(variant: Pick<ResolvedVariant, 'onnxPath'>): string[];
   open(variant: ResolvedVariant, opts: ExtractorOpenOptions): Promise<ExtractorSession>;
   /**
    * A variant with the same outputs that is cheaper to run, for shape checks (`zoo plugins

@@ -2,7 +2,11 @@
 torch or running export.py: parses export.py (ast), finds `PluginSpec(build=NAME, ...)` and
 `def NAME(...)`, and compares the builder's parameters with every variant's arch keys.
 
-    python3 -m brainzoo_export.arch_check EXPORT_PY PLUGIN_JSON
+    python3 -I plugins/_lib/brainzoo_export/arch_check.py EXPORT_PY PLUGIN_JSON
+
+`zoo plugins validate` runs it so: with the harness's Python (never the manifest's
+export.python) in isolated mode (-I), so nothing from the working folder or $PYTHONPATH is
+imported; it needs only the standard library and must stay so.
 
 Prints one JSON object: {"builder": NAME, "params": [...], "required": [...], "problems":
 [{"variant": index, "name": ..., "message": ..., "fix": ...}]} or {"skipped": reason} when the
@@ -26,7 +30,7 @@ def builder_name(tree: ast.Module) -> str | None:
 
 
 def check(export_py: Path, plugin_json: Path) -> dict:
-    tree = ast.parse(export_py.read_text(), filename=str(export_py))
+    tree = ast.parse(export_py.read_text(encoding="utf-8-sig"), filename=str(export_py))
     name = builder_name(tree)
     if name is None:
         return {"skipped": "no PluginSpec(build=NAME) call with a plain function name in export.py"}
@@ -40,7 +44,7 @@ def check(export_py: Path, plugin_json: Path) -> dict:
     defaults_from = len(positional) - len(a.defaults)
     required = [p for i, p in enumerate(positional) if i < defaults_from] + [p.arg for p, d in zip(a.kwonlyargs, a.kw_defaults) if d is None]
     takes_any = a.kwarg is not None
-    manifest = json.loads(plugin_json.read_text())
+    manifest = json.loads(plugin_json.read_text(encoding="utf-8-sig"))  # a leading BOM is allowed, as the harness allows it
     problems = []
     for i, v in enumerate(manifest.get("variants", [])):
         arch = v.get("arch")

@@ -95,7 +95,7 @@ def run(argv: list[str] | None) -> int:
             fake = {"state_dict": state}
         else:
             file_name = (spec.get("file") if spec else None) or f"{variant.name}.pth"
-        fake_path = Path(tmp) / str(file_name)
+        fake_path = Path(tmp) / Path(str(file_name)).name  # a name only: never a path out of tmp
         torch.save(fake, str(fake_path))
         try:
             if plugin.load_file is not None:

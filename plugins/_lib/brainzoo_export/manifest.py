@@ -205,7 +205,7 @@ def _arch_as_written(resolved: dict[str, Any]) -> dict[str, dict[str, Any]]:
     it (the values differ), the harness's values stand."""
     pointers = resolved.get("archAt") or {}
     try:
-        raw = json.loads(Path(resolved["file"]).read_text(encoding="utf-8"))
+        raw = json.loads(Path(resolved["file"]).read_text(encoding="utf-8-sig"))  # a leading BOM is allowed, as the harness allows it
     except (OSError, json.JSONDecodeError):
         return {}
     by_name = {str(v["name"]): v["arch"] for v in resolved["variants"]}
