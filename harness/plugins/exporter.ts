@@ -148,7 +148,8 @@ export function runExporter(req: ExportRequest): ExportRun {
     const ownFix = own ? /^\s+fix: (.*)$/m.exec(stderr.slice(stderr.lastIndexOf('error: ')))?.[1] : undefined;
     throw new ZooError('E_PYTHON', `export.py failed (exit ${run.status})${own ? `: ${own[1]}` : ''}`, {
       file: script,
-      fix: ownFix ?? 'read the exporter\'s error output above; --checkpoint must be the variant\'s official file',
+      // A crash without the exporter's own error block: say where to look, and name the checkpoint only when one was given.
+      fix: ownFix ?? `read the exporter's error output above (its last line says what failed)${req.checkpoint ? `; check that ${req.checkpoint} is the variant's official file` : ''}`,
     });
   }
   const line = run.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();

@@ -89,6 +89,14 @@ describe('cli: bad input, conflicting flags and runaway sizes end in a clear err
     });
   }
 
+  it('export --opset 20 (above what the installed PyTorch writes): the exporter\'s own error and fix, no traceback', () => {
+    const r = spawnSync(process.execPath, [BIN, 'export', '--plugin', 'mae', '--tiny', '--random-init', '--opset', '20', '--out', join(out, 'x.onnx')], { encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^error: ONNX opset 20 is not one this PyTorch \(.*\) can export\n {2}fix: use an opset from 11 to \d+/m);
+    assert.doesNotMatch(r.stderr, /Traceback|--checkpoint/);
+    assert.equal(existsSync(join(out, 'x.onnx')), false);
+  });
+
   it('bench with OUT/logs a file: a clear error before any job runs', async () => {
     const o = tempDir('logs-file');
     writeFileSync(join(o, 'logs'), 'not a folder');

@@ -34,7 +34,7 @@ from .checkpoint import backbone_keys, load_checkpoint
 from .errors import EXIT_BAD_INPUT, ExportError, note
 from .finetune import ensure_reproducible_process, run_finetune, scan_dataset
 from .manifest import Manifest, Variant, load_manifest
-from .onnx_export import export_onnx, remove_stale
+from .onnx_export import check_opset, export_onnx, remove_stale
 from .plugin import PluginSpec
 from .toy_datasets import DATASETS, generate
 from .weights import init_tiny_hierarchy
@@ -186,7 +186,8 @@ def run(script: str, plugin: PluginSpec, argv: list[str] | None = None) -> int:
             f"pass --finetune DIR (the {variant.finetune['dataset']} image folder, DIR/<class>/*.jpg) and the checkpoint of {variant.finetune['from']}",
         )
     seed = args.seed if args.seed is not None else int(variant.seed or 0)
-    opset = args.opset or manifest.opset
+    opset = args.opset if args.opset is not None else manifest.opset
+    check_opset(opset)
     out = Path(args.out).resolve() if args.out else manifest.default_onnx_path(variant)
 
     config = dict(variant.finetune) if variant.finetune is not None else dict(manifest.finetune_defaults)

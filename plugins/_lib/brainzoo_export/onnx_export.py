@@ -185,3 +185,22 @@ def remove_stale(out_path: Path) -> None:
 
 
 __all__ = ["export_onnx", "check_outputs", "dummy_input", "BlockOutputs", "INPUT_NAME", "remove_stale"]
+
+
+def check_opset(opset: int) -> None:
+    """Refuses, before any work, an opset the installed exporter cannot write (a traceback deep in torch.onnx otherwise)."""
+    if not 11 <= opset <= _max_opset():
+        raise ExportError(
+            f"ONNX opset {opset} is not one this PyTorch ({torch.__version__}) can export",
+            fix=f"use an opset from 11 to {_max_opset()} (--opset, or the manifest's export.opset; 17 is the usual choice)",
+        )
+
+
+def _max_opset() -> int:
+    """The newest opset the installed torch.onnx exporter supports (1.13: 17)."""
+    try:
+        from torch.onnx import _constants  # type: ignore[attr-defined]
+
+        return int(getattr(_constants, "ONNX_MAX_OPSET", getattr(_constants, "onnx_main_opset", 17)))
+    except Exception:  # an older or newer layout of torch.onnx: assume the 1.13 bound
+        return 17
