@@ -38,6 +38,16 @@ function liveProcess(): ChildProcess {
   return spawn(process.execPath, ['-e', 'setTimeout(() => {}, 120000)'], { stdio: 'ignore' });
 }
 
+/** `zoo ARGS` as its own process (so two can run at once); resolves with its exit code and stderr. */
+function zooProcess(args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code, stderr }));
+  });
+}
+
 function writeLock(path: string, pid: number): void {
   mkdirSync(join(path, '..'), { recursive: true });
   writeFileSync(path, JSON.stringify({ host: hostname(), pid, since: new Date().toISOString() }));
@@ -211,15 +221,8 @@ describe('cli: a second writer waits its turn or is refused up front (issue 18)'
   it('two zoo fit processes of one cold run: one trains, the other waits for it and reuses its run', async () => {
     const cache = tempDir('two-fits-cache');
     const o = tempDir('two-fits');
-    const args = [BIN, 'fit', '--plugin', 'mae', '--variant', 'tiny', '--subject', 'subj01', '--out', o, '--cache', cache, '--max-epochs', '2', '--quiet'];
-    const runOne = (): Promise<{ code: number | null; stderr: string }> =>
-      new Promise((resolve) => {
-        const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-        let stderr = '';
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        child.on('exit', (code) => resolve({ code, stderr }));
-      });
-    const both = await Promise.all([runOne(), runOne()]);
+    const args = ['fit', '--plugin', 'mae', '--variant', 'tiny', '--subject', 'subj01', '--out', o, '--cache', cache, '--max-epochs', '2', '--quiet'];
+    const both = await Promise.all([zooProcess(args), zooProcess(args)]);
     for (const r of both) assert.equal(r.code, 0, r.stderr);
     const trained = both.filter((r) => /fit: subj01 test R² /.test(r.stderr));
     const reused = both.filter((r) => /fit: reusing finished run /.test(r.stderr));
@@ -230,15 +233,8 @@ describe('cli: a second writer waits its turn or is refused up front (issue 18)'
 
   it('two zoo extract processes of one cold entry both succeed, with identical cache files', async () => {
     const cache = tempDir('two-extracts');
-    const args = [BIN, 'extract', '--plugin', 'mae', '--variant', 'tiny', '--subjects', 'subj01', '--cache', cache, '--quiet'];
-    const runOne = (): Promise<{ code: number | null; stderr: string }> =>
-      new Promise((resolve) => {
-        const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-        let stderr = '';
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        child.on('exit', (code) => resolve({ code, stderr }));
-      });
-    const [a, b] = await Promise.all([runOne(), runOne()]);
+    const args = ['extract', '--plugin', 'mae', '--variant', 'tiny', '--subjects', 'subj01', '--cache', cache, '--quiet'];
+    const [a, b] = await Promise.all([zooProcess(args), zooProcess(args)]);
     assert.equal(a.code, 0, a.stderr);
     assert.equal(b.code, 0, b.stderr);
     const entries = readdirSync(join(cache, 'mae', 'tiny')).filter((n) => !n.includes('.'));
