@@ -9,8 +9,10 @@
  * ends within one group of its target (exact when there are no repeats, as in the Algonauts
  * training split).
  *
- * A split is saved with the seed, the image count and a hash of the NSD-id list, so a split
- * made for another image list is detected when loaded (E_DATASET), never silently reused.
+ * A split is saved with its seed (the run's split seed, `--split-seed`: apart from the
+ * initialisation seed `--seed`, so runs of different `--seed` share their test images), the
+ * image count and a hash of the NSD-id list, so a split made for another image list is detected
+ * when loaded (E_DATASET), never silently reused.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -21,10 +23,16 @@ import { Rng } from './random.js';
 export const SPLIT_FORMAT = 'brainzoo-split';
 export const SPLIT_VERSION = 1;
 export const DEFAULT_RATIOS: readonly [number, number, number] = [8, 1, 1];
+/**
+ * The split seed every fit uses unless told otherwise (`--split-seed`). 0 gives the split that
+ * `--seed 0` gave when one seed drove both the split and the initialisation.
+ */
+export const DEFAULT_SPLIT_SEED = 0;
 
 export interface Split {
   readonly format: typeof SPLIT_FORMAT;
   readonly version: number;
+  /** The split seed (`--split-seed`), not the initialisation seed. */
   readonly seed: number;
   /** Relative sizes of train, val, test. */
   readonly ratios: readonly [number, number, number];
@@ -127,7 +135,7 @@ function isIndexList(v: unknown): v is number[] {
 export interface SplitExpectation {
   /** The current image list (NSD id per image); detects a stale split. */
   nsdIds?: readonly number[];
-  /** The seed the caller asked for. */
+  /** The split seed the caller asked for (`--split-seed`). */
   seed?: number;
 }
 
@@ -176,17 +184,17 @@ export function loadSplit(path: string, expect: SplitExpectation = {}): Split {
     }
   }
   if (expect.seed !== undefined && split.seed !== expect.seed) {
-    throw new ZooError('E_ARGS', `the split was made with seed ${split.seed}, not ${expect.seed}`, {
+    throw new ZooError('E_ARGS', `the split was made with split seed ${split.seed}, not ${expect.seed}`, {
       file: path,
       path: '/seed',
       found: split.seed,
-      fix: `pass --seed ${split.seed}, or delete ${path} to make a split with seed ${expect.seed}`,
+      fix: `pass --split-seed ${split.seed}, or delete ${path} to make a split with split seed ${expect.seed}`,
     });
   }
   return split;
 }
 
-/** Loads the split at `path` (checked against the image list and seed), or makes and saves one. */
+/** Loads the split at `path` (checked against the image list and split seed), or makes and saves one. */
 export function ensureSplit(path: string, nsdIds: readonly number[], seed: number, ratios: readonly [number, number, number] = DEFAULT_RATIOS): Split {
   if (existsSync(path)) return loadSplit(path, { nsdIds, seed });
   const split = makeSplit(nsdIds, seed, ratios);

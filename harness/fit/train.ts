@@ -1,5 +1,6 @@
 /**
- * `zoo fit`: trains FactorTopy for one plugin × variant × subject × seed × device and writes the
+ * `zoo fit`: trains FactorTopy for one plugin × variant × subject × seed × device (and split
+ * seed) and writes the
  * run folder OUT/runs/<plugin>/<variant>/<subject>/seed<N>.<device>/ through the run store
  * (harness/runs/store.ts: the folder's files, and how a run is built aside and committed).
  *
@@ -23,7 +24,7 @@ import { progressBar, type ProgressSink } from '../core/progress.js';
 import { openSubject, type Subject } from '../data/algonauts.js';
 import { normalizeCoords } from '../data/coords.js';
 import { Rng } from '../data/random.js';
-import { ensureSplit, loadSplit, saveSplit, type Split } from '../data/split.js';
+import { DEFAULT_SPLIT_SEED, ensureSplit, loadSplit, saveSplit, type Split } from '../data/split.js';
 import { ExtractionInterrupted, extractFeatures, type ImageRef } from '../features/extract.js';
 import type { GridResize } from '../features/resize.js';
 import { onnxOnlyWeightsSource, weightsSource } from '../features/onnx-metadata.js';
@@ -47,7 +48,14 @@ export interface FitOptions {
   outDir: string;
   cacheRoot: string;
   device?: Device;
+  /** Initialisation seed (parameters, batch order); default 0. */
   seed?: number;
+  /**
+   * Seed of the train/val/test split (default DEFAULT_SPLIT_SEED): apart from `seed`, so fits of
+   * different `seed` share their test images. Part of the run key, not of the folder name: a fit
+   * with another split seed replaces the run in its folder, as another hyperparameter would.
+   */
+  splitSeed?: number;
   config?: Partial<FactorTopyConfig>;
   fsaverageDir?: string;
   quiet?: boolean;
@@ -109,15 +117,23 @@ export interface RunKeyInputs {
   responsesSha256: string;
   config: FactorTopyConfig;
   seed: number;
+  /** The split seed (default DEFAULT_SPLIT_SEED). */
+  splitSeed?: number;
   device: Device;
   subject: string;
   trainingVersion?: number;
 }
 
-/** The run's content key: a hash of everything its artifacts depend on. */
+/**
+ * The run's content key: a hash of everything its artifacts depend on, the split seed included.
+ * Before the split had a seed of its own, `seed` drove both the split and the initialisation; a
+ * run whose split seed equals its seed is that same computation, so its key is hashed as it was
+ * then (such runs are reused, not re-fitted), and any other split seed is hashed in.
+ */
 export function runKey(k: RunKeyInputs): string {
   const { featureKey, responsesSha256, config, seed, device, subject } = k;
-  return sha256(stableJson({ feature: featureKey, responsesSha256, config, seed, device, subject, training: k.trainingVersion ?? TRAINING_VERSION })).slice(0, 16);
+  const splitSeed = k.splitSeed ?? DEFAULT_SPLIT_SEED;
+  return sha256(stableJson({ feature: featureKey, responsesSha256, config, seed, ...(splitSeed !== seed ? { splitSeed } : {}), device, subject, training: k.trainingVersion ?? TRAINING_VERSION })).slice(0, 16);
 }
 
 /** A subject's images as the feature cache names them (file name without .png). */
@@ -160,6 +176,7 @@ export async function fitSubject(opts: FitOptions): Promise<FitResult> {
   const log = opts.log ?? (() => undefined);
   const config: FactorTopyConfig = { ...DEFAULT_CONFIG, ...opts.config };
   const seed = opts.seed ?? 0;
+  const splitSeed = opts.splitSeed ?? DEFAULT_SPLIT_SEED;
   const device = opts.device ?? 'cpu';
   const { variant } = opts;
   const subject = openSubject(opts.datasetDir, opts.subject, { fsaverageDir: opts.fsaverageDir });
@@ -188,7 +205,7 @@ export async function fitSubject(opts: FitOptions): Promise<FitResult> {
     keepAlive.unref();
     try {
       const responsesSha256 = sha256Files([subject.fmriFiles.lh, subject.fmriFiles.rh]);
-      const key = runKey({ featureKey: store.meta.key, responsesSha256, config, seed, device, subject: subject.id });
+      const key = runKey({ featureKey: store.meta.key, responsesSha256, config, seed, splitSeed, device, subject: subject.id });
       const prior = inspectRunMetrics(runDir);
       const checkpoint = runCheckpointPath(runDir);
       if (prior.state === 'damaged') log(`fit: the finished run ${runDir} is damaged (${prior.problem}); fitting it again`);
@@ -219,7 +236,7 @@ export async function fitSubject(opts: FitOptions): Promise<FitResult> {
       let metrics: RunMetrics;
       try {
         metrics = await train({
-          subject, store, variant, runDir: partial, checkpoint, config, seed, device, key, responsesSha256, threads: opts.threads, gpu: opts.gpu, quiet: opts.quiet, sink: opts.progress, log, t0, signal: opts.signal,
+          subject, store, variant, runDir: partial, checkpoint, config, seed, splitSeed, device, key, responsesSha256, threads: opts.threads, gpu: opts.gpu, quiet: opts.quiet, sink: opts.progress, log, t0, signal: opts.signal,
         });
         commitRun(partial, runDir);
       } catch (err) {
@@ -260,6 +277,7 @@ interface TrainContext {
   checkpoint: string;
   config: FactorTopyConfig;
   seed: number;
+  splitSeed: number;
   device: Device;
   key: string;
   responsesSha256: string;
@@ -276,7 +294,7 @@ interface TrainContext {
 const FEATURES_IN_MEMORY_BYTES = 512 * 2 ** 20;
 
 async function train(ctx: TrainContext): Promise<RunMetrics> {
-  const { subject, store, config, seed, device } = ctx;
+  const { subject, store, config, seed, splitSeed, device } = ctx;
   const B = config.batchSize;
   const L = store.layers;
   const G = store.meta.G;
@@ -296,10 +314,10 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
   const splitPath = join(ctx.runDir, 'split.json');
   let split: Split | undefined;
   if (resumable) {
-    // The checkpoint's split, checked like any split file (a partition made for this image list and seed).
+    // The checkpoint's split, checked like any split file (a partition made for this image list and split seed).
     try {
       saveSplit(splitPath, resumable.split);
-      split = loadSplit(splitPath, { nsdIds: subject.nsdIds, seed });
+      split = loadSplit(splitPath, { nsdIds: subject.nsdIds, seed: splitSeed });
     } catch (err) {
       if (!(err instanceof ZooError)) throw err;
       rmSync(splitPath, { force: true });
@@ -307,7 +325,7 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
       resumable = undefined;
     }
   }
-  split ??= ensureSplit(splitPath, subject.nsdIds, seed);
+  split ??= ensureSplit(splitPath, subject.nsdIds, splitSeed);
   const imageOk = new Set(Array.from(subject.validImages()));
   const trainRows = split.train.filter((r) => imageOk.has(r));
   const valRows = split.val.filter((r) => imageOk.has(r));
@@ -338,7 +356,7 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
     throw new ZooError('E_DATASET', `every voxel of ${subject.id} that varies over the test images has the same response in all ${valRows.length} validation images: no validation R² for early stopping`, {
       file: subject.fmriFiles.lh,
       found: { voxels: voxelIdx.length, validationImages: valRows.length },
-      fix: 'check the fMRI files (constant or copied rows?), or fit with another split --seed',
+      fix: 'check the fMRI files (constant or copied rows?), or fit with another --split-seed',
     });
   }
   for (const e of excluded) ctx.log(`fit: ${subject.id}: ${describeExcluded(e, testRows.length)}: left out of the fit and the scores`);
@@ -553,6 +571,7 @@ async function train(ctx: TrainContext): Promise<RunMetrics> {
       subject: subject.id,
       device,
       seed,
+      splitSeed,
       config,
       featureKey: store.meta.key,
       onnxSha256: store.meta.onnxSha256,

@@ -62,7 +62,7 @@ export async function runPlan(plan: Plan, opts: RunPlanOptions): Promise<RunPlan
   const outDir = plan.context.outDir;
   const fits = plan.jobs.filter((j): j is FitJob => j.kind === 'fit');
   const alreadyDone = fits.filter((f) => f.state === 'done');
-  opts.io.out(`bench: ${fits.length} fits (${alreadyDone.length} already done), ${runnable.length} jobs to run on ${opts.workers} worker${opts.workers === 1 ? '' : 's'} × ${plan.context.threads} thread${plan.context.threads === 1 ? '' : 's'} (${plan.context.device}, seed ${plan.context.seed}, dataset ${plan.context.datasetDir})`);
+  opts.io.out(`bench: ${fits.length} fits (${alreadyDone.length} already done), ${runnable.length} jobs to run on ${opts.workers} worker${opts.workers === 1 ? '' : 's'} × ${plan.context.threads} thread${plan.context.threads === 1 ? '' : 's'} (${plan.context.device}, ${plan.context.seeds.length === 1 ? `seed ${plan.context.seeds[0]}` : `seeds ${plan.context.seeds.join(',')}`}, split seed ${plan.context.splitSeed}, dataset ${plan.context.datasetDir})`);
 
   // A damaged (or unverifiable) run of this plan is fitted again: say which and why before it is replaced.
   for (const f of fits) {

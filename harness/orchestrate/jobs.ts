@@ -17,7 +17,10 @@ export interface BenchContext {
   outDir: string;
   cacheRoot: string;
   device: Device;
-  seed: number;
+  /** Initialisation seeds (`--seed N`, or `--seeds 0,1,2`): each configuration is fit once per seed. */
+  seeds: number[];
+  /** The split seed every fit uses (`--split-seed`). */
+  splitSeed: number;
   /** Hyperparameters given on the command line (the rest are DEFAULT_CONFIG). */
   config: Partial<FactorTopyConfig>;
   /** ONNX Runtime intra-op threads per job. */
@@ -59,6 +62,8 @@ export interface FitJob extends JobBase {
   plugin: string;
   variant: string;
   subject: string;
+  /** Initialisation seed. */
+  seed: number;
   runDir: string;
   runKey: string;
   /**
@@ -119,6 +124,6 @@ export function jobLogFile(outDir: string, id: string): string {
 /** The job's one-line description for progress and tables. */
 export function describeJob(job: Job): string {
   if (job.kind === 'extract') return `extract ${job.plugin}/${[job.variant, ...(job.also ?? []).map((a) => a.variant)].join('+')} (${job.subjects.join(',')})`;
-  if (job.kind === 'fit') return `fit ${job.plugin}/${job.variant} ${job.subject}`;
+  if (job.kind === 'fit') return `fit ${job.plugin}/${job.variant} ${job.subject}${job.seed === 0 ? '' : ` seed ${job.seed}`}`;
   return 'merge (leaderboard, markdown, pictures)';
 }

@@ -124,10 +124,10 @@ export function planBench(input: PlanInput): Plan {
       }
       extractByImageSet.set(imageSetSha, { job, featureKey: key });
     }
-    const fits: FitJob[] = subjects.map((s) => {
+    const fits: FitJob[] = subjects.flatMap((s) => context.seeds.map((seed): FitJob => {
       const extract = extractByImageSet.get(s.imageSetSha) as { job: ExtractJob; featureKey: string };
-      const runDir = runDirFor(context.outDir, { plugin: variant.pluginId, variant: variant.name, subject: s.id, seed: context.seed, device: context.device });
-      const key = runKey({ featureKey: extract.featureKey, responsesSha256: s.responsesSha256, config, seed: context.seed, device: context.device, subject: s.id });
+      const runDir = runDirFor(context.outDir, { plugin: variant.pluginId, variant: variant.name, subject: s.id, seed, device: context.device });
+      const key = runKey({ featureKey: extract.featureKey, responsesSha256: s.responsesSha256, config, seed, splitSeed: context.splitSeed, device: context.device, subject: s.id });
       const prior = inspectRunMetrics(runDir);
       // A run of this key is done only when its files are the ones it committed (sizes, then sha256).
       const files = prior.state === 'finished' && prior.metrics.key === key ? checkRunFiles(runDir, prior.metrics) : undefined;
@@ -138,7 +138,7 @@ export function planBench(input: PlanInput): Plan {
       const resumeFrom = checkpoint?.state === 'ok' && checkpoint.header.key === key ? { epoch: checkpoint.header.epoch, step: checkpoint.header.step } : undefined;
       return {
         kind: 'fit',
-        id: fitJobId(variant.pluginId, variant.name, s.id, context.seed, context.device),
+        id: fitJobId(variant.pluginId, variant.name, s.id, seed, context.device),
         dependsOn: [extract.job.id],
         state: done ? 'done' : 'todo',
         ...(why ? { why } : {}),
@@ -149,10 +149,11 @@ export function planBench(input: PlanInput): Plan {
         variant: variant.name,
         resources: variant.resources,
         subject: s.id,
+        seed,
         runDir,
         runKey: key,
       };
-    });
+    }));
     planned.push({ extracts: [...new Set([...extractByImageSet.values()].map((e) => e.job))], fits });
   }
   // An extraction is a job only while a fit still needs it; it comes before the first fit that does.

@@ -77,7 +77,7 @@ export async function runJob(job: ExtractJob | FitJob, context: BenchContext, ho
     }
     const r = await fitSubject({
       variant, datasetDir: context.datasetDir, subject: job.subject, outDir: context.outDir, cacheRoot: context.cacheRoot,
-      device: context.device, seed: context.seed, config: context.config, threads: context.threads, gpu: hooks.gpu, gridResize: context.gridResize, progress: hooks.progress, log: hooks.log,
+      device: context.device, seed: job.seed, splitSeed: context.splitSeed, config: context.config, threads: context.threads, gpu: hooks.gpu, gridResize: context.gridResize, progress: hooks.progress, log: hooks.log,
     });
     const m = r.metrics;
     const converged = m.convergence?.converged ?? false;

@@ -16,7 +16,7 @@ export interface Cell {
 }
 
 export interface TableSpec {
-  id: 'brain-score' | 'roi-r2' | 'nc-r2' | 'alignment' | 'finetune' | 'provenance';
+  id: 'brain-score' | 'roi-r2' | 'nc-r2' | 'alignment' | 'finetune' | 'seed-spread' | 'provenance';
   title: string;
   note: string;
   head: string[];
@@ -100,7 +100,8 @@ function sortedModels(lb: Leaderboard): ModelSummary[] {
 }
 
 function subjectsNote(lb: Leaderboard): string {
-  return lb.dataset.subjects.length > 1 ? `mean over ${lb.dataset.subjects.join(', ')}` : `subject ${lb.dataset.subjects.join(', ')}`;
+  const seeds = lb.seeds.length > 1 ? `; seed means of ${lb.seeds.length} initialisation seeds (their spread: Seed spread)` : '';
+  return `${lb.dataset.subjects.length > 1 ? `mean over ${lb.dataset.subjects.join(', ')}` : `subject ${lb.dataset.subjects.join(', ')}`}${seeds}`;
 }
 
 /** Table 1: the max model's raw ROI R², then each model's root mean squared difference to it. */
@@ -225,11 +226,46 @@ export function finetuneTable(lb: Leaderboard): TableSpec {
   };
 }
 
+/**
+ * The seed spread, with two or more initialisation seeds: per model (subject mean) the standard
+ * deviation over the seeds of R², of its ROI R² (the largest over ROIs), of maxDiff (the
+ * largest), of slope, b0, b1 and, for fine-tuned variants, of the fine-tune ΔR². null with one seed.
+ */
+export function seedSpreadTable(lb: Leaderboard): TableSpec | null {
+  if (lb.seeds.length < 2) return null;
+  const models = sortedModels(lb);
+  const sd = (m: Metric | undefined): number | null | undefined => m?.seedSd;
+  const largest = (r: Record<string, Metric> | undefined): number | null => {
+    const xs = Object.values(r ?? {}).map((m) => m.seedSd).filter((x): x is number => typeof x === 'number');
+    return xs.length ? Math.max(...xs) : null;
+  };
+  const drop = (m: ModelSummary): Metric | undefined => lb.finetune.find((d) => d.plugin === m.plugin && d.variant === m.variant)?.changes.find((c) => c.subject === 'mean')?.meanR2Change;
+  const head = ['Model', 'R²', 'ROI R² (largest)', 'maxDiff (largest)', 'slope', 'b0', 'b1', 'fine-tune ΔR²'];
+  const rows: Cell[][] = models.map((m) => [
+    { text: label(m) },
+    { text: fmt(sd(m.meanR2), 4) },
+    { text: fmt(largest(m.roiR2), 4) },
+    { text: fmt(largest(m.maxDiff), 4) },
+    { text: fmt(sd(m.slope), 4) },
+    { text: fmt(sd(m.b0), 4) },
+    { text: fmt(sd(m.b1), 4) },
+    { text: fmt(sd(drop(m)), 4) },
+  ]);
+  return {
+    id: 'seed-spread',
+    title: 'Seed spread',
+    note: `Standard deviation (n − 1) over the ${lb.seeds.length} initialisation seeds (${lb.seeds.join(', ')}; all on split seed ${lb.splitSeed}, so on the same test images) of each value, ${lb.dataset.subjects.length > 1 ? `mean over ${lb.dataset.subjects.join(', ')}` : `subject ${lb.dataset.subjects.join(', ')}`}: training noise alone. The other tables show the seed means; every value's own spread is \`seedSd\` in leaderboard.json, and \`zoo check\` derives its tolerances from it.`,
+    head,
+    rows,
+    empty: 'No runs.',
+  };
+}
+
 /** Where every entry's numbers come from: weights, backbone file, and whether the run converged. */
 export function provenanceTable(lb: Leaderboard): TableSpec {
   const head = ['Run', 'Weights', 'Backbone ONNX sha256', 'Training'];
   const rows: Cell[][] = lb.entries.map((e) => [
-    { text: `${modelId(e)} ${e.subject} (seed ${e.seed}, ${e.device})` },
+    { text: `${modelId(e)} ${e.subject} (seed${e.seeds.length === 1 ? '' : 's'} ${e.seeds.join(', ')}, ${e.device})` },
     { text: e.weights ? e.weights.description : 'unknown' },
     { text: e.onnxSha256 ? `${e.onnxSha256.slice(0, 16)}…` : '–' },
     { text: e.convergence === null ? 'not converged: the run predates convergence checks (re-fit it)' : e.convergence.converged ? `converged (stopped by ${e.convergence.stoppedBy})` : `not converged: ${e.convergence.reasons.join('; ')}` },
@@ -250,5 +286,6 @@ export function provenanceTable(lb: Leaderboard): TableSpec {
 
 export function leaderboardTables(lb: Leaderboard, opts: TableOptions = {}): TableSpec[] {
   const nc = noiseCeilingTable(lb);
-  return [brainScoreTable(lb), roiR2Table(lb, opts), ...(nc ? [nc] : []), alignmentTable(lb), finetuneTable(lb), provenanceTable(lb)];
+  const spread = seedSpreadTable(lb);
+  return [brainScoreTable(lb), roiR2Table(lb, opts), ...(nc ? [nc] : []), alignmentTable(lb), finetuneTable(lb), ...(spread ? [spread] : []), provenanceTable(lb)];
 }

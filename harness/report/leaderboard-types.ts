@@ -10,12 +10,23 @@
  * value (the mean of r2.npy over the voxels, the fit on all voxels: the numbers the paper's tables
  * report). Without an interval `value` is the plug-in value itself and `raw` is absent.
  *
+ * Seeds: an entry averages the runs of every initialisation seed of the leaderboard (`seeds`;
+ * `zoo bench --seeds 0,1,2`), all made on one split (`splitSeed`), so they share their test
+ * images. Its values are seed means (intervals from the mean of the seeds' paired replicates),
+ * and with two or more seeds every Metric also carries `seedSd`: the standard deviation over
+ * the seeds of the value a one-seed leaderboard would report — the training noise that
+ * `zoo check` derives its tolerances from.
+ *
  * JSON has no NaN: a value that cannot be computed (an ROI without voxels, a fit without two
  * levels) is null.
  */
 
-/** 2: bias-corrected values with basic bootstrap intervals, reference set, provenance, convergence. */
-export const LEADERBOARD_FORMAT = 2;
+/**
+ * 3: seed means and seed spread (`seedSd`), the split seed and training version recorded, every
+ * run of an entry listed (`runs`). 2: bias-corrected values with basic bootstrap intervals,
+ * reference set, provenance, convergence.
+ */
+export const LEADERBOARD_FORMAT = 3;
 
 /** A score, with its bootstrap interval [lo, hi] when one was computed. */
 export interface Metric {
@@ -25,6 +36,12 @@ export interface Metric {
   ci: [number, number] | null;
   /** The plug-in (uncorrected) value, present when `value` was bias-corrected. */
   raw?: number | null;
+  /**
+   * Seed spread: the sample standard deviation (n − 1) over the leaderboard's initialisation
+   * seeds of the value each seed alone gives; present only when there are two or more seeds
+   * (null when fewer than two seeds have a value).
+   */
+  seedSd?: number | null;
 }
 
 /** Per-ROI scores: ROI name → Metric (only ROIs the subject has). */
@@ -90,7 +107,14 @@ export interface EntryConvergence {
   reasons: string[];
 }
 
-/** One plugin × variant × subject run. */
+/** One run behind an entry. */
+export interface EntryRun {
+  seed: number;
+  run: string;
+  runKey: string;
+}
+
+/** One plugin × variant × subject: its run, or the seed mean of its runs. */
 export interface LeaderboardEntry extends MetricSet {
   plugin: string;
   variant: string;
@@ -102,11 +126,14 @@ export interface LeaderboardEntry extends MetricSet {
   finetune: { from: string; dataset: string } | null;
   pluginVersion: string;
   device: string;
-  seed: number;
-  /** The run's content key (metrics.json `key`). */
-  runKey: string;
-  /** Run folder relative to OUT (runs/<plugin>/<variant>/<subject>/seed<N>.<device>). */
-  run: string;
+  /** The initialisation seeds averaged (the leaderboard's `seeds`). */
+  seeds: number[];
+  /** The split seed of its runs. */
+  splitSeed: number;
+  /** TRAINING_VERSION of the code that fitted its runs (null: runs that predate the record). */
+  trainingVersion: number | null;
+  /** Its runs, one per seed: folder relative to OUT (runs/<plugin>/<variant>/<subject>/seed<N>.<device>) and content key (metrics.json `key`). */
+  runs: EntryRun[];
   selectionAxis: string;
   /** Number of layers (or time steps) selected from. */
   layers: number;
@@ -194,9 +221,14 @@ export interface Leaderboard {
     /** Per subject, the sha256 of its fMRI files as recorded by the runs. */
     responsesSha256: Record<string, string>;
   };
-  /** Devices and seeds the runs used (sorted, distinct). */
+  /** Devices the runs used (sorted, distinct). */
   devices: string[];
+  /** The initialisation seeds every entry averages (sorted); two or more give each Metric a `seedSd`. */
   seeds: number[];
+  /** The split seed of every run (one per leaderboard: runs on other test images do not average). */
+  splitSeed: number;
+  /** TRAINING_VERSIONs of the runs (sorted, distinct; empty when no run recorded one). */
+  trainingVersions: number[];
   /** Plugin id → version and family. */
   plugins: Record<string, { version: string; family: string }>;
   bootstrap: {

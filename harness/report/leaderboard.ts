@@ -7,6 +7,11 @@
  * hierarchy fit (intervals by resampling voxels within levels) and the selection confidence.
  * The image resamples of a subject are seeded by (seed, subject) only, so every run on that
  * subject sees the same resamples and differences between runs are paired.
+ *
+ * Initialisation seeds: runs of several `--seed` (one split seed, so the same test images) are
+ * scored seed by seed — each seed its own max model — and each entry is the seed mean, with the
+ * seed standard deviation of every value (`seedSd`); subject means and fine-tune drops get the
+ * spread of their per-seed values the same way.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -16,21 +21,24 @@ import { writeFileAtomic, writeJsonAtomic } from '../core/fsutil.js';
 import { packageRoot } from '../core/paths.js';
 import { openSubject } from '../data/algonauts.js';
 import { Rng } from '../data/random.js';
+import { DEFAULT_SPLIT_SEED } from '../data/split.js';
 import { MERGED_ROI_NAMES } from '../data/rois.js';
 import type { RunMetrics } from '../fit/train.js';
 import { bootstrapCounts, bootstrapGroupR2, bootstrapHierarchy, plugInGroupR2, type SumsEngine } from '../metrics/bootstrap.js';
 import { maxDifference, roiMeans, roiVoxelSets, voxelwiseMax } from '../metrics/brain-score.js';
 import { replicateDifference } from '../metrics/finetune.js';
 import { PAPER_ROI_LEVELS, fitHierarchy, layerIndex, levelVoxels, meanConfidence, type RoiLevel } from '../metrics/hierarchy.js';
-import { findRuns, onePerModel, readRunArrays, readRunMetrics, readTestPredictions, type RunRef } from '../metrics/runs.js';
-import { checkRunsMatchSubject, unverifiedNote } from '../runs/store.js';
+import { findRuns, readRunArrays, readRunMetrics, readTestPredictions, type RunRef } from '../metrics/runs.js';
+import { checkRunsMatchSubject, runSplitSeed, unverifiedNote } from '../runs/store.js';
 import { basicBootstrap, meanOfReplicates, nanMean } from '../metrics/stats.js';
 import { PluginRegistry } from '../plugins/registry.js';
 import { renderMarkdown } from './markdown.js';
 import { assertLeaderboard } from './leaderboard-schema.js';
 import {
+  FINETUNE_FIELDS,
   LEADERBOARD_FORMAT,
   METRICS,
+  METRIC_SET_FIELDS,
   metric,
   modelId,
   type FinetuneChange,
@@ -74,10 +82,11 @@ export interface BuildLeaderboardOptions {
   engine?: SumsEngine;
   log?: (line: string) => void;
   /**
-   * Which runs to score (default: all, one per model and subject: the lowest seed, cpu first).
-   * `zoo bench` scores exactly the runs of its plan that finished (`runDirs`).
+   * Which runs to score (default: all; per model and subject one device, cpu first, and the
+   * initialisation seeds that every model and subject has, averaged). `zoo bench` scores exactly
+   * the runs of its plan that finished (`runDirs`).
    */
-  select?: { seed?: number; device?: string; subjects?: readonly string[]; runDirs?: readonly string[] };
+  select?: { seeds?: readonly number[]; device?: string; subjects?: readonly string[]; runDirs?: readonly string[] };
   /** Creation time (tests). */
   now?: Date;
 }
@@ -112,6 +121,8 @@ interface Scored {
   r2: Float32Array;
   /** Mean noise ceiling of the scored voxels, overall and per ROI (when the dataset has ceilings). */
   ceiling?: { all: number; roi: Map<string, number> };
+  /** A seed mean: the one-seed scores it averages, in seed order (absent for one seed). */
+  perSeed?: Scored[];
 }
 
 /** A Metric divided by a positive constant (value, interval and raw alike). */
@@ -249,9 +260,10 @@ async function scoreSubject(subjectId: string, runs: { ref: RunRef; metrics: Run
         finetune: info.finetune,
         pluginVersion: metrics.pluginVersion,
         device: metrics.device,
-        seed: metrics.seed,
-        runKey: metrics.key,
-        run: relative(outDir, ref.dir).split('\\').join('/'),
+        seeds: [metrics.seed],
+        splitSeed: runSplitSeed(metrics),
+        trainingVersion: metrics.trainingVersion ?? null,
+        runs: [{ seed: metrics.seed, run: relative(outDir, ref.dir).split('\\').join('/'), runKey: metrics.key }],
         selectionAxis: metrics.selectionAxis ?? 'layers',
         layers: L,
         voxels: scoredVoxels,
@@ -364,6 +376,116 @@ function changeOf(pre: Scored, ft: Scored, rois: readonly string[], level: numbe
   };
 }
 
+/** Sample standard deviation (n − 1) of the finite values; null with fewer than two. */
+export function sampleSd(values: readonly (number | null | undefined)[]): number | null {
+  const xs = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  if (xs.length < 2) return null;
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+}
+
+const isMetric = (x: unknown): x is Metric => typeof x === 'object' && x !== null && 'value' in x && 'ci' in x;
+
+/**
+ * Gives every Metric of `target[keys]` (one Metric, or a per-ROI record of them) its `seedSd`:
+ * the spread of the same value over `perSeed`, the one-seed versions of `target`.
+ */
+function attachSpread<T extends object>(target: T, perSeed: readonly T[], keys: readonly string[]): void {
+  const at = (o: object, k: string): unknown => (o as Record<string, unknown>)[k];
+  for (const k of keys) {
+    const t = at(target, k);
+    if (t === undefined || t === null) continue;
+    if (isMetric(t)) t.seedSd = sampleSd(perSeed.map((p) => (at(p, k) as Metric | undefined)?.value));
+    else for (const [roi, m] of Object.entries(t as RoiMetrics)) m.seedSd = sampleSd(perSeed.map((p) => (at(p, k) as RoiMetrics | undefined)?.[roi]?.value));
+  }
+}
+
+/** The i-th seed's scores of a seed mean (the scores themselves for one seed). */
+const seedPart = (s: Scored, i: number): Scored => s.perSeed?.[i] ?? s;
+
+/** One model × subject over its seeds (in seed order): the seed mean of every value, with its seed spread. */
+function combineSeeds(group: Scored[], rois: readonly string[], replicates: number, level: number): Scored {
+  if (group.length === 1) return group[0];
+  const first = group[0];
+  const r = group.map((g) => g.reps);
+  const roiR2 = new Map<string, Resampled>();
+  for (const name of rois) {
+    const m = meanResampled(r.map((x) => x.roiR2.get(name)), replicates);
+    if (m) roiR2.set(name, m);
+  }
+  const reps: Replicates = { meanR2: meanResampled(r.map((x) => x.meanR2), replicates), roiR2, slope: meanResampled(r.map((x) => x.slope), replicates), b0: meanResampled(r.map((x) => x.b0), replicates), b1: meanResampled(r.map((x) => x.b1), replicates) };
+  const conv = group.map((g) => g.entry.convergence);
+  const convergence: LeaderboardEntry['convergence'] = conv.some((c) => c === null)
+    ? null
+    : {
+        converged: conv.every((c) => c?.converged === true),
+        stoppedBy: (conv.find((c) => c?.converged === false) ?? conv[0])?.stoppedBy ?? 'max-epochs',
+        reasons: group.flatMap((g) => (g.entry.convergence?.reasons ?? []).map((why) => `seed ${g.entry.seeds[0]}: ${why}`)),
+      };
+  const entry: LeaderboardEntry = {
+    ...first.entry,
+    seeds: group.map((g) => g.entry.seeds[0]),
+    runs: group.flatMap((g) => g.entry.runs),
+    ...summarise(group, Object.keys(first.entry.roiR2), replicates, level),
+    convergence,
+  };
+  attachSpread(entry, group.map((g) => g.entry), METRIC_SET_FIELDS);
+  return { entry, reps, r2: first.r2, ceiling: first.ceiling, perSeed: group };
+}
+
+/** A subject's max-model row over the seeds: the seed mean of each seed's max model (with its spread). */
+function meanMaxRow(rows: MaxModelRow[], level: number): MaxModelRow {
+  if (rows.length === 1) return rows[0];
+  const row: MaxModelRow = {
+    subject: rows[0].subject,
+    models: rows[0].models,
+    meanR2: meanMetric(rows.map((m) => m.meanR2.value), [], 0, level),
+    roiR2: meanRoi(rows.map((m) => m.roiR2), [], Object.keys(rows[0].roiR2), 0, level),
+  };
+  attachSpread(row, rows, ['meanR2', 'roiR2']);
+  return row;
+}
+
+/**
+ * The runs a leaderboard scores, from the finished runs chosen: per model and subject one device
+ * (cpu, then webgpu, then cuda), and the initialisation seeds that every model and subject has on
+ * it (a seed only some models have is left out: each seed's max model needs every model).
+ */
+function pickRuns(refs: readonly RunRef[], out: string): { kept: RunRef[]; skipped: { ref: RunRef; why: string }[]; seeds: number[] } {
+  const devices = ['cpu', 'webgpu', 'cuda'];
+  const groups = new Map<string, RunRef[]>();
+  for (const r of refs) {
+    const id = `${r.plugin}/${r.variant}\u0000${r.subject}`;
+    groups.set(id, [...(groups.get(id) ?? []), r]);
+  }
+  const skipped: { ref: RunRef; why: string }[] = [];
+  const onDevice: RunRef[][] = [];
+  for (const runs of groups.values()) {
+    const device = devices.find((d) => runs.some((r) => r.device === d)) ?? runs[0].device;
+    for (const r of runs) if (r.device !== device) skipped.push({ ref: r, why: `a ${device} run of the same model is on the board` });
+    onDevice.push(runs.filter((r) => r.device === device));
+  }
+  let seeds = onDevice.length ? [...new Set(onDevice[0].map((r) => r.seed))] : [];
+  for (const runs of onDevice) seeds = seeds.filter((s) => runs.some((r) => r.seed === s));
+  seeds.sort((a, b) => a - b);
+  if (onDevice.length > 0 && seeds.length === 0) {
+    const seedList = (runs: RunRef[]): string => `${runs[0].plugin}/${runs[0].variant} ${runs[0].subject}: seed ${runs.map((r) => r.seed).join(', ')}`;
+    throw new ZooError('E_ARGS', 'the runs have no initialisation seed in common, so no seed has every model (each seed is scored as a whole: its own max model)', {
+      file: join(out, 'runs'),
+      found: onDevice.slice(0, 6).map(seedList),
+      fix: 'fit every model with the same seeds (zoo bench --all --seeds 0,1,2), or score some of them (--subjects, or --from a folder holding one seed\'s runs)',
+    });
+  }
+  const kept: RunRef[] = [];
+  for (const runs of onDevice) {
+    for (const r of runs) {
+      if (seeds.includes(r.seed)) kept.push(r);
+      else skipped.push({ ref: r, why: `seed ${r.seed} was not fitted for every model and subject; the board averages seed${seeds.length === 1 ? '' : 's'} ${seeds.join(', ')}` });
+    }
+  }
+  return { kept, skipped, seeds };
+}
+
 /**
  * Collects every finished run under OUT/runs, scores it against the dataset and returns the
  * leaderboard (not written; see writeLeaderboard).
@@ -383,18 +505,18 @@ export async function buildLeaderboard(outDir: string, datasetDir: string, opts:
   const runs = findRuns(out);
   const { unfinished } = runs;
   for (const u of unfinished) log(`leaderboard: skipping unfinished run ${relative(out, u.dir)} (no metrics.json)`);
-  // One entry per model and subject: the lowest seed (cpu first) of each.
   const sel = opts.select ?? {};
   const runDirs = new Set((sel.runDirs ?? []).map((d) => resolve(d)));
-  const chosen = runs.finished.filter((r) => (sel.seed === undefined || r.seed === sel.seed) && (sel.device === undefined || r.device === sel.device) && (sel.subjects === undefined || sel.subjects.includes(r.subject)) && (sel.runDirs === undefined || runDirs.has(resolve(r.dir))));
-  const { kept: finished, skipped } = onePerModel(chosen);
-  for (const s of skipped) log(`leaderboard: skipping ${relative(out, s.dir)} (another seed or device of a run already on the board)`);
+  const chosen = runs.finished.filter((r) => (sel.seeds === undefined || sel.seeds.includes(r.seed)) && (sel.device === undefined || r.device === sel.device) && (sel.subjects === undefined || sel.subjects.includes(r.subject)) && (sel.runDirs === undefined || runDirs.has(resolve(r.dir))));
+  const { kept: finished, skipped, seeds } = pickRuns(chosen, out);
+  for (const s of skipped) log(`leaderboard: skipping ${relative(out, s.ref.dir)} (${s.why})`);
   if (finished.length === 0) {
     throw new ZooError('E_ARGS', `no finished runs under ${join(out, 'runs')}`, { file: join(out, 'runs'), fix: 'run `zoo bench --out OUT` (or `zoo fit`) first; a run is finished when its metrics.json exists' });
   }
   const registry = opts.registry ?? new PluginRegistry();
   const warned = new Set<string>();
-  const bySubject = new Map<string, { ref: RunRef; metrics: RunMetrics; info: VariantInfo }[]>();
+  type Run = { ref: RunRef; metrics: RunMetrics; info: VariantInfo };
+  const bySubject = new Map<string, Run[]>();
   const unverified: string[] = [];
   for (const ref of finished) {
     // Verified: a run whose files differ from the ones it committed is E_RUN_DAMAGED, never scored.
@@ -405,6 +527,19 @@ export async function buildLeaderboard(outDir: string, datasetDir: string, opts:
     bySubject.set(ref.subject, list);
   }
   if (unverified.length > 0) log(`leaderboard: ${unverifiedNote(unverified)}`);
+  const everyRun = [...bySubject.values()].flat();
+  // Seeds average only over the same test images: one split seed per leaderboard.
+  const splitSeeds = [...new Set(everyRun.map((r) => runSplitSeed(r.metrics)))].sort((a, b) => a - b);
+  if (splitSeeds.length > 1) {
+    const example = (s: number): string => { const r = everyRun.find((x) => runSplitSeed(x.metrics) === s) as Run; return `${relative(out, r.ref.dir)} has split seed ${s}`; };
+    throw new ZooError('E_ARGS', `the runs were fit on different train/val/test splits (split seeds ${splitSeeds.join(', ')}): their test images differ, so their scores do not compare or average`, {
+      file: join(out, 'runs'),
+      found: splitSeeds.map(example),
+      fix: `fit every run with one split seed (zoo bench … --split-seed ${splitSeeds[0]}, the default is ${DEFAULT_SPLIT_SEED}), or score one split's runs (--from a folder holding only them)`,
+    });
+  }
+  const trainingVersions = [...new Set(everyRun.map((r) => r.metrics.trainingVersion).filter((v): v is number => v !== undefined))].sort((a, b) => a - b);
+  if (trainingVersions.length > 1) log(`leaderboard: the runs were fitted by different training versions (${trainingVersions.join(', ')}): refit the older ones (zoo bench refits them) before comparing models`);
   const subjects = [...bySubject.keys()].sort(naturalCompare);
   const all: Scored[] = [];
   const ceilingFiles: string[] = [];
@@ -413,12 +548,20 @@ export async function buildLeaderboard(outDir: string, datasetDir: string, opts:
   const full = { replicates, seed, level, rois, roiLevels, verifyDataset: opts.verifyDataset ?? true, engine: opts.engine };
   for (const s of subjects) {
     const t0 = Date.now();
-    const { scored, max, ceilingFile, roiNames } = await scoreSubject(s, bySubject.get(s) ?? [], dataset, out, full, log);
-    subjectRoiNames.set(s, roiNames);
-    if (ceilingFile) ceilingFiles.push(relative(dataset, ceilingFile).split('\\').join('/'));
-    all.push(...scored);
-    maxModel.push(max);
-    log(`leaderboard: ${s}: ${scored.length} runs scored in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const subjectRuns = bySubject.get(s) ?? [];
+    // Seed by seed: each seed's runs have their own max model (Table 1).
+    const perSeed: { scored: Scored[]; max: MaxModelRow }[] = [];
+    for (const seedValue of seeds) {
+      const r = await scoreSubject(s, subjectRuns.filter((x) => x.metrics.seed === seedValue), dataset, out, full, log);
+      subjectRoiNames.set(s, r.roiNames);
+      if (r.ceilingFile && seedValue === seeds[0]) ceilingFiles.push(relative(dataset, r.ceilingFile).split('\\').join('/'));
+      perSeed.push(r);
+    }
+    const byId = new Map<string, Scored[]>();
+    for (const p of perSeed) for (const x of p.scored) byId.set(modelId(x.entry), [...(byId.get(modelId(x.entry)) ?? []), x]);
+    for (const group of byId.values()) all.push(combineSeeds(group, rois, replicates, level));
+    maxModel.push(meanMaxRow(perSeed.map((p) => p.max), level));
+    log(`leaderboard: ${s}: ${subjectRuns.length} runs scored${seeds.length > 1 ? ` (${byId.size} models × ${seeds.length} seeds)` : ''} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   }
   const reported = rois.filter((r) => all.some((s) => s.entry.roiR2[r] !== undefined));
   if (opts.rois !== undefined) {
@@ -440,12 +583,12 @@ export async function buildLeaderboard(outDir: string, datasetDir: string, opts:
     });
   }
 
-  // Per-model subject means.
+  // Per-model subject means; with several seeds, their spread from each seed's subject mean.
   const byModel = new Map<string, Scored[]>();
   for (const s of all) byModel.set(modelId(s.entry), [...(byModel.get(modelId(s.entry)) ?? []), s]);
   const models: ModelSummary[] = [...byModel.values()].map((group) => {
     const e = group[0].entry;
-    return {
+    const summary: ModelSummary = {
       plugin: e.plugin,
       variant: e.variant,
       family: e.family,
@@ -457,6 +600,8 @@ export async function buildLeaderboard(outDir: string, datasetDir: string, opts:
       converged: group.every((g) => g.entry.convergence?.converged === true),
       ...summarise(group, reported, replicates, level),
     };
+    if (seeds.length > 1) attachSpread(summary, seeds.map((_, i) => summarise(group.map((g) => seedPart(g, i)), reported, replicates, level)), METRIC_SET_FIELDS);
+    return summary;
   });
 
   // Fine-tune drops (Table 3).
@@ -471,13 +616,20 @@ export async function buildLeaderboard(outDir: string, datasetDir: string, opts:
     }
     const pairs = group.map((ft) => ({ ft, pre: source.find((p) => p.entry.subject === ft.entry.subject) })).filter((p): p is { ft: Scored; pre: Scored } => p.pre !== undefined);
     if (pairs.length === 0) continue;
-    const rows = pairs.map(({ pre, ft }) => changeOf(pre, ft, reported, level));
-    const mean: FinetuneChange = {
+    const meanRow = (rows: { row: FinetuneChange; reps: Replicates }[]): FinetuneChange => ({
       subject: 'mean',
       meanR2Change: meanMetric(rows.map((r) => rawOf(r.row.meanR2Change)), rows.map((r) => r.reps.meanR2), replicates, level),
       roiR2Change: meanRoi(rows.map((r) => r.row.roiR2Change), rows.map((r) => r.reps.roiR2), reported, replicates, level),
       slopeChange: meanMetric(rows.map((r) => rawOf(r.row.slopeChange)), rows.map((r) => r.reps.slope), replicates, level),
-    };
+    });
+    const rows = pairs.map(({ pre, ft }) => changeOf(pre, ft, reported, level));
+    const mean = meanRow(rows);
+    if (seeds.length > 1) {
+      // The spread of each change over the seeds (the fine-tuned and pre-trained runs of one seed paired).
+      const perSeed = seeds.map((_, i) => pairs.map(({ pre, ft }) => changeOf(seedPart(pre, i), seedPart(ft, i), reported, level)));
+      rows.forEach((r, j) => attachSpread(r.row, perSeed.map((p) => p[j].row), FINETUNE_FIELDS));
+      attachSpread(mean, perSeed.map(meanRow), FINETUNE_FIELDS);
+    }
     finetune.push({
       plugin: e.plugin,
       family: e.family,
@@ -502,7 +654,9 @@ export async function buildLeaderboard(outDir: string, datasetDir: string, opts:
     createdAt: (opts.now ?? new Date()).toISOString(),
     dataset: { path: displayPath(dataset), sha256: datasetSha, subjects, responsesSha256: responses },
     devices: [...new Set(all.map((s) => s.entry.device))].sort(),
-    seeds: [...new Set(all.map((s) => s.entry.seed))].sort((a, b) => a - b),
+    seeds,
+    splitSeed: splitSeeds[0],
+    trainingVersions,
     plugins,
     bootstrap: {
       replicates,

@@ -26,7 +26,7 @@ export function markdownHeader(lb: Leaderboard): string {
     '',
     `- harness: brainzoo ${lb.harness.version}; built ${lb.createdAt}`,
     `- dataset: \`${lb.dataset.path}\` (sha256 ${lb.dataset.sha256.slice(0, 16)}…), subjects ${lb.dataset.subjects.join(', ')}`,
-    `- runs: ${lb.entries.length} (${lb.models.length} models); devices ${lb.devices.join(', ')}; seeds ${lb.seeds.join(', ')}`,
+    `- runs: ${lb.entries.reduce((n, e) => n + e.runs.length, 0)} (${lb.models.length} models); devices ${lb.devices.join(', ')}; ${lb.seeds.length > 1 ? `initialisation seeds ${lb.seeds.join(', ')} (values are seed means; their spread: Seed spread)` : `seed ${lb.seeds.join(', ')}`}; split seed ${lb.splitSeed}; training version ${lb.trainingVersions.join(', ') || 'not recorded'}`,
     `- plugins: ${plugins}`,
     `- intervals: ${b.replicates > 0 ? `${Math.round(b.level * 100)}% basic bootstrap with bias-corrected values (plug-in values as \`raw\` in leaderboard.json), ${b.replicates} replicates, seed ${b.seed}; slope, b0, b1: ${VOXEL_INTERVAL}` : 'none (bootstrap disabled)'}`,
     ...(small ? [`- **${small}**`] : []),

@@ -10,7 +10,7 @@ import type { Leaderboard } from './leaderboard-types.js';
 
 /** Differences between OUT/runs and the leaderboard, in words (empty: up to date). */
 export function leaderboardStaleness(outDir: string, lb: Leaderboard): string[] {
-  const inBoard = new Map(lb.entries.map((e) => [e.run, e.runKey]));
+  const inBoard = new Map(lb.entries.flatMap((e) => e.runs.map((r) => [r.run, r.runKey] as const)));
   const seen = new Set<string>();
   const problems: string[] = [];
   for (const ref of scanRuns(outDir).finished) {

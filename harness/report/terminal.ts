@@ -12,7 +12,7 @@ export function terminalTable(t: TableSpec): string {
 
 /** Every table, with a one-line header and the '*' legend. */
 export function renderTerminal(lb: Leaderboard): string[] {
-  const head = `brainzoo ${lb.harness.version} · ${lb.entries.length} runs · subjects ${lb.dataset.subjects.join(', ')} · dataset ${lb.dataset.path} · ${lb.bootstrap.replicates > 0 ? `${lb.bootstrap.replicates} bootstrap replicates` : 'no intervals'}`;
+  const head = `brainzoo ${lb.harness.version} · ${lb.entries.reduce((n, e) => n + e.runs.length, 0)} runs${lb.seeds.length > 1 ? ` (means of seeds ${lb.seeds.join(',')})` : ''} · subjects ${lb.dataset.subjects.join(', ')} · dataset ${lb.dataset.path} · ${lb.bootstrap.replicates > 0 ? `${lb.bootstrap.replicates} bootstrap replicates` : 'no intervals'}`;
   const small = smallTestSetNote(lb);
   const notes = lb.bootstrap.replicates > 0 ? [`intervals: ${Math.round(lb.bootstrap.level * 100)}% basic bootstrap, bias-corrected values; slope, b0, b1: ${VOXEL_INTERVAL}`, ...(small ? [small] : [])] : [];
   const notConverged = lb.entries.filter((e) => !e.convergence?.converged);

@@ -27,7 +27,8 @@
  * rewritten in place), is left alone by cleanRunLeftovers, and is deleted once the run commits.
  *
  * Seed and device are part of a run's identity: two runs that differ only by them never share
- * a folder. A run is built in a hidden sibling `.seed<N>.<device>.partial-<pid>-<random>/` and
+ * a folder. The split seed is part of it too, through the run key (like the hyperparameters),
+ * not the folder name: a fit with another `--split-seed` replaces the run in its folder. A run is built in a hidden sibling `.seed<N>.<device>.partial-<pid>-<random>/` and
  * renamed into place when complete, so a finished folder is never half-written; a re-fit moves
  * the old folder aside (`.….old-…`) only once its replacement is complete.
  */
@@ -55,7 +56,13 @@ export interface RunMetrics {
   variant: string;
   subject: string;
   device: RunDevice;
+  /** Initialisation seed. */
   seed: number;
+  /**
+   * Seed of the train/val/test split (split.json's `seed`). Absent in runs made before it had
+   * its own: those split with `seed` (runSplitSeed).
+   */
+  splitSeed?: number;
   config: FactorTopyConfig;
   featureKey: string;
   onnxSha256: string;
@@ -107,6 +114,11 @@ export interface ExcludedVoxels {
   reason: 'non-finite responses' | 'constant test responses' | 'non-finite test R²';
   count: number;
   voxels: number[];
+}
+
+/** The seed a run's split was made with: `splitSeed`, or `seed` for runs made before it was recorded. */
+export function runSplitSeed(m: Pick<RunMetrics, 'seed' | 'splitSeed'>): number {
+  return m.splitSeed ?? m.seed;
 }
 
 /** A run file as committed. */
@@ -286,6 +298,7 @@ export function metricsProblem(m: unknown): string | undefined {
   if (!isObj(m.config)) return 'metrics.json lacks "config"';
   // NaN was written as null by fits made before voxels without an R² were left out: say so (a re-fit now refuses such data, naming the cause, instead of writing the same run again).
   if (m.testR2 === null || m.bestValR2 === null) return `metrics.json has no ${m.testR2 === null ? 'test' : 'validation'} R² (null: no voxel had a finite R², e.g. responses that are constant over the ${m.testR2 === null ? 'test' : 'validation'} images); a re-fit refuses such data at once, naming the voxels and the cause`;
+  if (m.splitSeed !== undefined && !Number.isSafeInteger(m.splitSeed)) return 'metrics.json has a non-integer "splitSeed"';
   const optionalNumbers = ['testR2', 'bestValR2', 'steps', 'epochs', 'usedVoxels', 'trainingVersion', 'seconds', 'secondsPerStep', 'bestEpoch'];
   for (const k of optionalNumbers) if (m[k] !== undefined && typeof m[k] !== 'number') return `metrics.json has a non-number "${k}"`;
   if (m.convergence !== undefined && (!isObj(m.convergence) || typeof m.convergence.converged !== 'boolean' || !Array.isArray(m.convergence.reasons))) return 'metrics.json has a malformed "convergence"';

@@ -3,6 +3,7 @@ import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir, zoo } from '../helpers.js';
+import type { Leaderboard } from '../../harness/report/leaderboard-types.js';
 
 describe('cli: zoo bench', function () {
   this.timeout(300_000);
@@ -67,5 +68,43 @@ describe('cli: zoo bench', function () {
     const subj = await zoo(['bench', 'mae', '--subjects', 'subj7', '--out', out]);
     assert.equal(subj.code, 2);
     assert.match(subj.stderr, /unknown subject/);
+  });
+
+  it('--seeds fits each configuration once per initialisation seed, on one split; the leaderboard keeps seed means and seed SDs', async () => {
+    const multi = tempDir('bench-seeds');
+    const seedArgs = ['bench', 'mae', '--variants', 'tiny', '--subjects', 'subj01', '--max-epochs', '2', '--out', multi, '--quiet'];
+    const plan = await zoo([...seedArgs, '--seeds', '0,1,2', '--plan']);
+    assert.equal(plan.code, 0, plan.stderr);
+    for (const seed of [0, 1, 2]) assert.match(plan.stdout, new RegExp(`todo {2}fit:mae/tiny/subj01/seed${seed}\\.cpu`));
+    const run = await zoo([...seedArgs, '--seeds', '0,1,2']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /bench: 3 fits \(0 already done\), \d+ jobs to run .*seeds 0,1,2, split seed 0/);
+    const split = (seed: number): string => readFileSync(join(multi, 'runs', 'mae', 'tiny', 'subj01', `seed${seed}.cpu`, 'split.json'), 'utf8');
+    assert.equal(split(1), split(0), 'the seeds share their split');
+    assert.equal(split(2), split(0));
+    const lb = JSON.parse(readFileSync(join(multi, 'leaderboard.json'), 'utf8')) as Leaderboard;
+    assert.deepEqual(lb.seeds, [0, 1, 2]);
+    assert.equal(lb.splitSeed, 0);
+    const [e] = lb.entries;
+    assert.deepEqual(e.runs.map((r) => r.run), [0, 1, 2].map((s) => `runs/mae/tiny/subj01/seed${s}.cpu`));
+    const per = [0, 1, 2].map((s) => JSON.parse(readFileSync(join(multi, 'runs', 'mae', 'tiny', 'subj01', `seed${s}.cpu`, 'metrics.json'), 'utf8')) as { testR2: number });
+    assert.ok(new Set(per.map((m) => m.testR2)).size === 3, 'three different fits');
+    assert.ok(typeof e.slope.seedSd === 'number' && e.slope.seedSd > 0, JSON.stringify(e.slope));
+    assert.ok(Object.values(e.roiR2).every((m) => typeof m.seedSd === 'number'));
+    assert.equal(lb.models[0].meanR2.seedSd, e.meanR2.seedSd, 'one subject: the subject mean has the same spread');
+    const md = readFileSync(join(multi, 'leaderboard.md'), 'utf8');
+    assert.match(md, /initialisation seeds 0, 1, 2 \(values are seed means; their spread: Seed spread\); split seed 0/);
+    assert.match(md, /## Seed spread\n\nStandard deviation \(n − 1\) over the 3 initialisation seeds \(0, 1, 2; all on split seed 0/);
+    assert.match(run.stdout, /Seed spread/);
+    // A second bench with one of the seeds reuses its run and scores it alone.
+    const again = await zoo([...seedArgs, '--seed', '1']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, /\(reused\)/);
+    assert.deepEqual((JSON.parse(readFileSync(join(multi, 'leaderboard.json'), 'utf8')) as Leaderboard).seeds, [1]);
+    for (const [bad, message] of [[['--seeds', '0,x'], /--seeds must be a comma-separated list of integers/], [['--seeds', '0,1,0'], /--seeds names seed 0 twice/], [['--seed', '0', '--seeds', '1,2'], /--seed and --seeds both choose/], [['--split-seed', '1.5'], /--split-seed must be an integer/]] as const) {
+      const r = await zoo([...seedArgs, ...bad]);
+      assert.equal(r.code, 2, bad.join(' '));
+      assert.match(r.stderr, message);
+    }
   });
 });

@@ -113,7 +113,7 @@ describe('cli/publish and report', () => {
     assert.doesNotMatch(current.stderr, /stale/);
     // Re-fit one run: its key changes.
     const saved = readLeaderboard(join(out, 'leaderboard.json'));
-    const metricsFile = join(out, saved.entries[0].run, 'metrics.json');
+    const metricsFile = join(out, saved.entries[0].runs[0].run, 'metrics.json');
     const m = JSON.parse(readFileSync(metricsFile, 'utf8')) as { key: string };
     writeFileSync(metricsFile, JSON.stringify({ ...m, key: `${m.key}-refit` }));
     const stale = await runCommand(registerReport, ['report', '--from', out, '--dataset', fx.dataset, '--bootstrap', '0']);

@@ -150,6 +150,15 @@ describe('run store', () => {
     assert.notEqual(runKey(k), runKey({ ...k, seed: 1 }));
   });
 
+  it('the split seed is part of the run key, apart from the seed; the default is 0', () => {
+    const k = { featureKey: 'f', responsesSha256: 'r', config: DEFAULT_CONFIG, seed: 0, device: 'cpu' as const, subject: 'subj01' };
+    assert.equal(runKey(k), runKey({ ...k, splitSeed: 0 }));
+    assert.notEqual(runKey(k), runKey({ ...k, splitSeed: 1 }));
+    // Seed 1 on split 0 and seed 1 on split 1 are different fits; so are seed 1 and seed 2 on one split.
+    assert.notEqual(runKey({ ...k, seed: 1 }), runKey({ ...k, seed: 1, splitSeed: 1 }));
+    assert.notEqual(runKey({ ...k, seed: 1 }), runKey({ ...k, seed: 2 }));
+  });
+
   it('zero hyperparameters that make no sense are E_ARGS naming the flag; --max-steps 0 and --reg-decay-steps 0 stay valid', () => {
     for (const [key, flag] of [['maxEpochs', '--max-epochs'], ['patience', '--patience'], ['batchSize', '--batch-size'], ['channels', '--channels'], ['hidden', '--hidden'], ['frequencies', '--frequencies'], ['lr', '--lr'], ['clipNorm', '--clip-norm']]) {
       assert.throws(() => hyperparameters({ [key]: '0' }), (e: unknown) => e instanceof ZooError && e.code === 'E_ARGS' && e.message.startsWith(`${flag} must be a positive`) && /e\.g\./.test(e.fix ?? ''), flag);
@@ -201,7 +210,34 @@ describe('zoo fit: run integrity', function () {
       for (const f of ['r2.npy', 'layer_weights.npy', 'space.npy', 'scale.npy', 'encoder.onnx', 'voxels.npy', 'test_predictions.npy', 'test_rows.npy', 'split.json', 'metrics.json']) assert.ok(existsSync(join(run(seed), f)), `seed ${seed}: ${f}`);
       assert.ok(readdirSync(run(seed)).every((f) => !f.endsWith('.tmp')));
     }
-    assert.notDeepEqual(readFileSync(join(run(0), 'split.json')), readFileSync(join(run(1), 'split.json')));
+    // One split seed (the default, 0): both seeds share their train/val/test split and so their test images.
+    assert.deepEqual(readFileSync(join(run(0), 'split.json')), readFileSync(join(run(1), 'split.json')));
+    assert.deepEqual(readFileSync(join(run(0), 'test_rows.npy')), readFileSync(join(run(1), 'test_rows.npy')));
+    for (const seed of [0, 1]) assert.equal(readRunMetrics(run(seed)).splitSeed, 0);
+    assert.notDeepEqual(readFileSync(join(run(0), 'r2.npy')), readFileSync(join(run(1), 'r2.npy')), 'the initialisation differs');
+  });
+
+  it('--split-seed: another split, recorded in split.json and metrics.json; a deliberate refit in the same folder', async () => {
+    const o = join(work, 'split-seed');
+    const r = await zoo(['fit', ...short, '--out', o, '--seed', '0', '--split-seed', '5']);
+    assert.equal(r.code, 0, r.stderr);
+    const other = runDirFor(o, { ...ID, seed: 0, device: 'cpu' });
+    const split = JSON.parse(readFileSync(join(other, 'split.json'), 'utf8')) as { seed: number; test: number[] };
+    assert.equal(split.seed, 5);
+    assert.equal(readRunMetrics(other).splitSeed, 5);
+    const split0 = JSON.parse(readFileSync(join(run(0), 'split.json'), 'utf8')) as { seed: number; test: number[] };
+    assert.equal(split0.seed, 0);
+    assert.notDeepEqual(split.test, split0.test, 'other test images');
+    assert.notEqual(readRunMetrics(other).key, readRunMetrics(run(0)).key);
+    // Back to the default split: the run is refitted, and is then the same run as any seed-0 fit on split 0.
+    const back = await zoo(['fit', ...short, '--out', o, '--seed', '0']);
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stderr, /is stale \(its inputs, settings or training version changed\); fitting it again/);
+    assert.equal(readRunMetrics(other).key, readRunMetrics(run(0)).key);
+    assert.deepEqual(readFileSync(join(other, 'r2.npy')), readFileSync(join(run(0), 'r2.npy')));
+    const bad = await zoo(['fit', ...short, '--out', o, '--split-seed', 'x']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--split-seed must be an integer/);
   });
 
   /** Starts `zoo fit` as a real process and SIGKILLs it once training has run an epoch. */

@@ -14,6 +14,7 @@ import { writeNpy } from '../../harness/core/npy.js';
 import { EXIT_ERROR, EXIT_OK, bufferIo, type CommandContext } from '../../harness/cli/io.js';
 import { Rng } from '../../harness/data/random.js';
 import { writeJsonAtomic } from '../../harness/core/fsutil.js';
+import { TRAINING_VERSION } from '../../harness/fit/train.js';
 
 const made: string[] = [];
 
@@ -96,6 +97,8 @@ export interface FakeRun {
   predictions?: Float32Array;
   testRows?: number[];
   seed?: number;
+  /** Split seed (default 0, as `zoo fit` records it). */
+  splitSeed?: number;
   device?: string;
   /** Convergence as fit records it (default: converged by early stopping). */
   convergence?: { converged: boolean; stoppedBy: 'patience' | 'max-epochs' | 'max-steps'; reasons: string[] };
@@ -129,12 +132,14 @@ export function writeRun(out: string, datasetRoot: string, run: FakeRun, respons
   writeJsonAtomic(join(dir, 'metrics.json'), {
     format: 1,
     key: `key-${run.plugin}-${run.variant}-${run.subject}`,
+    trainingVersion: TRAINING_VERSION,
     plugin: run.plugin,
     pluginVersion: '1.0.0',
     variant: run.variant,
     subject: run.subject,
     device: run.device ?? 'cpu',
     seed: run.seed ?? 0,
+    splitSeed: run.splitSeed ?? 0,
     config: {},
     featureKey: 'f',
     onnxSha256: `${run.plugin}-${run.variant}`.padEnd(64, '0'),

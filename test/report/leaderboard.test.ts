@@ -81,7 +81,7 @@ describe('report/leaderboard', () => {
 
   it('ROI R² value and interval: basic bootstrap around the plug-in value, recomputed from explicit resamples', () => {
     for (const e of lb.entries.filter((x) => x.subject === 'subj01')) {
-      const pred = readNpy(join(fx.out, e.run, 'test_predictions.npy')).data;
+      const pred = readNpy(join(fx.out, e.runs[0].run, 'test_predictions.npy')).data;
       const y = fx.responses[e.subject];
       const n = TEST_ROWS.length;
       const roiR2On = (images: number[], voxels: number[]): number =>
@@ -306,7 +306,7 @@ describe('report/leaderboard', () => {
     await assert.rejects(buildLeaderboard(out, dataset, { replicates: 0 }), (err: unknown) => err instanceof ZooError && /noise_ceiling\.npy has shape/.test(err.message) && (err.file ?? '').endsWith('noise_ceiling.npy'));
   });
 
-  it('scores the selected runs only: subjects, and the seed a bench just fit (not the lowest seed on disk)', async () => {
+  it('scores the selected runs only: subjects, and the seeds a bench just fit; by default every seed, averaged with its spread', async () => {
     const one = await buildLeaderboard(fx.out, fx.dataset, { replicates: 0, select: { subjects: ['subj01'] } });
     assert.deepEqual([...new Set(one.entries.map((e) => e.subject))], ['subj01']);
     const dataset = tmp('lb-sel-data');
@@ -314,9 +314,17 @@ describe('report/leaderboard', () => {
     const y = writeSubject(dataset, 'subj01');
     const r2 = Array.from({ length: N }, (_, v) => 0.1 + 0.01 * v);
     for (const seed of [0, 1]) writeRun(out, dataset, { plugin: 'mae', variant: 'vit-b-16.in1k', subject: 'subj01', seed, r2: r2.map((x) => x + 0.1 * seed), omega: oneHot(new Array<number>(N).fill(2), 3), L: 3 }, y);
-    assert.deepEqual((await buildLeaderboard(out, dataset, { replicates: 0 })).entries.map((e) => e.seed), [0]);
-    const seed1 = await buildLeaderboard(out, dataset, { replicates: 0, select: { seed: 1 } });
-    assert.deepEqual(seed1.entries.map((e) => e.seed), [1]);
+    // Both seeds: the entry is their mean, with the seed standard deviation of each value.
+    const both = await buildLeaderboard(out, dataset, { replicates: 0 });
+    assert.deepEqual(both.seeds, [0, 1]);
+    assert.deepEqual(both.entries.map((e) => e.seeds), [[0, 1]]);
+    assert.deepEqual(both.entries[0].runs.map((r) => r.run), ['runs/mae/vit-b-16.in1k/subj01/seed0.cpu', 'runs/mae/vit-b-16.in1k/subj01/seed1.cpu']);
+    assert.ok(Math.abs((both.entries[0].meanR2.value ?? NaN) - (mean(r2) + 0.05)) < 1e-6, 'the seed mean');
+    assert.ok(Math.abs((both.entries[0].meanR2.seedSd ?? NaN) - 0.1 / Math.SQRT2) < 1e-6, `the seed SD of 0.1 apart: ${both.entries[0].meanR2.seedSd}`);
+    assert.ok(Math.abs((both.models[0].roiR2.V1.seedSd ?? NaN) - 0.1 / Math.SQRT2) < 1e-6, 'subject means carry it too');
+    const seed1 = await buildLeaderboard(out, dataset, { replicates: 0, select: { seeds: [1] } });
+    assert.deepEqual(seed1.entries.map((e) => e.seeds), [[1]]);
+    assert.equal(seed1.entries[0].meanR2.seedSd, undefined, 'one seed: no spread');
     assert.ok(Math.abs((seed1.entries[0].meanR2.value ?? NaN) - (mean(r2) + 0.1)) < 1e-6, 'the seed-1 run’s R² map is the one scored');
   });
 });

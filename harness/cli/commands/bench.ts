@@ -22,7 +22,8 @@ import { packageRoot } from '../../core/paths.js';
 import { resolveDataset, resolveSubjects } from '../dataset-args.js';
 import { EXIT_INTERRUPTED, EXIT_PROBLEMS, type CommandContext } from '../io.js';
 import { addRuntimeOptions, commandRegistry, parseGridResize } from '../options.js';
-import { addHyperparameterOptions, hyperparameters } from './fit.js';
+import { addHyperparameterOptions, hyperparameters, parseSplitSeed } from './fit.js';
+import { DEFAULT_SPLIT_SEED } from '../../data/split.js';
 import { drawOutputs } from './draw.js';
 import { positiveInt } from './extract.js';
 
@@ -35,7 +36,9 @@ interface BenchOpts extends Record<string, unknown> {
   device?: string;
   cache?: string;
   models?: string;
-  seed: string;
+  seed?: string;
+  seeds?: string;
+  splitSeed: string;
   out: string;
   plugins?: string[];
   quiet?: boolean;
@@ -70,7 +73,9 @@ export function registerBench(program: Command, ctx: CommandContext): void {
     .option('--dataset <dir>', 'dataset folder (default: the bundled synthetic dataset)')
     .option('--subjects <list>', 'comma-separated subjects (default: all)')
     .option('--variants <which>', 'bundled | all | a comma-separated list of tags (default: bundled without --dataset, all with it)')
-    .option('--seed <n>', 'random seed', '0')
+    .option('--seed <n>', 'initialisation seed (default 0)')
+    .option('--seeds <list>', 'several initialisation seeds, e.g. 0,1,2: each configuration is fit once per seed and the leaderboard keeps the seed mean and the seed standard deviation of every metric (what `zoo check` derives its tolerances from)')
+    .option('--split-seed <n>', `seed of the train/val/test split, the same for every --seed so that the seeds share their test images; changing it is deliberate (default ${DEFAULT_SPLIT_SEED})`, String(DEFAULT_SPLIT_SEED))
     .option('--out <dir>', 'output folder (runs/ …)', 'out')
     .option('--workers <n>', 'jobs at a time (default: cores ÷ --threads on the CPU, one per visible GPU with --device cuda)')
     .option('--threads <n>', 'ONNX Runtime threads per job (default 1; results are identical for any --workers at the same --threads)')
@@ -86,7 +91,7 @@ export function registerBench(program: Command, ctx: CommandContext): void {
     .option('--gpus <n>', 'slurm: GPUs per job, overriding the plugins\' resource hints')
     .option('--time <limit>', 'slurm: time limit per job, overriding the plugins\' resource hints (e.g. 02:00:00)');
   addHyperparameterOptions(cmd)
-    .addHelpText('after', '\nExamples:\n  zoo bench --all\n  zoo bench --all --plan\n  zoo bench clip mae --dataset ~/algonauts2023 --subjects subj01,subj02 --workers 4\n  zoo bench --status out')
+    .addHelpText('after', '\nExamples:\n  zoo bench --all\n  zoo bench --all --subjects subj01 --seeds 0,1,2 --out baseline\n  zoo bench --all --plan\n  zoo bench clip mae --dataset ~/algonauts2023 --subjects subj01,subj02 --workers 4\n  zoo bench --status out')
     .action(async (names: string[], opts: BenchOpts) => {
       const { readState, renderState } = await import('../../orchestrate/state.js');
       if (opts.status !== undefined) {
@@ -108,7 +113,8 @@ export function registerBench(program: Command, ctx: CommandContext): void {
       const dataset = resolveDataset(opts.dataset, ctx.io.cwd);
       const subjects = resolveSubjects(dataset, opts.subjects);
       const device = parseDevice(opts.device);
-      const seed = Number(opts.seed);
+      const seeds = parseSeeds(opts);
+      const splitSeed = parseSplitSeed(opts.splitSeed);
       const out = resolve(ctx.io.cwd, opts.out);
       const { clampToCores, defaultWorkers, gpuSlots, visibleGpus } = await import('../../orchestrate/resources.js');
       const threadsWanted = clampToCores(opts.threads ? positiveInt(opts.threads, '--threads') : DEFAULT_THREADS, '--threads');
@@ -120,7 +126,7 @@ export function registerBench(program: Command, ctx: CommandContext): void {
       if (workersWanted.note) ctx.io.err(`bench: ${workersWanted.note}`);
       const workers = workersWanted.value;
       const context: BenchContext = {
-        datasetDir: dataset, outDir: out, cacheRoot: cacheDir(opts.cache), device, seed, config: hyperparameters(opts), threads, gridResize: parseGridResize(opts.gridResize),
+        datasetDir: dataset, outDir: out, cacheRoot: cacheDir(opts.cache), device, seeds, splitSeed, config: hyperparameters(opts), threads, gridResize: parseGridResize(opts.gridResize),
         registry: { extraDirs: opts.plugins?.map((p) => resolve(ctx.io.cwd, p)), models: opts.models ? resolve(ctx.io.cwd, opts.models) : undefined, cwd: ctx.io.cwd },
       };
 
@@ -156,6 +162,25 @@ export function registerBench(program: Command, ctx: CommandContext): void {
   registerSlurmTasks(program, ctx);
 }
 
+/** At most this many initialisation seeds per bench (a typo such as --seeds 0-100 is refused). */
+export const MAX_SEEDS = 32;
+
+/** The initialisation seeds of `--seed N` or `--seeds a,b,c` (default 0): distinct integers, in the order given. */
+export function parseSeeds(opts: { seed?: string; seeds?: string }): number[] {
+  if (opts.seed !== undefined && opts.seeds !== undefined) throw new ZooError('E_ARGS', '--seed and --seeds both choose the initialisation seeds', { found: { seed: opts.seed, seeds: opts.seeds }, fix: `pass one of them: --seeds ${opts.seeds}` });
+  const raw = opts.seeds ?? opts.seed ?? '0';
+  const flag = opts.seeds !== undefined ? '--seeds' : '--seed';
+  const parts = raw.split(',').map((x) => x.trim());
+  if (flag === '--seed' && parts.length > 1) throw new ZooError('E_ARGS', '--seed takes one seed', { found: raw, fix: `--seeds ${raw} to fit each configuration with several seeds` });
+  const seeds = parts.map((p) => (p === '' ? NaN : Number(p)));
+  const bad = parts.find((p, i) => !Number.isSafeInteger(seeds[i]));
+  if (bad !== undefined) throw new ZooError('E_ARGS', `${flag} must be ${flag === '--seeds' ? 'a comma-separated list of integers' : 'an integer'}`, { found: raw, fix: flag === '--seeds' ? '--seeds 0,1,2' : '--seed 0' });
+  const dup = seeds.find((s, i) => seeds.indexOf(s) !== i);
+  if (dup !== undefined) throw new ZooError('E_ARGS', `${flag} names seed ${dup} twice`, { found: raw, fix: `--seeds ${[...new Set(seeds)].join(',')}` });
+  if (seeds.length > MAX_SEEDS) throw new ZooError('E_ARGS', `${flag} names ${seeds.length} seeds, more than the limit of ${MAX_SEEDS}`, { found: raw, fix: '--seeds 0,1,2 (three seeds measure the spread well enough for zoo check)' });
+  return seeds;
+}
+
 /** The lock file, in --out, that a running bench holds. */
 export const BENCH_LOCK = '.bench.lock';
 
@@ -181,7 +206,7 @@ async function runBench(plan: Plan, opts: BenchOpts, context: BenchContext, subj
  * the plan that finished; failures are listed and make the exit code 1.
  */
 async function mergeBench(context: BenchContext, subjects: readonly string[], runDirs: readonly string[], failures: readonly Failure[], ctx: CommandContext): Promise<void> {
-  const { outDir: out, datasetDir: dataset, seed, device } = context;
+  const { outDir: out, datasetDir: dataset, seeds, device } = context;
   if (runDirs.length === 0) {
     ctx.io.err(renderFailures(failures).join('\n'));
     throw new ZooError('E_ARGS', 'no fit finished, so there is nothing to score', { file: statePath(out), fix: 'see the failures above and their logs; then zoo bench … --retry-failed' });
@@ -189,11 +214,12 @@ async function mergeBench(context: BenchContext, subjects: readonly string[], ru
   const registry = new PluginRegistry({ extraDirs: context.registry.extraDirs, models: context.registry.models, cwd: context.registry.cwd });
   const { buildLeaderboard, writeLeaderboard } = await import('../../report/leaderboard.js');
   const { renderTerminal } = await import('../../report/terminal.js');
-  const lb = await buildLeaderboard(out, dataset, { seed, registry, select: { seed, device, subjects, runDirs }, log: (l) => ctx.io.err(l) });
+  // Bootstrap seed 0 (`zoo publish`'s default) whatever the fit seeds: a bench and a publish of the same runs give the same file.
+  const lb = await buildLeaderboard(out, dataset, { registry, select: { seeds, device, subjects, runDirs }, log: (l) => ctx.io.err(l) });
   const files = writeLeaderboard(out, lb);
   for (const line of renderTerminal(lb)) ctx.io.out(line);
   await drawOutputs({ from: out, dataset }, { ...ctx.io, out: (l) => ctx.io.err(l) });
-  ctx.io.out(`leaderboard: ${files.json}\nmarkdown:    ${files.markdown}\npictures:    ${join(out, 'pictures')} (per run: ${join(out, 'runs', '<plugin>', '<variant>', '<subject>', `seed${seed}.${device}`, 'pictures')})`);
+  ctx.io.out(`leaderboard: ${files.json}\nmarkdown:    ${files.markdown}\npictures:    ${join(out, 'pictures')} (per run: ${join(out, 'runs', '<plugin>', '<variant>', '<subject>', `seed${seeds.length === 1 ? seeds[0] : '<N>'}.${device}`, 'pictures')})`);
   if (failures.length > 0) {
     ctx.io.err(renderFailures(failures).join('\n'));
     ctx.exitCode = EXIT_PROBLEMS;

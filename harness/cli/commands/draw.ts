@@ -144,7 +144,8 @@ export async function drawOutputs(opts: DrawOpts, io: CliIo): Promise<void> {
       for (const r of onePerModel(refs).kept.filter((x) => x.subject === subject)) {
         const run = pics.readRunArrays(r.dir, s.voxelCount);
         const rel = relative(from, r.dir).split('\\').join('/');
-        const entry = board?.entries.find((e) => e.run === rel);
+        // A seed-mean entry's values are the seeds' mean: shown only beside the run of its first seed, whose maps these are (close to it).
+        const entry = board?.entries.find((e) => e.runs.length === 1 && e.runs[0].run === rel);
         const own = { roiR2: pics.roiMeanR2(run.r2, s.rois, names), roiCi: {} as Record<string, readonly [number, number] | null> };
         const lb = entry ? fromBoard(entry.roiR2, names) : undefined;
         // Per ROI: the leaderboard's value and interval where it has the ROI, else the run's own mean.

@@ -6,6 +6,7 @@ import { ensureWritableDir } from '../../core/fsutil.js';
 import { parseDevice } from '../../features/session.js';
 import { FitInterrupted, describeExcluded, fitSubject, type FitResult } from '../../fit/train.js';
 import { DEFAULT_CONFIG, type FactorTopyConfig } from '../../model/config.js';
+import { DEFAULT_SPLIT_SEED } from '../../data/split.js';
 import { resolveDataset, resolveSubjects } from '../dataset-args.js';
 import { EXIT_INTERRUPTED, commandLine, type CommandContext } from '../io.js';
 import { addRuntimeOptions, commandRegistry, parseGridResize } from '../options.js';
@@ -104,12 +105,20 @@ interface FitOpts extends Record<string, unknown> {
   out: string;
   device?: string;
   seed: string;
+  splitSeed: string;
   cache?: string;
   models?: string;
   fsaverage?: string;
   plugins?: string[];
   force?: boolean;
   quiet?: boolean;
+}
+
+/** `--split-seed`: an integer (fit and bench). */
+export function parseSplitSeed(raw: string): number {
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isSafeInteger(n)) throw new ZooError('E_ARGS', '--split-seed must be an integer', { found: raw, fix: `--split-seed ${DEFAULT_SPLIT_SEED} (the default)` });
+  return n;
 }
 
 export function registerFit(program: Command, ctx: CommandContext): void {
@@ -120,7 +129,8 @@ export function registerFit(program: Command, ctx: CommandContext): void {
     .option('--dataset <dir>', 'dataset folder (default: the bundled synthetic dataset)')
     .option('--subject <list>', 'subject(s), comma-separated (default: all)')
     .option('--out <dir>', 'output folder', 'out')
-    .option('--seed <n>', 'random seed (split, initialisation, batch order)', '0')
+    .option('--seed <n>', 'initialisation seed (parameters, batch order)', '0')
+    .option('--split-seed <n>', `seed of the train/val/test split, apart from --seed so that fits of different --seed share their test images; changing it is deliberate (default ${DEFAULT_SPLIT_SEED})`, String(DEFAULT_SPLIT_SEED))
     .option('--fsaverage <dir>', 'fsaverage surfaces, when the dataset has no voxel_coords.npy')
     .option('--force', 're-fit even if a finished run with the same inputs exists')
   addHyperparameterOptions(cmd)
@@ -131,6 +141,7 @@ export function registerFit(program: Command, ctx: CommandContext): void {
       const dataset = resolveDataset(opts.dataset, ctx.io.cwd);
       const seed = Number(opts.seed);
       if (!Number.isSafeInteger(seed)) throw new ZooError('E_ARGS', '--seed must be an integer', { found: opts.seed, fix: '--seed 0' });
+      const splitSeed = parseSplitSeed(opts.splitSeed);
       const config = hyperparameters(opts);
       const outDir = resolve(ctx.io.cwd, opts.out);
       const cacheRoot = cacheDir(opts.cache);
@@ -145,7 +156,7 @@ export function registerFit(program: Command, ctx: CommandContext): void {
         try {
           result = await fitSubject({
             variant, datasetDir: dataset, subject, outDir, cacheRoot, signal,
-            device: parseDevice(opts.device), seed, config, gridResize: parseGridResize(opts.gridResize), fsaverageDir: opts.fsaverage, quiet: opts.quiet, force: opts.force, log: (l) => ctx.io.err(l),
+            device: parseDevice(opts.device), seed, splitSeed, config, gridResize: parseGridResize(opts.gridResize), fsaverageDir: opts.fsaverage, quiet: opts.quiet, force: opts.force, log: (l) => ctx.io.err(l),
           });
         } catch (err) {
           if (!(err instanceof FitInterrupted)) throw err;

@@ -109,6 +109,7 @@ export function registerPublish(program: Command, ctx: CommandContext): void {
       const { lb } = await leaderboardFrom(opts, ctx);
       // Only --out is written: the --from folder (runs, and a leaderboard.json of its own) is input.
       const w = writeLeaderboard(resolve(ctx.io.cwd, opts.out), lb);
-      ctx.io.out(`publish: ${lb.entries.length} runs, ${lb.models.length} models, ${lb.finetune.length} fine-tune drops → ${w.json}, ${w.markdown}`);
+      const runs = lb.entries.reduce((n, e) => n + e.runs.length, 0);
+      ctx.io.out(`publish: ${runs} runs${lb.seeds.length > 1 ? ` (${lb.seeds.length} seeds each)` : ''}, ${lb.models.length} models, ${lb.finetune.length} fine-tune drops → ${w.json}, ${w.markdown}`);
     });
 }
