@@ -103,8 +103,9 @@ export async function runPlan(plan: Plan, opts: RunPlanOptions): Promise<RunPlan
   // The per-fit lines, in plan order, whatever order the workers finished in.
   for (const f of fits) {
     const o = outcomes.get(f.id);
-    if (f.state === 'done') opts.io.out(`  ${f.plugin}/${f.variant} ${f.subject}: test R² ${f.finished?.testR2.toFixed(4)} (reused)${f.finished?.converged ? '' : ' — NOT CONVERGED'}`);
-    else if (o?.status === 'done') opts.io.out(`  ${f.plugin}/${f.variant} ${f.subject}: ${o.result?.summary ?? ''}`);
+    const id = `${f.plugin}/${f.variant} ${f.subject}${f.seed === 0 ? '' : ` seed ${f.seed}`}`;
+    if (f.state === 'done') opts.io.out(`  ${id}: test R² ${f.finished?.testR2.toFixed(4)} (reused)${f.finished?.converged ? '' : ' — NOT CONVERGED'}`);
+    else if (o?.status === 'done') opts.io.out(`  ${id}: ${o.result?.summary ?? ''}`);
   }
   const failures: Failure[] = [...outcomes.values()]
     .filter((o) => o.status === 'failed' || o.status === 'skipped')

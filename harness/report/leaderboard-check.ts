@@ -67,11 +67,6 @@ export const TOLERANCE_FLOOR: Record<ToleranceGroup, number> = { r2: 0.01, maxDi
  */
 export const DEFAULT_TOLERANCE: Record<ToleranceGroup, number> = { r2: 0.04, maxDiff: 0.04, hierarchy: 0.13 };
 
-/** The former name of the hierarchy default (`--hierarchy-tolerance`'s fallback). */
-export const HIERARCHY_TOLERANCE = DEFAULT_TOLERANCE.hierarchy;
-
-/** Metrics compared with `hierarchyTolerance`, never with their (voxel-sampling) interval. */
-export const HIERARCHY_METRICS: readonly MetricName[] = TOLERANCE_GROUPS.hierarchy;
 
 export interface CheckOptions {
   /** Absolute tolerance of every metric but the hierarchy ones, overriding the derived ones. */

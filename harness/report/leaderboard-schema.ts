@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { ZooError } from '../core/errors.js';
 import { schemaPath } from '../core/paths.js';
-import type { Leaderboard } from './leaderboard-types.js';
+import { LEADERBOARD_FORMAT, type Leaderboard } from './leaderboard-types.js';
 
 export interface SchemaProblem {
   /** JSON pointer into the leaderboard, e.g. /entries/0/roiR2/V1/value. */
@@ -77,6 +77,16 @@ export function leaderboardProblems(json: unknown): SchemaProblem[] {
 
 /** Throws E_ARGS naming the file and the JSON path of the first problem when `json` is not a valid leaderboard. */
 export function assertLeaderboard(json: unknown, file: string): Leaderboard {
+  // A file of another format version: said as such, not as the dozens of schema differences it has.
+  const format = typeof json === 'object' && json !== null ? (json as { format?: unknown }).format : undefined;
+  if (typeof format === 'number' && format !== LEADERBOARD_FORMAT) {
+    throw new ZooError('E_ARGS', `leaderboard format ${format} is ${format < LEADERBOARD_FORMAT ? 'older than' : 'not'} this harness's format ${LEADERBOARD_FORMAT}${format < LEADERBOARD_FORMAT ? ' (format 3: seed means and seed spread, the split seed and training versions)' : ''}`, {
+      file,
+      path: '/format',
+      found: format,
+      fix: 'rebuild it with this harness from its runs (zoo publish --from OUT, or zoo bench; leaderboards/README.md has the commands)',
+    });
+  }
   const problems = leaderboardProblems(json);
   if (problems.length) {
     const [first] = problems;

@@ -79,6 +79,8 @@ describe('cli: zoo bench', function () {
     const run = await zoo([...seedArgs, '--seeds', '0,1,2']);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /bench: 3 fits \(0 already done\), \d+ jobs to run .*seeds 0,1,2, split seed 0/);
+    for (const seed of [1, 2]) assert.match(run.stdout, new RegExp(`\\n {2}mae/tiny subj01 seed ${seed}: test R² \\d\\.\\d{4}`));
+    assert.match(run.stdout, /\n {2}mae\/tiny subj01: test R² \d\.\d{4}/);
     const split = (seed: number): string => readFileSync(join(multi, 'runs', 'mae', 'tiny', 'subj01', `seed${seed}.cpu`, 'split.json'), 'utf8');
     assert.equal(split(1), split(0), 'the seeds share their split');
     assert.equal(split(2), split(0));

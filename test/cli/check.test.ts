@@ -246,6 +246,12 @@ describe('cli/check', () => {
     assert.equal(r4.code, 2);
     const r5 = await runCommand(registerCheck, ['check', '--baseline', base]);
     assert.equal(r5.code, 2);
+    // A leaderboard of the format before seeds (2): refused as such, with the fix.
+    const old = variant((l) => ((l as unknown as { format: number }).format = 2), 'format2.json');
+    const r6 = await runCommand(registerCheck, ['check', '--baseline', old, '--current', base]);
+    assert.equal(r6.code, 2);
+    assert.match(r6.stderr, /leaderboard format 2 is older than this harness's format 3/);
+    assert.match(r6.stderr, /fix: +rebuild it with this harness from its runs/);
   });
 
   it('refuses leaderboards with different reference sets, saying why; --ignore-reference-set compares all but maxDiff', async () => {

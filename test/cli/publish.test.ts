@@ -121,5 +121,11 @@ describe('cli/publish and report', () => {
     assert.match(stale.stderr, /leaderboard\.json is stale \(.*was re-fitted after the leaderboard was built/);
     assert.match(stale.stderr, /zoo publish --from \S+ --out \S+` saves the new one/);
     assert.match(stale.stdout, /Brain score \(Table 1\)/);
+    // A saved leaderboard of an older format (before seeds): scored again, not an error.
+    writeFileSync(join(out, 'leaderboard.json'), JSON.stringify({ ...saved, format: 2 }));
+    const old = await runCommand(registerReport, ['report', '--from', out, '--dataset', fx.dataset, '--bootstrap', '0']);
+    assert.equal(old.code, 0, old.stderr);
+    assert.match(old.stderr, /leaderboard\.json is of another format \(leaderboard format 2 is older than this harness's format 3/);
+    assert.match(old.stdout, /Brain score \(Table 1\)/);
   });
 });

@@ -322,10 +322,39 @@ describe('report/leaderboard', () => {
     assert.ok(Math.abs((both.entries[0].meanR2.value ?? NaN) - (mean(r2) + 0.05)) < 1e-6, 'the seed mean');
     assert.ok(Math.abs((both.entries[0].meanR2.seedSd ?? NaN) - 0.1 / Math.SQRT2) < 1e-6, `the seed SD of 0.1 apart: ${both.entries[0].meanR2.seedSd}`);
     assert.ok(Math.abs((both.models[0].roiR2.V1.seedSd ?? NaN) - 0.1 / Math.SQRT2) < 1e-6, 'subject means carry it too');
+    // Split seeds average only within one split: a run of another split seed is refused, naming it.
+    const other = tmp('lb-split-out');
+    writeRun(other, dataset, { plugin: 'mae', variant: 'vit-b-16.in1k', subject: 'subj01', seed: 0, r2, omega: oneHot(new Array<number>(N).fill(2), 3), L: 3 }, y);
+    writeRun(other, dataset, { plugin: 'mae', variant: 'vit-b-16.in1k', subject: 'subj01', seed: 1, splitSeed: 1, r2, omega: oneHot(new Array<number>(N).fill(2), 3), L: 3 }, y);
+    await assert.rejects(buildLeaderboard(other, dataset, { replicates: 0 }), (err: unknown) => err instanceof ZooError && /different train\/val\/test splits \(split seeds 0, 1\)/.test(err.message) && /--split-seed/.test(err.fix ?? ''));
     const seed1 = await buildLeaderboard(out, dataset, { replicates: 0, select: { seeds: [1] } });
     assert.deepEqual(seed1.entries.map((e) => e.seeds), [[1]]);
     assert.equal(seed1.entries[0].meanR2.seedSd, undefined, 'one seed: no spread');
     assert.ok(Math.abs((seed1.entries[0].meanR2.value ?? NaN) - (mean(r2) + 0.1)) < 1e-6, 'the seed-1 run’s R² map is the one scored');
+  });
+
+  it('several seeds: each seed has its own max model, so maxDiff is the mean of the seeds\' maxDiffs (with their spread)', async () => {
+    const dataset = tmp('lb-max-data');
+    const out = tmp('lb-max-out');
+    const y = writeSubject(dataset, 'subj01');
+    const base = Array.from({ length: N }, (_, v) => 0.2 + 0.01 * v);
+    const omega = oneHot(new Array<number>(N).fill(2), 3);
+    // mae is 0.1 better in every voxel with seed 0, clip with seed 1: their seed means are equal.
+    for (const [plugin, variant, best] of [['mae', 'vit-b-16.in1k', 0], ['clip', 'vit-b-16.openai', 1]] as const) {
+      for (const seed of [0, 1]) writeRun(out, dataset, { plugin, variant, subject: 'subj01', seed, r2: base.map((x) => x + (seed === best ? 0.1 : 0)), omega, L: 3 }, y);
+    }
+    const lb = await buildLeaderboard(out, dataset, { replicates: 0 });
+    for (const e of lb.entries) {
+      assert.ok(Math.abs((e.meanR2.value ?? NaN) - (mean(base) + 0.05)) < 1e-6);
+      for (const roi of ['V1', 'EBA']) {
+        // Seed by seed: 0 for the better model, 0.1 for the other; not 0 (the max of the seed means).
+        assert.ok(Math.abs((e.maxDiff[roi].value ?? NaN) - 0.05) < 1e-6, `${e.plugin} ${roi}: ${JSON.stringify(e.maxDiff[roi])}`);
+        assert.ok(Math.abs((e.maxDiff[roi].seedSd ?? NaN) - 0.1 / Math.SQRT2) < 1e-6);
+      }
+    }
+    const max = lb.maxModel.find((m) => m.subject === 'subj01')!;
+    assert.ok(Math.abs((max.roiR2.V1.value ?? NaN) - (mean(roiVoxels('V1').map((v) => base[v])) + 0.1)) < 1e-6, 'the max model of each seed, averaged');
+    assert.equal(max.roiR2.V1.seedSd, 0);
   });
 });
 

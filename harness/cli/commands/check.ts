@@ -94,7 +94,7 @@ are refused. One line per regression (subject means), largest first; --verbose a
 Exit codes: 0 no regression, 1 regressions found, 2 bad input (or leaderboards that do not compare).
 
 Examples:
-  zoo bench --all --subjects subj01 --seeds 0,1,2 --out baseline && zoo publish --from baseline --out leaderboards/ci
+  zoo bench --all --subjects subj01 --seeds 0,1,2,3,4 --out baseline && zoo publish --from baseline/leaderboard.json --out leaderboards/ci
   zoo bench --all --subjects subj01 --out out
   zoo check --baseline leaderboards/ci/leaderboard.json --current out/leaderboard.json
   zoo check --baseline base.json --current out/leaderboard.json --verbose`)

@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { readLeaderboard } from '../../report/leaderboard.js';
+import { ZooError } from '../../core/errors.js';
+import { readLeaderboard, type Leaderboard } from '../../report/leaderboard.js';
 import { renderTerminal } from '../../report/terminal.js';
 import { packageRoot } from '../../core/paths.js';
 import { leaderboardStaleness } from '../../report/stale.js';
@@ -25,7 +26,14 @@ export function registerReport(program: Command, ctx: CommandContext): void {
     .action(async (opts: ReportOpts) => {
       const from = resolve(ctx.io.cwd, opts.from);
       const saved = join(from, 'leaderboard.json');
-      let lb = !opts.rebuild && !isLeaderboardFile(from) && existsSync(saved) ? readLeaderboard(saved) : undefined;
+      let lb: Leaderboard | undefined;
+      try {
+        lb = !opts.rebuild && !isLeaderboardFile(from) && existsSync(saved) ? readLeaderboard(saved) : undefined;
+      } catch (err) {
+        // A leaderboard of an older format (made before a harness update): the runs are scored again.
+        if (!(err instanceof ZooError && err.path === '/format')) throw err;
+        ctx.io.err(`report: ${saved} is of another format (${err.message}): scoring the runs again; \`zoo publish --from ${opts.from} --out ${opts.from}\` saves the new one`);
+      }
       if (lb) {
         // A leaderboard built before a new or re-fitted run is never shown as current.
         const stale = leaderboardStaleness(from, lb);
