@@ -252,7 +252,10 @@ function canMountTmpfs(): { ok: boolean; why: string } {
 /** Runs a shell script in a private mount namespace with a small tmpfs at $SMALL; returns its stdout (the script's own checks print lines). */
 function inSmallDisk(script: string, mountOpts: string): { status: number | null; stdout: string; stderr: string } {
   const small = tempDir('small-disk');
-  const full = `set -u; mount -t tmpfs -o ${mountOpts} tmpfs "$SMALL"; ${script}`;
+  // regrow: "space is freed" — the same files on a roomy tmpfs (a user namespace may not remount
+  // a tmpfs with other limits, so the files are carried over to a fresh mount).
+  const regrow = 'regrow() { tar -C "$SMALL" -cf "$SMALL.tar" . && umount "$SMALL" && mount -t tmpfs -o size=64m tmpfs "$SMALL" && tar -C "$SMALL" -xf "$SMALL.tar" && rm "$SMALL.tar"; }';
+  const full = `set -u; ${regrow}; mount -t tmpfs -o ${mountOpts} tmpfs "$SMALL"; ${script}`;
   const r = spawnSync('unshare', ['-r', '-m', 'bash', '-c', full], {
     encoding: 'utf8',
     timeout: 240_000,
@@ -281,7 +284,7 @@ describe('cli: a full disk is a clear E_IO, leaves nothing half-written, and the
     const r = inSmallDisk(
       `$ZOO synth --out "$SMALL/brain" --voxels 200 --images 40 --subjects 1 --quiet 2>"$SMALL/../err1"; echo RC1=$?;
        echo LEFT1=$(ls -A "$SMALL/brain" | tr '\\n' ' ');
-       mount -o remount,nr_inodes=2000 "$SMALL";
+       regrow;
        $ZOO synth --out "$SMALL/brain" --voxels 200 --images 40 --subjects 1 --quiet >/dev/null 2>&1; echo RC2=$?;
        echo LEFT2=$(ls -A "$SMALL/brain" | tr '\\n' ' ');
        echo ERR1=$(tr '\\n' '|' < "$SMALL/../err1")`,
@@ -338,7 +341,7 @@ describe('cli: a full disk is a clear E_IO, leaves nothing half-written, and the
       `$ZOO fit --plugin mae --variant tiny --subject subj01 --out "$SMALL/out" --cache ${cache} --max-epochs 2 --quiet 2>"$SMALL/../err" >/dev/null; echo RC1=$?;
        echo ERR=$(tr '\\n' '|' < "$SMALL/../err");
        echo FINISHED1=$(ls "$SMALL/out/runs/mae/tiny/subj01/seed0.cpu/metrics.json" 2>/dev/null | wc -l);
-       mount -o remount,size=64m "$SMALL";
+       regrow;
        $ZOO fit --plugin mae --variant tiny --subject subj01 --out "$SMALL/out" --cache ${cache} --max-epochs 2 --quiet >/dev/null 2>&1; echo RC2=$?;
        echo FINISHED2=$(ls "$SMALL/out/runs/mae/tiny/subj01/seed0.cpu/metrics.json" 2>/dev/null | wc -l)`,
       'size=48k',
