@@ -31,7 +31,7 @@ export class FileLock {
     const staleMs = opts.staleMs ?? DEFAULT_STALE_MS;
     for (let attempt = 0; attempt < 3; attempt++) {
       if (createExclusive(path)) return { ok: true, lock: new FileLock(path) };
-      const owner = readOwner(path);
+      const owner = readOwnerSettled(path);
       if (owner && isHeld(path, owner, staleMs, opts.now ?? Date.now())) return { ok: false, owner };
       // Abandoned (or unreadable): move it aside under a unique name, then race for a fresh create.
       const aside = `${path}.stale-${randomBytes(4).toString('hex')}`;
@@ -137,4 +137,26 @@ export async function acquireLockWaiting(path: string, opts: { doing: string; lo
     if (opts.signal?.aborted) throw opts.abort ? opts.abort() : new Error('aborted');
     await new Promise((r) => setTimeout(r, pollMs));
   }
+}
+
+/**
+ * The owner of a lock, allowing for one being written right now: a lock is created (O_EXCL) and
+ * then filled, so a young lock that does not parse yet is re-read for up to 2 s before it is
+ * judged abandoned (under load, another process could otherwise take a live lock).
+ */
+function readOwnerSettled(path: string): LockOwner | undefined {
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 200; i++) {
+    const owner = readOwner(path);
+    if (owner) return owner;
+    let age: number;
+    try {
+      age = Date.now() - statSync(path).mtimeMs;
+    } catch {
+      return undefined; // gone: the caller races for a fresh create
+    }
+    if (age > 10_000) return undefined;
+    Atomics.wait(sleeper, 0, 0, 10);
+  }
+  return undefined;
 }
